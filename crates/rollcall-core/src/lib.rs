@@ -1,0 +1,33 @@
+//! rollcall's domain types and the pure rules that give WeCom's semantics.
+//!
+//! Nothing in this crate does I/O. The rules decide *what* a call returns (the time window,
+//! the cursor, the visible range, `tmp_openid`, how an ingest event changes a session); the
+//! server only extracts, calls these and the store, and maps the result to the wire. Because
+//! they are plain functions over values they are tested exhaustively here, without a server.
+//!
+//! # Layout
+//! - [`model`]: corps, apps, meetings, sessions, participants — the values everything passes.
+//! - [`directory`]: the corp directory as configured (TOML or admin API) and its validation.
+//! - [`visibility`]: an app's visible range (users, departments and all sub-departments).
+//! - [`window`]: the `start_time` / `end_time` table of SPEC §3.
+//! - [`cursor`]: authenticated, opaque pagination cursors.
+//! - [`crypto`]: the server secret, access tokens, `tmp_openid`, secret hashing.
+//! - [`ingest`]: validation of ingest events, one by one, with a reason for each refusal.
+//! - [`session`]: how join / quit / state events change an attendance session.
+//! - [`clock`]: the `Clock` trait (system or virtual time).
+//! - [`ids`]: generated identifiers, random or seeded for deterministic runs.
+#![forbid(unsafe_code)]
+
+pub mod clock;
+pub mod crypto;
+pub mod cursor;
+pub mod directory;
+pub mod ids;
+pub mod ingest;
+pub mod model;
+pub mod session;
+pub mod visibility;
+pub mod window;
+
+/// Seconds in a day; the window rules count in whole days of 86,400 s.
+pub const DAY: i64 = 86_400;

@@ -1,0 +1,217 @@
+//! The values the rules, the store and the server pass between them.
+
+use serde::{Deserialize, Serialize};
+
+/// Meeting kinds, with WeCom's `meeting_type` codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MeetingType {
+    /// 0: a one-off scheduled meeting.
+    OneOff,
+    /// 1: a recurring meeting; attendance is per sub-meeting.
+    Recurring,
+    /// 6: a webinar; attendees carry a `webinar_role`.
+    Webinar,
+}
+
+impl MeetingType {
+    pub fn code(self) -> u32 {
+        match self {
+            MeetingType::OneOff => 0,
+            MeetingType::Recurring => 1,
+            MeetingType::Webinar => 6,
+        }
+    }
+    pub fn from_code(code: u64) -> Option<Self> {
+        match code {
+            0 => Some(MeetingType::OneOff),
+            1 => Some(MeetingType::Recurring),
+            6 => Some(MeetingType::Webinar),
+            _ => None,
+        }
+    }
+}
+
+/// An app (自建应用) as stored: what `gettoken` authenticates and a token belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct App {
+    pub agentid: u32,
+    pub name: String,
+    /// SHA-256 of the secret: the secret itself is never stored.
+    pub secret_hash: [u8; 32],
+    /// Listed in 可调用接口的应用; without it meeting calls answer 48002.
+    pub meeting_api: bool,
+    /// A disabled app cannot obtain tokens (40001).
+    pub enabled: bool,
+    pub visible_departments: Vec<u32>,
+    pub visible_users: Vec<String>,
+}
+
+/// A department; `parent == 0` is top level.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Department {
+    pub id: u32,
+    pub name: String,
+    #[serde(default)]
+    pub parent: u32,
+}
+
+/// A corp member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub userid: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub departments: Vec<u32>,
+}
+
+/// A corp's whole directory as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Corp {
+    pub corpid: String,
+    pub name: String,
+    pub departments: Vec<Department>,
+    pub users: Vec<User>,
+    pub apps: Vec<App>,
+}
+
+/// Who an app is: a token, a meeting and a cursor each belong to exactly one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AppRef {
+    pub corpid: String,
+    pub agentid: u32,
+}
+
+/// An issued access token as stored (hashed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// SHA-256 of the token string: the lookup key.
+    pub hash: [u8; 32],
+    /// The random input the token string is derived from with the server secret, so the same
+    /// token can be handed out again while valid without storing it in clear.
+    pub nonce: [u8; 16],
+    pub app: AppRef,
+    pub issued_at: i64,
+    pub expires_at: i64,
+}
+
+/// A sub-meeting (one occurrence of a recurring meeting).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubMeeting {
+    /// Store-assigned key, unique within the meeting, never 0 (0 means "no sub-meeting").
+    pub key: i64,
+    pub sub_meetingid: String,
+    pub start_time: i64,
+    pub end_time: i64,
+}
+
+/// A meeting as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meeting {
+    /// Store-assigned key; cursors and sessions refer to the meeting by it.
+    pub key: i64,
+    pub meetingid: String,
+    pub meeting_code: String,
+    pub owner: AppRef,
+    pub meeting_type: MeetingType,
+    pub title: String,
+    pub meeting_start: i64,
+    pub meeting_duration: i64,
+    pub admin_userid: Option<String>,
+    pub sub_meetings: Vec<SubMeeting>,
+}
+
+impl Meeting {
+    pub fn sub_meeting(&self, sub_meetingid: &str) -> Option<&SubMeeting> {
+        self.sub_meetings
+            .iter()
+            .find(|s| s.sub_meetingid == sub_meetingid)
+    }
+}
+
+/// A meeting to create; the store assigns keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMeeting {
+    pub meetingid: String,
+    pub meeting_code: String,
+    pub owner: AppRef,
+    pub meeting_type: MeetingType,
+    pub title: String,
+    pub meeting_start: i64,
+    pub meeting_duration: i64,
+    pub admin_userid: Option<String>,
+    /// `(sub_meetingid, start_time, end_time)`; empty unless recurring.
+    pub sub_meetings: Vec<(String, i64, i64)>,
+}
+
+/// Who attended: a corp member, an external user or a guest.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Participant {
+    Member(String),
+    External(String),
+    Guest(String),
+}
+
+impl Participant {
+    /// Stable small code for storage.
+    pub fn kind_code(&self) -> i64 {
+        match self {
+            Participant::Member(_) => 0,
+            Participant::External(_) => 1,
+            Participant::Guest(_) => 2,
+        }
+    }
+    pub fn id(&self) -> &str {
+        match self {
+            Participant::Member(s) | Participant::External(s) | Participant::Guest(s) => s,
+        }
+    }
+    pub fn from_parts(kind: i64, id: String) -> Option<Self> {
+        match kind {
+            0 => Some(Participant::Member(id)),
+            1 => Some(Participant::External(id)),
+            2 => Some(Participant::Guest(id)),
+            _ => None,
+        }
+    }
+}
+
+/// One attendance session: one participant on one device, from join to quit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    /// Per-meeting ingest order of the join, starting at 1; with `join_time` it orders rows.
+    pub seq: u64,
+    /// The platform's key for the session, unique within the meeting.
+    pub session_key: String,
+    /// Sub-meeting key (0 when the meeting is not recurring).
+    pub sub_key: i64,
+    pub participant: Participant,
+    pub join_time: i64,
+    pub quit_time: Option<i64>,
+    pub instance_id: u32,
+    pub role: u32,
+    pub webinar_role: u32,
+    pub join_type: u32,
+    pub net: Option<String>,
+    pub audio_state: bool,
+    pub video_state: bool,
+    pub screen_shared_state: bool,
+    pub customer_data: Option<String>,
+    /// `at` of the newest state applied, so an older, late state event cannot win.
+    pub state_at: i64,
+}
+
+/// A keyset scan of a meeting's sessions, in `(join_time, seq)` order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionScan {
+    pub meeting_key: i64,
+    pub sub_key: i64,
+    /// Exclusive lower bound on `(join_time, seq)`.
+    pub after: (i64, u64),
+    /// Inclusive upper bound on `join_time`.
+    pub join_max: i64,
+    /// Only sessions with `seq_lo < seq <= seq_hi` (the snapshot a cursor pass covers).
+    pub seq_lo: u64,
+    pub seq_hi: u64,
+    pub limit: u32,
+}

@@ -1,0 +1,99 @@
+//! The storage contract of rollcall: the [`Store`] trait and its [`StoreError`].
+//!
+//! No driver type appears here. Each backend (embedded SQLite, PostgreSQL) is its own crate
+//! implementing [`Store`], and every backend runs the same [`suite`] of contract tests. The
+//! server holds the backend chosen at start-up as `Arc<dyn Store>`.
+//!
+//! The store only stores and fetches by keys the rules computed; it never decides visibility
+//! or windows. Where a write needs a rule (how an event changes a session), the backend calls
+//! the pure function in `rollcall_core::session` inside its transaction.
+//!
+//! # Layout
+//! - [`Store`]: the trait; [`StoreError`]: its one error type.
+//! - [`suite`]: the backend-independent contract tests, run by each backend's own tests.
+#![forbid(unsafe_code)]
+
+use async_trait::async_trait;
+
+use rollcall_core::ingest::{Outcome, ResolvedEvent};
+use rollcall_core::model::{
+    AppRef, Corp, Meeting, NewMeeting, SessionRow, SessionScan, TokenRecord,
+};
+
+pub mod suite;
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique key is taken (e.g. a meetingid generated twice).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The store cannot be reached or failed transiently; the caller may retry (errcode -1).
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data that does not decode; a bug or a corrupted store.
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything rollcall persists. All methods are safe to call concurrently.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// Is the store reachable and answering? (`/readyz`)
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// The server secret behind tokens, cursors and `tmp_openid`: stored once, atomically.
+    /// The first call on an empty store keeps `candidate`; every later call (on any node
+    /// sharing the store) returns what was kept.
+    async fn server_secret(&self, candidate: [u8; 32]) -> StoreResult<[u8; 32]>;
+
+    // ---- directory ----
+
+    /// Replace the stored corp (directory, apps) with `corp`, and bump [`Self::directory_version`].
+    async fn put_corp(&self, corp: &Corp) -> StoreResult<()>;
+
+    /// The stored corp, if any.
+    async fn corp(&self, corpid: &str) -> StoreResult<Option<Corp>>;
+
+    /// A number that changes whenever any corp changes, so callers can cache directories.
+    async fn directory_version(&self) -> StoreResult<u64>;
+
+    // ---- access tokens ----
+
+    /// The app's token valid at `now` (`expires_at > now`) if there is one, else store
+    /// `candidate` and return it. Atomic: concurrent callers for one app get the same token.
+    async fn token_for_app(&self, now: i64, candidate: &TokenRecord) -> StoreResult<TokenRecord>;
+
+    /// The token with this hash, expired or not.
+    async fn token_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<TokenRecord>>;
+
+    // ---- meetings ----
+
+    /// Store a new meeting, assigning its key and its sub-meetings' keys (1, 2, … in order).
+    /// A taken `meetingid` is a [`StoreError::Conflict`].
+    async fn create_meeting(&self, meeting: &NewMeeting) -> StoreResult<Meeting>;
+
+    /// A meeting with its sub-meetings, by `meetingid`.
+    async fn meeting(&self, meetingid: &str) -> StoreResult<Option<Meeting>>;
+
+    /// Meetings owned by `app`, for listings and the demo (newest first).
+    async fn meetings_of(&self, app: &AppRef) -> StoreResult<Vec<Meeting>>;
+
+    // ---- attendance ----
+
+    /// Apply `events` in order, in one transaction, and return one outcome per event.
+    /// Duplicates (same meeting, same `event_id` already applied) change nothing; rejected
+    /// events are not recorded, so a corrected re-send applies. When this returns `Ok`, every
+    /// `Accepted` event is durable.
+    async fn ingest(&self, events: &[ResolvedEvent]) -> StoreResult<Vec<Outcome>>;
+
+    /// The highest `seq` stored for the meeting (0 when none): the snapshot a listing covers.
+    async fn last_seq(&self, meeting_key: i64) -> StoreResult<u64>;
+
+    /// Up to `scan.limit` sessions in `(join_time, seq)` order strictly after `scan.after`,
+    /// with `join_time <= scan.join_max` and `seq_lo < seq <= seq_hi`, for the meeting and
+    /// sub-meeting named. Keyset access: the cost does not grow with the depth.
+    async fn scan_sessions(&self, scan: &SessionScan) -> StoreResult<Vec<SessionRow>>;
+}
