@@ -6,6 +6,7 @@
 //! they are plain functions over values they are tested exhaustively here, without a server.
 //!
 //! # Layout
+//! - [`attendee`]: how a stored session is rendered on the wire.
 //! - [`model`]: corps, apps, meetings, sessions, participants — the values everything passes.
 //! - [`directory`]: the corp directory as configured (TOML or admin API) and its validation.
 //! - [`visibility`]: an app's visible range (users, departments and all sub-departments).
@@ -18,6 +19,7 @@
 //! - [`ids`]: generated identifiers, random or seeded for deterministic runs.
 #![forbid(unsafe_code)]
 
+pub mod attendee;
 pub mod clock;
 pub mod crypto;
 pub mod cursor;

@@ -1,0 +1,175 @@
+//! Who is calling: the access token on `/cgi-bin/*`, bearer keys on ingest and admin.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use subtle::ConstantTimeEq;
+
+use rollcall_core::crypto::{sha256, token_hash};
+use rollcall_core::model::{App, AppRef};
+use rollcall_core::visibility::Visibility;
+use rollcall_wire::errcode;
+
+use crate::error::{ApiError, HttpError};
+use crate::state::{AppState, CorpView};
+
+/// The app an access token was issued to, resolved before the body is read (SPEC §1).
+#[derive(Debug, Clone)]
+pub struct AppToken {
+    pub app: AppRef,
+    pub corp: Arc<CorpView>,
+}
+
+impl AppToken {
+    /// The stored app (present: the extractor checked).
+    pub fn app_record(&self) -> &App {
+        self.corp
+            .app(self.app.agentid)
+            .expect("checked by the extractor")
+    }
+
+    /// Meeting calls need the app listed in 可调用接口的应用 (48002 otherwise).
+    pub fn require_meeting_api(&self) -> Result<(), ApiError> {
+        if self.app_record().meeting_api {
+            Ok(())
+        } else {
+            Err(ApiError::Code(errcode::API_FORBIDDEN))
+        }
+    }
+
+    /// The members this app may see.
+    pub fn visibility(&self) -> Arc<Visibility> {
+        self.corp
+            .visibility
+            .get(&self.app.agentid)
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// The first value of a query parameter (the token is read only from the query).
+pub fn query_param(parts: &Parts, name: &str) -> Option<String> {
+    let q = parts.uri.query()?;
+    form_urlencoded_pairs(q)
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+fn form_urlencoded_pairs(q: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+        .unwrap_or_default()
+        .into_iter()
+}
+
+impl FromRequestParts<AppState> for AppToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = query_param(parts, "access_token").filter(|t| !t.is_empty());
+        let token = token.ok_or(ApiError::Code(errcode::ACCESS_TOKEN_MISSING))?;
+        let invalid = ApiError::Code(errcode::INVALID_ACCESS_TOKEN);
+        let hash = token_hash(&token).ok_or(invalid.clone())?;
+        let rec = state.token(&hash).await?.ok_or(invalid.clone())?;
+        if rec.expires_at <= state.now() {
+            return Err(ApiError::Code(errcode::ACCESS_TOKEN_EXPIRED));
+        }
+        // A token of an app that was removed or disabled since is revoked.
+        let corp = state.corp(&rec.app.corpid).await?.ok_or(invalid.clone())?;
+        match corp.app(rec.app.agentid) {
+            Some(app) if app.enabled => Ok(AppToken { app: rec.app, corp }),
+            _ => Err(invalid),
+        }
+    }
+}
+
+/// Check `Authorization: Bearer <key>` against a configured key.
+/// `None` configured → 403 saying how to turn the API on; wrong or missing → 401.
+pub fn check_bearer(
+    parts_auth: Option<&axum::http::HeaderValue>,
+    configured: Option<&str>,
+    what: &str,
+    how: &str,
+) -> Result<(), HttpError> {
+    let Some(key) = configured else {
+        return Err(HttpError::new(
+            StatusCode::FORBIDDEN,
+            format!("the {what} API is off: {how}"),
+        ));
+    };
+    let given = parts_auth
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if constant_time_eq(given.as_bytes(), key.as_bytes()) {
+        Ok(())
+    } else {
+        Err(HttpError::new(
+            StatusCode::UNAUTHORIZED,
+            format!("missing or wrong bearer key for the {what} API"),
+        ))
+    }
+}
+
+/// The `Authorization` header of a request.
+pub fn authorization(parts: &Parts) -> Option<&axum::http::HeaderValue> {
+    parts.headers.get(AUTHORIZATION)
+}
+
+/// Compare in constant time; hashing first also hides the key's length.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    sha256(a).ct_eq(&sha256(b)).into()
+}
+
+/// An [`AppToken`] whose app may call the meeting API (48002 otherwise). Checked with the
+/// token, before the body is read.
+#[derive(Debug, Clone)]
+pub struct MeetingToken(pub AppToken);
+
+impl FromRequestParts<AppState> for MeetingToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = AppToken::from_request_parts(parts, state).await?;
+        token.require_meeting_api()?;
+        Ok(MeetingToken(token))
+    }
+}
+
+/// Passed the ingest API's bearer key check.
+#[derive(Debug, Clone, Copy)]
+pub struct IngestKey;
+
+impl FromRequestParts<AppState> for IngestKey {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, HttpError> {
+        check_bearer(
+            authorization(parts),
+            state.config().ingest_key.as_deref(),
+            "ingest",
+            "set ingest_key in the config file, ROLLCALL_INGEST_KEY or --ingest-key (or run with --demo)",
+        )?;
+        Ok(IngestKey)
+    }
+}
+
+/// Passed the admin API's bearer key check.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminKey;
+
+impl FromRequestParts<AppState> for AdminKey {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, HttpError> {
+        check_bearer(
+            authorization(parts),
+            state.config().admin_key.as_deref(),
+            "admin",
+            "set admin_key in the config file, ROLLCALL_ADMIN_KEY or --admin-key (or run with --demo)",
+        )?;
+        Ok(AdminKey)
+    }
+}

@@ -1,0 +1,117 @@
+//! The server's errors, each rendered in exactly one place.
+//!
+//! Two wire formats exist, so two types: [`ApiError`] for WeCom's `/cgi-bin/*` (always HTTP
+//! 200 with an errcode, rendered by the envelope in [`crate::wecom`] so that every message
+//! carries the request id), and [`HttpError`] for rollcall's own ingest and admin APIs (plain
+//! HTTP status with `{"error": reason}`). Internal causes are logged, never sent.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use rollcall_store::StoreError;
+use rollcall_wire::errcode;
+use rollcall_wire::lenient::BadField;
+
+/// A WeCom API outcome other than success.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// A catalogue code with its standard text.
+    Code(i32),
+    /// 40058 `invalid param '<field>'`.
+    InvalidParam(&'static str),
+    /// 40058 `Warning: wrong json format. <detail>`.
+    WrongJson(String),
+    /// 40058 with a specific text (wrong method, body too large).
+    Param40058(&'static str),
+    /// -1 `system busy`; the cause is logged with the request id, not sent.
+    Busy(String),
+}
+
+impl ApiError {
+    pub fn errcode(&self) -> i32 {
+        match self {
+            ApiError::Code(c) => *c,
+            ApiError::InvalidParam(_) | ApiError::WrongJson(_) | ApiError::Param40058(_) => {
+                errcode::INVALID_PARAM
+            }
+            ApiError::Busy(_) => errcode::SYSTEM_BUSY,
+        }
+    }
+
+    /// The text before `, hint: [...]`.
+    pub fn text(&self) -> String {
+        match self {
+            ApiError::Code(c) => errcode::text(*c).to_owned(),
+            ApiError::InvalidParam(f) => format!("invalid param '{f}'"),
+            ApiError::WrongJson(d) => format!("Warning: wrong json format. {d}"),
+            ApiError::Param40058(t) => (*t).to_owned(),
+            ApiError::Busy(_) => errcode::text(errcode::SYSTEM_BUSY).to_owned(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::Busy(e.to_string())
+    }
+}
+
+impl From<BadField> for ApiError {
+    fn from(b: BadField) -> Self {
+        ApiError::InvalidParam(b.0)
+    }
+}
+
+impl IntoResponse for ApiError {
+    /// An empty response carrying the error; the envelope middleware renders the body, since
+    /// only it knows the request id.
+    fn into_response(self) -> Response {
+        let mut r = StatusCode::OK.into_response();
+        r.extensions_mut().insert(self);
+        r
+    }
+}
+
+/// An error of the ingest or admin API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl HttpError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+}
+
+impl From<StoreError> for HttpError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(what) => HttpError::new(StatusCode::CONFLICT, what),
+            e => {
+                tracing::error!(error = %e, "store failure");
+                HttpError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the store is unavailable; nothing was applied, retry later",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(serde_json::json!({ "error": self.message })),
+        )
+            .into_response()
+    }
+}

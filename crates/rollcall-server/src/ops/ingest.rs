@@ -1,0 +1,114 @@
+//! The ingest pipeline (SPEC §5): parse → validate each event → bind to its meeting → store.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use rollcall_core::ingest::{parse_event, EventKind, Outcome, ResolvedEvent};
+use rollcall_core::model::{Meeting, MeetingType};
+use rollcall_store::StoreError;
+
+use crate::state::AppState;
+
+/// The ingest API's reply.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestReport {
+    pub accepted: usize,
+    pub duplicates: usize,
+    pub rejected: Vec<Rejection>,
+}
+
+/// One refused event, by its position in the request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    pub index: usize,
+    pub error: String,
+}
+
+/// Which sub-meeting a join belongs to: the one named, or else the one whose time span
+/// contains the join (so platforms that do not track sub-meeting ids still work).
+fn sub_key_for(meeting: &Meeting, given: Option<&str>, at: i64) -> Result<i64, String> {
+    if meeting.meeting_type != MeetingType::Recurring {
+        return Ok(0);
+    }
+    match given {
+        Some(id) => meeting
+            .sub_meeting(id)
+            .map(|s| s.key)
+            .ok_or_else(|| format!("meeting {} has no sub-meeting {id:?}", meeting.meetingid)),
+        None => meeting
+            .sub_meetings
+            .iter()
+            .find(|s| s.start_time <= at && at <= s.end_time)
+            .map(|s| s.key)
+            .ok_or_else(|| {
+                format!(
+                    "recurring meeting {}: give sub_meetingid (no sub-meeting spans {at})",
+                    meeting.meetingid
+                )
+            }),
+    }
+}
+
+/// Apply a batch of raw events (each already split from the body, or a reason it could not be
+/// read). Events are judged one by one; the good ones are stored in one transaction.
+pub async fn ingest(
+    state: &AppState,
+    items: Vec<Result<Value, String>>,
+) -> Result<IngestReport, StoreError> {
+    let mut report = IngestReport::default();
+    let mut meetings: HashMap<String, Option<Meeting>> = HashMap::new();
+    let mut batch = Vec::with_capacity(items.len());
+    let mut index_of = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        let event = match item.and_then(|v| parse_event(&v)) {
+            Ok(e) => e,
+            Err(error) => {
+                report.rejected.push(Rejection { index, error });
+                continue;
+            }
+        };
+        if !meetings.contains_key(&event.meetingid) {
+            let m = state.store().meeting(&event.meetingid).await?;
+            meetings.insert(event.meetingid.clone(), m);
+        }
+        let Some(meeting) = meetings.get(&event.meetingid).and_then(Option::as_ref) else {
+            report.rejected.push(Rejection {
+                index,
+                error: format!("unknown meetingid {:?}", event.meetingid),
+            });
+            continue;
+        };
+        let sub_key = match &event.kind {
+            EventKind::Join(_) => {
+                match sub_key_for(meeting, event.sub_meetingid.as_deref(), event.at) {
+                    Ok(k) => k,
+                    Err(error) => {
+                        report.rejected.push(Rejection { index, error });
+                        continue;
+                    }
+                }
+            }
+            _ => 0,
+        };
+        batch.push(ResolvedEvent {
+            meeting_key: meeting.key,
+            sub_key,
+            event,
+        });
+        index_of.push(index);
+    }
+    if !batch.is_empty() {
+        let outcomes = state.store().ingest(&batch).await?;
+        for (index, outcome) in index_of.into_iter().zip(outcomes) {
+            match outcome {
+                Outcome::Accepted => report.accepted += 1,
+                Outcome::Duplicate => report.duplicates += 1,
+                Outcome::Rejected(error) => report.rejected.push(Rejection { index, error }),
+            }
+        }
+    }
+    report.rejected.sort_by_key(|r| r.index);
+    Ok(report)
+}

@@ -1,0 +1,72 @@
+//! `/admin/v1/*` (SPEC §6): meetings and the directory, for operators and tests.
+
+use axum::extract::{FromRequest, Request, State};
+use axum::http::header::CONTENT_LENGTH;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+
+use rollcall_core::directory::CorpSpec;
+
+use crate::auth::AdminKey;
+use crate::error::HttpError;
+use crate::ops::directory::{apply_corp, ApplyError};
+use crate::ops::meetings::{self, AdminMeeting, CreatedMeeting};
+use crate::state::AppState;
+use crate::wecom::read_limited;
+
+/// Largest admin request body.
+const MAX_ADMIN_BODY: usize = 16 << 20;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin/v1/meetings", post(create_meeting))
+        .route("/admin/v1/corps", post(put_corp))
+}
+
+/// A JSON body whose errors come back as `400 {"error": …}` naming the problem.
+#[derive(Debug)]
+pub struct AdminJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AdminJson<T> {
+    type Rejection = HttpError;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, HttpError> {
+        let declared = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let bytes = read_limited(req.into_body(), declared, MAX_ADMIN_BODY)
+            .await
+            .map_err(|()| {
+                HttpError::new(StatusCode::PAYLOAD_TOO_LARGE, "the body is over 16 MiB")
+            })?;
+        serde_json::from_slice(&bytes)
+            .map(AdminJson)
+            .map_err(|e| HttpError::bad_request(format!("invalid body: {e}")))
+    }
+}
+
+async fn create_meeting(
+    State(state): State<AppState>,
+    _key: AdminKey,
+    AdminJson(req): AdminJson<AdminMeeting>,
+) -> Result<(StatusCode, Json<CreatedMeeting>), HttpError> {
+    let m = meetings::create(&state, &req).await?;
+    Ok((StatusCode::CREATED, Json(CreatedMeeting::from(&m))))
+}
+
+async fn put_corp(
+    State(state): State<AppState>,
+    _key: AdminKey,
+    AdminJson(spec): AdminJson<CorpSpec>,
+) -> Result<Json<Value>, HttpError> {
+    match apply_corp(&state, &spec).await {
+        Ok(()) => Ok(Json(json!({ "corpid": spec.corpid }))),
+        Err(ApplyError::Invalid(e)) => Err(HttpError::bad_request(e.message)),
+        Err(ApplyError::Store(e)) => Err(e.into()),
+    }
+}

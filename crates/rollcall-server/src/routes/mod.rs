@@ -1,0 +1,44 @@
+//! The router: one module per resource.
+//!
+//! Unknown paths answer 404 with an empty body, as WeCom does; `/cgi-bin/*` calls reached
+//! with the wrong method answer errcode 40058.
+
+use axum::http::StatusCode;
+use axum::middleware;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::state::AppState;
+use crate::wecom::{envelope, wrong_method};
+
+pub mod admin;
+pub mod health;
+pub mod ingest;
+pub mod meeting;
+pub mod token;
+
+/// Build the whole router over `state`.
+pub fn router(state: AppState) -> Router {
+    let cgi = Router::new()
+        .route(
+            "/cgi-bin/gettoken",
+            get(token::gettoken).fallback(wrong_method_get),
+        )
+        .route(
+            "/cgi-bin/meeting/get_attendee_list",
+            post(meeting::get_attendee_list).fallback(wrong_method),
+        )
+        .route_layer(middleware::from_fn_with_state(state.clone(), envelope));
+    Router::new()
+        .merge(cgi)
+        .route("/ingest/v1/events", post(ingest::events))
+        .merge(admin::routes())
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .with_state(state)
+}
+
+async fn wrong_method_get() -> crate::ApiError {
+    crate::ApiError::Param40058("invalid param: this call only accepts GET")
+}

@@ -1,0 +1,159 @@
+//! WeCom's envelope for every `/cgi-bin/*` call (SPEC §1), applied in one place.
+//!
+//! - [`envelope`] (middleware) gives each request an id, renders [`ApiError`]s as
+//!   `{"errcode", "errmsg": "<text>, hint: [<id>]"}`, sets `Error-Code` / `Error-Msg` on every
+//!   reply, and writes the request's log line with the same id.
+//! - [`WeComBody`] reads the JSON body *after* the token extractor has run (so the token is
+//!   checked first), refusing more than 1 MiB without reading past it.
+//! - [`Reply`] is a success body; its `errcode`/`errmsg` fields are part of the payload type.
+
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Request, State};
+use axum::http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Largest `/cgi-bin/*` request body.
+pub const MAX_BODY: usize = 1 << 20;
+
+const JSON_UTF8: &str = "application/json; charset=UTF-8";
+
+/// The id of the request being served, as shown in `hint: [...]`.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Marks a successful WeCom reply for the envelope.
+#[derive(Debug, Clone, Copy)]
+struct Success;
+
+/// A WeCom success body (a payload type carrying `errcode: 0, errmsg: "ok"`).
+#[derive(Debug)]
+pub struct Reply<T>(pub T);
+
+impl<T: Serialize> IntoResponse for Reply<T> {
+    fn into_response(self) -> Response {
+        match serde_json::to_vec(&self.0) {
+            Ok(body) => {
+                let mut r = Response::new(Body::from(body));
+                r.headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8));
+                r.extensions_mut().insert(Success);
+                r
+            }
+            Err(e) => ApiError::Busy(format!("serializing reply: {e}")).into_response(),
+        }
+    }
+}
+
+/// Header-safe copy of an errmsg (WeCom's headers carry the same text).
+fn header_text(s: &str) -> HeaderValue {
+    let clean: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    HeaderValue::from_str(&clean).unwrap_or_else(|_| HeaderValue::from_static("error"))
+}
+
+/// The `/cgi-bin/*` middleware.
+pub async fn envelope(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let rid = state.ids().request_id(state.now());
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    req.extensions_mut().insert(RequestId(rid.clone()));
+    let mut resp = next.run(req).await;
+
+    let (code, msg) = if let Some(err) = resp.extensions_mut().remove::<ApiError>() {
+        if let ApiError::Busy(cause) = &err {
+            tracing::error!(request_id = %rid, %cause, "answering system busy");
+        }
+        let code = err.errcode();
+        let msg = format!("{}, hint: [{rid}]", err.text());
+        let body = serde_json::to_vec(&serde_json::json!({ "errcode": code, "errmsg": msg }))
+            .unwrap_or_default();
+        let len = body.len();
+        *resp.body_mut() = Body::from(body);
+        resp.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8));
+        resp.headers_mut()
+            .insert(CONTENT_LENGTH, HeaderValue::from(len));
+        (Some(code), msg)
+    } else if resp.extensions().get::<Success>().is_some() {
+        (Some(0), "ok".to_owned())
+    } else {
+        (None, String::new()) // not a WeCom reply (unknown path: 404, empty body)
+    };
+    if let Some(code) = code {
+        resp.headers_mut()
+            .insert("Error-Code", HeaderValue::from(code));
+        resp.headers_mut().insert("Error-Msg", header_text(&msg));
+    }
+    tracing::info!(
+        request_id = %rid,
+        %method,
+        path = %path,
+        status = resp.status().as_u16(),
+        errcode = code.unwrap_or_default(),
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    resp
+}
+
+/// Answer for a `/cgi-bin/*` call reached with the wrong HTTP method.
+pub async fn wrong_method() -> ApiError {
+    ApiError::Param40058("invalid param: this call only accepts POST")
+}
+
+/// Read a request body of at most `limit` bytes; more is refused without being read.
+pub async fn read_limited(body: Body, declared: Option<u64>, limit: usize) -> Result<Bytes, ()> {
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(());
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|_| ())
+}
+
+/// A `/cgi-bin/*` JSON object body. Extract it last, after the token.
+#[derive(Debug)]
+pub struct WeComBody(pub Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for WeComBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
+        let declared = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let bytes = read_limited(req.into_body(), declared, MAX_BODY)
+            .await
+            .map_err(|()| ApiError::Param40058("invalid param: request body over 1 MiB"))?;
+        parse_object(&bytes).map(WeComBody)
+    }
+}
+
+/// Parse a WeCom JSON body: an object, or 40058 "wrong json format".
+pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::WrongJson("empty post data".into()));
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(ApiError::WrongJson("the body must be a JSON object".into())),
+        Err(e) => Err(ApiError::WrongJson(e.to_string())),
+    }
+}
