@@ -1,1 +1,240 @@
+//! The embedded rollcall store: one SQLite database file in the data directory.
+//!
+//! This is the default backend (`rollcall serve --data DIR`): nothing to install, ready in
+//! milliseconds, and durable — every acknowledged write is fsynced (WAL, `synchronous=FULL`)
+//! before the call returns, so it survives `kill -9` and power loss. It passes the same
+//! contract suite ([`rollcall_store::suite`]) as the PostgreSQL backend.
+//!
+//! SQLite has one writer at a time, so writes go through a single connection behind a mutex
+//! (in-process writers queue on it instead of spinning on `SQLITE_BUSY`), while reads use a
+//! pool of read-only connections that, in WAL mode, never wait for the writer. Every call
+//! runs on tokio's blocking pool, so the async runtime never blocks on disk.
+//!
+//! # Layout
+//! - [`SqliteStore`]: opening the store and the [`Store`] implementation (thin wrappers).
+//! - `schema`: connection settings and the versioned migrations (`PRAGMA user_version`),
+//!   with the reasons for each table's shape.
+//! - `directory`: the server secret, corps and access tokens.
+//! - `meetings`: meetings and sub-meetings.
+//! - `attendance`: ingest (the hot write path) and keyset session scans (the hot read path).
+//! - `error`: the internal error and its mapping onto [`StoreError`].
+#![forbid(unsafe_code)]
 
+mod attendance;
+mod directory;
+mod error;
+mod meetings;
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use r2d2_sqlite::rusqlite::{Connection, OpenFlags};
+use r2d2_sqlite::SqliteConnectionManager;
+
+use rollcall_core::ingest::{Outcome, ResolvedEvent};
+use rollcall_core::model::{
+    AppRef, Corp, Meeting, NewMeeting, SessionRow, SessionScan, TokenRecord,
+};
+use rollcall_store::{Store, StoreError, StoreResult};
+
+use crate::error::{Error, Result};
+
+/// The database file's name inside the data directory.
+pub const DB_FILE: &str = "rollcall.db";
+
+/// Read connections kept in the pool. Each holds its own page cache, so more is not free;
+/// eight keep both cores busy with room for requests waiting on I/O.
+const READERS: u32 = 8;
+
+/// How long a read waits for a free pooled connection before answering "unavailable".
+const POOL_WAIT: Duration = Duration::from_secs(5);
+
+/// The embedded SQLite store. Cheap to clone; clones share the connections.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    /// The one connection that writes. Holding the mutex for a whole transaction serializes
+    /// in-process writers, which is also what keeps ingest `seq`s in commit order.
+    writer: Mutex<Connection>,
+    readers: r2d2::Pool<SqliteConnectionManager>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.inner.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the store in `dir`: `<dir>/rollcall.db`, migrated to the
+    /// current schema. Blocking; call it at start-up (or inside `spawn_blocking`).
+    pub fn open(dir: &Path) -> StoreResult<Self> {
+        Self::open_inner(dir).map_err(StoreError::from)
+    }
+
+    fn open_inner(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Error::Unavailable(format!(
+                "cannot create data directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+        let path = dir.join(DB_FILE);
+        // The writer first: it creates the file, switches it to WAL and migrates, so the
+        // read-only connections open an up-to-date WAL database.
+        let mut writer = Connection::open(&path)?;
+        schema::init_writer(&mut writer)?;
+        let manager = SqliteConnectionManager::file(&path)
+            .with_flags(
+                OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                    | OpenFlags::SQLITE_OPEN_URI,
+            )
+            .with_init(schema::init_reader);
+        let readers = r2d2::Pool::builder()
+            .max_size(READERS)
+            // Open the rest on demand: start-up stays fast.
+            .min_idle(Some(1))
+            .connection_timeout(POOL_WAIT)
+            .build(manager)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path,
+                writer: Mutex::new(writer),
+                readers,
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Run `f` on a pooled read connection, off the async runtime.
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner.readers.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(joined)?
+        .map_err(StoreError::from)
+    }
+
+    /// Run `f` on the writer connection, off the async runtime, one writer at a time.
+    async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock left no open transaction behind (rusqlite rolls
+            // back on drop), so the connection is still good: recover from the poison.
+            let mut conn = inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&mut conn)
+        })
+        .await
+        .map_err(joined)?
+        .map_err(StoreError::from)
+    }
+}
+
+/// A blocking task that panicked or was cancelled (runtime shutting down).
+fn joined(e: tokio::task::JoinError) -> StoreError {
+    tracing::error!(error = %e, "sqlite store task failed");
+    StoreError::Unavailable(format!("store task failed: {e}"))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|c| {
+            c.prepare_cached("SELECT 1")?.query_row([], |_| Ok(()))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn server_secret(&self, candidate: [u8; 32]) -> StoreResult<[u8; 32]> {
+        self.write(move |c| directory::server_secret(c, candidate))
+            .await
+    }
+
+    async fn put_corp(&self, corp: &Corp) -> StoreResult<()> {
+        let corp = corp.clone();
+        self.write(move |c| directory::put_corp(c, &corp)).await
+    }
+
+    async fn corp(&self, corpid: &str) -> StoreResult<Option<Corp>> {
+        let corpid = corpid.to_owned();
+        self.read(move |c| directory::corp(c, &corpid)).await
+    }
+
+    async fn directory_version(&self) -> StoreResult<u64> {
+        self.read(|c| directory::directory_version(c)).await
+    }
+
+    async fn token_for_app(&self, now: i64, candidate: &TokenRecord) -> StoreResult<TokenRecord> {
+        let candidate = candidate.clone();
+        self.write(move |c| directory::token_for_app(c, now, &candidate))
+            .await
+    }
+
+    async fn token_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<TokenRecord>> {
+        let hash = *hash;
+        self.read(move |c| directory::token_by_hash(c, &hash)).await
+    }
+
+    async fn create_meeting(&self, meeting: &NewMeeting) -> StoreResult<Meeting> {
+        let meeting = meeting.clone();
+        self.write(move |c| meetings::create_meeting(c, &meeting))
+            .await
+    }
+
+    async fn meeting(&self, meetingid: &str) -> StoreResult<Option<Meeting>> {
+        let meetingid = meetingid.to_owned();
+        self.read(move |c| meetings::meeting(c, &meetingid)).await
+    }
+
+    async fn meetings_of(&self, app: &AppRef) -> StoreResult<Vec<Meeting>> {
+        let app = app.clone();
+        self.read(move |c| meetings::meetings_of(c, &app)).await
+    }
+
+    async fn ingest(&self, events: &[ResolvedEvent]) -> StoreResult<Vec<Outcome>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let events = events.to_vec();
+        self.write(move |c| attendance::ingest(c, &events)).await
+    }
+
+    async fn last_seq(&self, meeting_key: i64) -> StoreResult<u64> {
+        self.read(move |c| attendance::last_seq(c, meeting_key))
+            .await
+    }
+
+    async fn scan_sessions(&self, scan: &SessionScan) -> StoreResult<Vec<SessionRow>> {
+        let scan = scan.clone();
+        self.read(move |c| attendance::scan(c, &scan)).await
+    }
+}
+
+#[cfg(test)]
+mod tests;

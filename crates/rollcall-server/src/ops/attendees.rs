@@ -38,7 +38,7 @@ impl TryFrom<&Map<String, Value>> for AttendeeRequest {
         let sub_meetingid = f.opt_str("sub_meetingid", 256)?.map(str::to_owned);
         let start_time = f.opt_u32("start_time")?;
         let end_time = f.opt_u32("end_time")?;
-        let cursor = f.opt_str("cursor", 4096)?.map(str::to_owned);
+        let cursor = f.opt_str("cursor", usize::MAX)?.map(str::to_owned);
         let limit = match f.opt_u32("limit")? {
             None | Some(0) => MAX_LIMIT,
             Some(n) if n <= MAX_LIMIT => n,

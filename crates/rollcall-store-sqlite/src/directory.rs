@@ -1,0 +1,233 @@
+//! The server secret, the corp directory and access tokens.
+//!
+//! These change rarely and are read often (the server caches the directory by
+//! `directory_version`), so clarity wins over speed here: each write is one `BEGIN IMMEDIATE`
+//! transaction, each multi-table read one read transaction, so nobody sees half a corp.
+
+use r2d2_sqlite::rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+
+use rollcall_core::model::{App, AppRef, Corp, Department, TokenRecord, User};
+use rollcall_core::DAY;
+
+use crate::error::{to_u64, Error, Result};
+
+/// Keep the first candidate ever offered; return whatever is kept.
+pub(crate) fn server_secret(conn: &mut Connection, candidate: [u8; 32]) -> Result<[u8; 32]> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.prepare_cached("INSERT OR IGNORE INTO meta (key, value) VALUES ('server_secret', ?1)")?
+        .execute([&candidate[..]])?;
+    let kept: Vec<u8> = tx
+        .prepare_cached("SELECT value FROM meta WHERE key = 'server_secret'")?
+        .query_row([], |r| r.get(0))?;
+    tx.commit()?;
+    kept.try_into()
+        .map_err(|v: Vec<u8>| Error::Corrupt(format!("server secret is {} bytes, not 32", v.len())))
+}
+
+/// Replace the corp's rows and bump the directory version, atomically.
+pub(crate) fn put_corp(conn: &mut Connection, corp: &Corp) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // The children go with it (ON DELETE CASCADE), so entries dropped from `corp` disappear.
+    tx.prepare_cached("DELETE FROM corps WHERE corpid = ?1")?
+        .execute([&corp.corpid])?;
+    tx.prepare_cached("INSERT INTO corps (corpid, name) VALUES (?1, ?2)")?
+        .execute(params![corp.corpid, corp.name])?;
+    {
+        let mut st = tx.prepare_cached(
+            "INSERT INTO departments (corpid, id, name, parent) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for d in &corp.departments {
+            st.execute(params![corp.corpid, d.id, d.name, d.parent])?;
+        }
+    }
+    {
+        let mut st = tx.prepare_cached(
+            "INSERT INTO users (corpid, userid, name, departments) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for u in &corp.users {
+            let departments = serde_json::to_string(&u.departments)?;
+            st.execute(params![corp.corpid, u.userid, u.name, departments])?;
+        }
+    }
+    {
+        let mut st = tx.prepare_cached(
+            "INSERT INTO apps (corpid, agentid, name, secret_hash, meeting_api, enabled, \
+             visible_departments, visible_users) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        for a in &corp.apps {
+            st.execute(params![
+                corp.corpid,
+                a.agentid,
+                a.name,
+                &a.secret_hash[..],
+                a.meeting_api,
+                a.enabled,
+                serde_json::to_string(&a.visible_departments)?,
+                serde_json::to_string(&a.visible_users)?,
+            ])?;
+        }
+    }
+    tx.prepare_cached("UPDATE meta SET value = value + 1 WHERE key = 'directory_version'")?
+        .execute([])?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// The stored corp, its parts in a stable order (departments by id, users by userid, apps by
+/// agentid) so two reads of the same data compare equal.
+pub(crate) fn corp(conn: &mut Connection, corpid: &str) -> Result<Option<Corp>> {
+    let tx = conn.transaction()?;
+    let name: Option<String> = tx
+        .prepare_cached("SELECT name FROM corps WHERE corpid = ?1")?
+        .query_row([corpid], |r| r.get(0))
+        .optional()?;
+    let Some(name) = name else {
+        return Ok(None);
+    };
+
+    let mut departments = Vec::new();
+    {
+        let mut st = tx.prepare_cached(
+            "SELECT id, name, parent FROM departments WHERE corpid = ?1 ORDER BY id",
+        )?;
+        let mut rows = st.query([corpid])?;
+        while let Some(r) = rows.next()? {
+            departments.push(Department {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                parent: r.get(2)?,
+            });
+        }
+    }
+
+    let mut users = Vec::new();
+    {
+        let mut st = tx.prepare_cached(
+            "SELECT userid, name, departments FROM users WHERE corpid = ?1 ORDER BY userid",
+        )?;
+        let mut rows = st.query([corpid])?;
+        while let Some(r) = rows.next()? {
+            let departments: String = r.get(2)?;
+            users.push(User {
+                userid: r.get(0)?,
+                name: r.get(1)?,
+                departments: serde_json::from_str(&departments)?,
+            });
+        }
+    }
+
+    let mut apps = Vec::new();
+    {
+        let mut st = tx.prepare_cached(
+            "SELECT agentid, name, secret_hash, meeting_api, enabled, visible_departments, \
+             visible_users FROM apps WHERE corpid = ?1 ORDER BY agentid",
+        )?;
+        let mut rows = st.query([corpid])?;
+        while let Some(r) = rows.next()? {
+            let visible_departments: String = r.get(5)?;
+            let visible_users: String = r.get(6)?;
+            apps.push(App {
+                agentid: r.get(0)?,
+                name: r.get(1)?,
+                secret_hash: r.get(2)?,
+                meeting_api: r.get(3)?,
+                enabled: r.get(4)?,
+                visible_departments: serde_json::from_str(&visible_departments)?,
+                visible_users: serde_json::from_str(&visible_users)?,
+            });
+        }
+    }
+    tx.commit()?;
+    Ok(Some(Corp {
+        corpid: corpid.to_owned(),
+        name,
+        departments,
+        users,
+        apps,
+    }))
+}
+
+pub(crate) fn directory_version(conn: &Connection) -> Result<u64> {
+    let v: Option<i64> = conn
+        .prepare_cached("SELECT value FROM meta WHERE key = 'directory_version'")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    let v = v.ok_or_else(|| Error::Corrupt("meta.directory_version is missing".into()))?;
+    to_u64(v, "directory_version")
+}
+
+/// The app's token valid at `now`, else `candidate`, stored. `BEGIN IMMEDIATE` takes the write
+/// lock before the lookup, so a concurrent caller (another thread or another process) waits
+/// and then finds the token this one stored.
+pub(crate) fn token_for_app(
+    conn: &mut Connection,
+    now: i64,
+    candidate: &TokenRecord,
+) -> Result<TokenRecord> {
+    let app = &candidate.app;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Prune this app's long-dead tokens while the lock is held anyway; the index makes it a
+    // range delete. A day of grace keeps "expired" (42001) distinguishable from "unknown".
+    tx.prepare_cached("DELETE FROM tokens WHERE corpid = ?1 AND agentid = ?2 AND expires_at < ?3")?
+        .execute(params![app.corpid, app.agentid, now.saturating_sub(DAY)])?;
+    let valid = tx
+        .prepare_cached(
+            "SELECT hash, nonce, issued_at, expires_at FROM tokens \
+             WHERE corpid = ?1 AND agentid = ?2 AND expires_at > ?3 \
+             ORDER BY expires_at DESC LIMIT 1",
+        )?
+        .query_row(params![app.corpid, app.agentid, now], |r| {
+            Ok(TokenRecord {
+                hash: r.get(0)?,
+                nonce: r.get(1)?,
+                app: app.clone(),
+                issued_at: r.get(2)?,
+                expires_at: r.get(3)?,
+            })
+        })
+        .optional()?;
+    let token = match valid {
+        Some(t) => t,
+        None => {
+            tx.prepare_cached(
+                "INSERT INTO tokens (hash, nonce, corpid, agentid, issued_at, expires_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                &candidate.hash[..],
+                &candidate.nonce[..],
+                app.corpid,
+                app.agentid,
+                candidate.issued_at,
+                candidate.expires_at,
+            ])?;
+            candidate.clone()
+        }
+    };
+    tx.commit()?;
+    Ok(token)
+}
+
+fn token_row(r: &Row<'_>) -> Result<TokenRecord> {
+    Ok(TokenRecord {
+        hash: r.get(0)?,
+        nonce: r.get(1)?,
+        app: AppRef {
+            corpid: r.get(2)?,
+            agentid: r.get(3)?,
+        },
+        issued_at: r.get(4)?,
+        expires_at: r.get(5)?,
+    })
+}
+
+pub(crate) fn token_by_hash(conn: &Connection, hash: &[u8; 32]) -> Result<Option<TokenRecord>> {
+    let mut st = conn.prepare_cached(
+        "SELECT hash, nonce, corpid, agentid, issued_at, expires_at FROM tokens WHERE hash = ?1",
+    )?;
+    let mut rows = st.query([&hash[..]])?;
+    match rows.next()? {
+        Some(r) => Ok(Some(token_row(r)?)),
+        None => Ok(None),
+    }
+}

@@ -1,0 +1,218 @@
+//! Connection settings and the versioned schema.
+//!
+//! The schema is a list of migrations; `PRAGMA user_version` records how many have been
+//! applied. Opening a store applies the missing ones, each in its own `BEGIN IMMEDIATE`
+//! transaction that re-reads the version first, so two processes opening the same directory
+//! at once never apply a migration twice, and reopening an up-to-date store changes nothing.
+//!
+//! # Why the tables look like this
+//! - Every table is `STRICT`: a value of the wrong type is refused when written instead of
+//!   surfacing later as a decode error.
+//! - `sessions` is `WITHOUT ROWID` with the primary key `(meeting_key, sub_key, join_time,
+//!   seq)`: the rows are clustered in listing order, so a page of get_attendee_list is one
+//!   contiguous range read of the B-tree, and a deep page costs what the first one does.
+//!   `sessions_by_key` finds a session by the platform's key for quits and state changes,
+//!   and its uniqueness is what refuses a second join of the same session.
+//! - `applied_events` makes ingest idempotent: `INSERT OR IGNORE` into it is the duplicate
+//!   check and the record in one statement.
+//! - `pending_events` keeps quits and state changes that arrived before their join; the body
+//!   is `rollcall_core::ingest::Pending` as JSON, applied by the core rules when the join comes.
+//! - The attendance tables carry no foreign keys: ingest checks the meeting once per batch,
+//!   and a foreign-key probe on every row would cost a B-tree lookup per event on the hottest
+//!   path. The directory and sub-meetings, written rarely, do use them.
+//! - `meetings.key` is `AUTOINCREMENT` so a key is never reused, even if the newest meeting
+//!   were deleted: sessions and cursors refer to meetings by key. `meetings.last_seq` is the
+//!   per-meeting ingest counter; it is written in the same transaction as the sessions it
+//!   numbers, so a reader's snapshot of it always matches the rows it can see.
+//! - There is no `created_at`: the contract gives the store no creation time (and the
+//!   emulator's clock may be virtual), and the key already orders meetings by creation.
+
+use std::time::Duration;
+
+use r2d2_sqlite::rusqlite::{self, Connection, TransactionBehavior};
+
+use crate::error::Result;
+
+/// How long a connection waits for another process's lock before reporting "unavailable".
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Enough room for every distinct statement the store prepares, so `prepare_cached` never
+/// evicts one on the hot path.
+const STATEMENT_CACHE: usize = 64;
+
+/// The migrations, in order; `PRAGMA user_version` = how many are applied. Never edit one
+/// that has shipped: append a new one.
+pub(crate) const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value ANY
+) STRICT, WITHOUT ROWID;
+INSERT INTO meta (key, value) VALUES ('directory_version', 0);
+
+CREATE TABLE corps (
+    corpid TEXT PRIMARY KEY,
+    name   TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE departments (
+    corpid TEXT NOT NULL REFERENCES corps (corpid) ON DELETE CASCADE,
+    id     INTEGER NOT NULL,
+    name   TEXT NOT NULL,
+    parent INTEGER NOT NULL,
+    PRIMARY KEY (corpid, id)
+) STRICT, WITHOUT ROWID;
+
+-- departments: JSON array of department ids.
+CREATE TABLE users (
+    corpid      TEXT NOT NULL REFERENCES corps (corpid) ON DELETE CASCADE,
+    userid      TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    departments TEXT NOT NULL,
+    PRIMARY KEY (corpid, userid)
+) STRICT, WITHOUT ROWID;
+
+-- visible_departments / visible_users: JSON arrays.
+CREATE TABLE apps (
+    corpid              TEXT NOT NULL REFERENCES corps (corpid) ON DELETE CASCADE,
+    agentid             INTEGER NOT NULL,
+    name                TEXT NOT NULL,
+    secret_hash         BLOB NOT NULL,
+    meeting_api         INTEGER NOT NULL,
+    enabled             INTEGER NOT NULL,
+    visible_departments TEXT NOT NULL,
+    visible_users       TEXT NOT NULL,
+    PRIMARY KEY (corpid, agentid)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE tokens (
+    hash       BLOB PRIMARY KEY,
+    nonce      BLOB NOT NULL,
+    corpid     TEXT NOT NULL,
+    agentid    INTEGER NOT NULL,
+    issued_at  INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX tokens_by_app ON tokens (corpid, agentid, expires_at);
+
+CREATE TABLE meetings (
+    key              INTEGER PRIMARY KEY AUTOINCREMENT,
+    meetingid        TEXT NOT NULL UNIQUE,
+    meeting_code     TEXT NOT NULL,
+    corpid           TEXT NOT NULL,
+    agentid          INTEGER NOT NULL,
+    meeting_type     INTEGER NOT NULL,
+    title            TEXT NOT NULL,
+    meeting_start    INTEGER NOT NULL,
+    meeting_duration INTEGER NOT NULL,
+    admin_userid     TEXT,
+    last_seq         INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX meetings_by_app ON meetings (corpid, agentid, key);
+
+CREATE TABLE sub_meetings (
+    meeting_key   INTEGER NOT NULL REFERENCES meetings (key) ON DELETE CASCADE,
+    key           INTEGER NOT NULL,
+    sub_meetingid TEXT NOT NULL,
+    start_time    INTEGER NOT NULL,
+    end_time      INTEGER NOT NULL,
+    PRIMARY KEY (meeting_key, key)
+) STRICT, WITHOUT ROWID;
+
+-- participant = (participant_kind, participant_id) via Participant::kind_code / from_parts.
+CREATE TABLE sessions (
+    meeting_key         INTEGER NOT NULL,
+    sub_key             INTEGER NOT NULL,
+    join_time           INTEGER NOT NULL,
+    seq                 INTEGER NOT NULL,
+    session_key         TEXT NOT NULL,
+    participant_kind    INTEGER NOT NULL,
+    participant_id      TEXT NOT NULL,
+    quit_time           INTEGER,
+    instance_id         INTEGER NOT NULL,
+    role                INTEGER NOT NULL,
+    webinar_role        INTEGER NOT NULL,
+    join_type           INTEGER NOT NULL,
+    net                 TEXT,
+    audio_state         INTEGER NOT NULL,
+    video_state         INTEGER NOT NULL,
+    screen_shared_state INTEGER NOT NULL,
+    customer_data       TEXT,
+    state_at            INTEGER NOT NULL,
+    PRIMARY KEY (meeting_key, sub_key, join_time, seq)
+) STRICT, WITHOUT ROWID;
+CREATE UNIQUE INDEX sessions_by_key ON sessions (meeting_key, session_key);
+
+CREATE TABLE applied_events (
+    meeting_key INTEGER NOT NULL,
+    event_id    TEXT NOT NULL,
+    PRIMARY KEY (meeting_key, event_id)
+) STRICT, WITHOUT ROWID;
+
+-- body: serde_json of rollcall_core::ingest::Pending; ord: arrival order per session.
+CREATE TABLE pending_events (
+    meeting_key INTEGER NOT NULL,
+    session_key TEXT NOT NULL,
+    ord         INTEGER NOT NULL,
+    body        TEXT NOT NULL,
+    PRIMARY KEY (meeting_key, session_key, ord)
+) STRICT, WITHOUT ROWID;
+"#];
+
+/// Settings every connection gets, reader or writer.
+fn common(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    // Both settings are per connection. FULL: an acknowledged commit is on disk (WAL fsynced)
+    // before `ingest` returns, so it survives kill -9 and power loss alike.
+    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")?;
+    Ok(())
+}
+
+/// Prepare the writer connection: WAL, durability, then bring the schema up to date.
+pub(crate) fn init_writer(conn: &mut Connection) -> Result<()> {
+    common(conn)?;
+    // WAL lets readers work beside the writer; the mode is persistent in the file.
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(crate::error::Error::Unavailable(format!(
+            "sqlite refused WAL mode (journal_mode is {mode})"
+        )));
+    }
+    migrate(conn)
+}
+
+/// Prepare a pooled read connection.
+pub(crate) fn init_reader(conn: &mut Connection) -> rusqlite::Result<()> {
+    common(conn)
+}
+
+/// Apply every migration past `PRAGMA user_version`, one transaction each.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
+    for (i, sql) in MIGRATIONS.iter().enumerate() {
+        let target = i64::try_from(i + 1).unwrap_or(i64::MAX);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version >= target {
+            continue;
+        }
+        tx.execute_batch(sql)?;
+        // user_version is part of the database header, so it commits with the migration.
+        tx.execute_batch(&format!("PRAGMA user_version = {target}"))?;
+        tx.commit()?;
+    }
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX) {
+        // Written by a newer rollcall: refuse rather than misread its tables.
+        return Err(crate::error::Error::Unavailable(format!(
+            "the database has schema version {version}, newer than this rollcall knows ({})",
+            MIGRATIONS.len()
+        )));
+    }
+    Ok(())
+}
+
+/// The schema version of an open database.
+#[cfg(test)]
+pub(crate) fn version(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+}

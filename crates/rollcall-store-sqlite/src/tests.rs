@@ -1,0 +1,165 @@
+//! SQLite-specific checks: the query plan of the hot scan, migrations, pragmas, and that
+//! undecodable rows surface as `Corrupt` instead of panicking.
+
+use std::sync::PoisonError;
+
+use rollcall_core::model::{AppRef, MeetingType, NewMeeting, SessionScan};
+use rollcall_store::{Store, StoreError};
+
+use super::*;
+
+fn fresh() -> (SqliteStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(dir.path()).expect("open");
+    (store, dir)
+}
+
+fn plan(conn: &Connection, sql: &str) -> String {
+    let mut st = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .expect("explain");
+    // Bounds as extreme as a recurring meeting's scan gets.
+    let bounds: [i64; 8] = [1, 0, i64::MIN, 0, i64::MAX, 0, i64::MAX, 100];
+    let rows = st
+        .query_map(bounds, |r| r.get::<_, String>(3))
+        .expect("query")
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .expect("rows");
+    rows.join("\n")
+}
+
+#[test]
+fn the_page_scan_is_one_primary_key_range_without_sorting() {
+    let (store, _dir) = fresh();
+    let conn = store
+        .inner
+        .writer
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let p = plan(&conn, attendance::SCAN_SQL);
+    assert!(
+        p.contains("SEARCH sessions USING PRIMARY KEY (meeting_key=? AND sub_key=? AND"),
+        "{p}"
+    );
+    assert!(!p.contains("TEMP B-TREE"), "{p}");
+    assert!(!p.contains("SCAN"), "{p}");
+}
+
+#[test]
+fn open_sets_wal_full_sync_and_migrates_idempotently() {
+    let (store, dir) = fresh();
+    {
+        let conn = store
+            .inner
+            .writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let sync: i64 = conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(sync, 2, "FULL");
+        let fk: i64 = conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(fk, 1);
+        assert_eq!(
+            schema::version(&conn).unwrap(),
+            schema::MIGRATIONS.len() as i64
+        );
+    }
+    drop(store);
+    let again = SqliteStore::open(dir.path()).expect("reopen");
+    let conn = again
+        .inner
+        .writer
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    assert_eq!(
+        schema::version(&conn).unwrap(),
+        schema::MIGRATIONS.len() as i64
+    );
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let (store, dir) = fresh();
+    store
+        .inner
+        .writer
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .execute_batch("PRAGMA user_version = 999")
+        .unwrap();
+    drop(store);
+    match SqliteStore::open(dir.path()) {
+        Err(StoreError::Unavailable(m)) => assert!(m.contains("999"), "{m}"),
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn undecodable_rows_are_corrupt_not_panics() {
+    let (store, _dir) = fresh();
+    let m = store
+        .create_meeting(&NewMeeting {
+            meetingid: "m-1".into(),
+            meeting_code: "123".into(),
+            owner: AppRef {
+                corpid: "c".into(),
+                agentid: 1,
+            },
+            meeting_type: MeetingType::OneOff,
+            title: "t".into(),
+            meeting_start: 1,
+            meeting_duration: 300,
+            admin_userid: None,
+            sub_meetings: vec![],
+        })
+        .await
+        .unwrap();
+    {
+        let conn = store
+            .inner
+            .writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        conn.execute(
+            "INSERT INTO sessions (meeting_key, sub_key, join_time, seq, session_key, \
+             participant_kind, participant_id, quit_time, instance_id, role, webinar_role, \
+             join_type, net, audio_state, video_state, screen_shared_state, customer_data, \
+             state_at) VALUES (?1, 0, 10, 1, 's', 9, 'x', NULL, 1, 0, 0, 1, NULL, 0, 0, 0, NULL, 10)",
+            [m.key],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO sessions (meeting_key, sub_key, join_time, seq, session_key, \
+             participant_kind, participant_id, quit_time, instance_id, role, webinar_role, \
+             join_type, net, audio_state, video_state, screen_shared_state, customer_data, \
+             state_at) VALUES (?1, 1, 10, 2, 't', 0, 'x', NULL, -1, 0, 0, 1, NULL, 0, 0, 0, NULL, 10)",
+            [m.key],
+        )
+        .unwrap();
+        conn.execute("UPDATE meetings SET meeting_type = 42", [])
+            .unwrap();
+    }
+    for sub_key in [0, 1] {
+        let r = store
+            .scan_sessions(&SessionScan {
+                meeting_key: m.key,
+                sub_key,
+                after: (i64::MIN, 0),
+                join_max: i64::MAX,
+                seq_lo: 0,
+                seq_hi: u64::MAX,
+                limit: 10,
+            })
+            .await;
+        assert!(matches!(r, Err(StoreError::Corrupt(_))), "{r:?}");
+    }
+    let r = store.meeting("m-1").await;
+    assert!(matches!(r, Err(StoreError::Corrupt(_))), "{r:?}");
+}
