@@ -142,3 +142,12 @@ async fn acknowledged_events_survive_a_restart() {
     let (rows, _) = app.list_all(&token, json!({"meetingid": m})).await;
     assert_eq!(rows.len(), 300);
 }
+
+#[tokio::test]
+async fn bodies_over_64_mib_are_refused_with_413() {
+    let app = spawn_app().await;
+    let big = vec![b' '; (64 << 20) + 1];
+    let (status, v) = post(&app, Some(INGEST_KEY), "application/x-ndjson", String::from_utf8(big).unwrap()).await;
+    assert_eq!(status, 413);
+    assert!(v["error"].as_str().unwrap().contains("64 MiB"));
+}

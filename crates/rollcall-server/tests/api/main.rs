@@ -9,6 +9,7 @@ mod attendees;
 mod concurrency;
 mod gettoken;
 mod helpers;
+mod outage;
 mod ingest;
 mod pagination;
 mod wire;
