@@ -33,7 +33,9 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 pub use rollcall_wire as wire;
-use rollcall_wire::{errcode, Attendee, GetAttendeeListRequest, GetAttendeeListResponse, GetTokenResponse};
+use rollcall_wire::{
+    errcode, Attendee, GetAttendeeListRequest, GetAttendeeListResponse, GetTokenResponse,
+};
 
 /// WeCom's public API endpoint, the default base URL.
 pub const WECOM_BASE_URL: &str = "https://qyapi.weixin.qq.com";
@@ -104,7 +106,9 @@ impl ClientBuilder {
         self
     }
     pub fn build(self) -> Result<Client, Error> {
-        let corpid = self.corpid.ok_or_else(|| Error::Config("corp(corpid, secret) is required".into()))?;
+        let corpid = self
+            .corpid
+            .ok_or_else(|| Error::Config("corp(corpid, secret) is required".into()))?;
         let secret = self.secret.unwrap_or_default();
         let http = reqwest::Client::builder().timeout(self.timeout).build()?;
         Ok(Client {
@@ -138,7 +142,10 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("base", &self.base).field("corpid", &self.corpid).finish_non_exhaustive()
+        f.debug_struct("Client")
+            .field("base", &self.base)
+            .field("corpid", &self.corpid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -173,14 +180,20 @@ impl Client {
                 let r = self
                     .http
                     .get(format!("{}/cgi-bin/gettoken", self.base))
-                    .query(&[("corpid", self.corpid.as_str()), ("corpsecret", self.secret.as_str())])
+                    .query(&[
+                        ("corpid", self.corpid.as_str()),
+                        ("corpsecret", self.secret.as_str()),
+                    ])
                     .send()
                     .await?;
                 decode(r).await
             })
             .await?;
         let life = Duration::from_secs(resp.expires_in);
-        *slot = Some(CachedToken { token: resp.access_token.clone(), refresh_at: Instant::now() + life.saturating_sub(REFRESH_MARGIN) });
+        *slot = Some(CachedToken {
+            token: resp.access_token.clone(),
+            refresh_at: Instant::now() + life.saturating_sub(REFRESH_MARGIN),
+        });
         Ok(resp.access_token)
     }
 
@@ -196,7 +209,11 @@ impl Client {
         let mut attempt = 0;
         loop {
             match f().await {
-                Err(Error::Api { errcode: code, .. }) if attempt < self.max_retries && (code == errcode::SYSTEM_BUSY || code == errcode::API_FREQ_OUT_OF_LIMIT) => {
+                Err(Error::Api { errcode: code, .. })
+                    if attempt < self.max_retries
+                        && (code == errcode::SYSTEM_BUSY
+                            || code == errcode::API_FREQ_OUT_OF_LIMIT) =>
+                {
                     let base = self.backoff.saturating_mul(1 << attempt.min(16));
                     let jitter = rand::thread_rng().gen_range(0.5..1.5);
                     tokio::time::sleep(base.mul_f64(jitter)).await;
@@ -208,7 +225,11 @@ impl Client {
     }
 
     /// POST a token-authenticated call; refreshes the token once on 40014 / 42001.
-    pub async fn call<Req: Serialize + ?Sized, Resp: DeserializeOwned>(&self, path: &str, body: &Req) -> Result<Resp, Error> {
+    pub async fn call<Req: Serialize + ?Sized, Resp: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &Req,
+    ) -> Result<Resp, Error> {
         let mut refreshed = false;
         loop {
             let token = self.access_token().await?;
@@ -225,7 +246,11 @@ impl Client {
                 })
                 .await;
             match result {
-                Err(Error::Api { errcode: code, .. }) if !refreshed && (code == errcode::INVALID_ACCESS_TOKEN || code == errcode::ACCESS_TOKEN_EXPIRED) => {
+                Err(Error::Api { errcode: code, .. })
+                    if !refreshed
+                        && (code == errcode::INVALID_ACCESS_TOKEN
+                            || code == errcode::ACCESS_TOKEN_EXPIRED) =>
+                {
                     self.forget_token().await;
                     refreshed = true;
                 }
@@ -235,24 +260,41 @@ impl Client {
     }
 
     /// `meeting/get_attendee_list`: one page.
-    pub async fn get_attendee_list(&self, req: &GetAttendeeListRequest) -> Result<GetAttendeeListResponse, Error> {
+    pub async fn get_attendee_list(
+        &self,
+        req: &GetAttendeeListRequest,
+    ) -> Result<GetAttendeeListResponse, Error> {
         self.call("meeting/get_attendee_list", req).await
     }
 
     /// Every attendee of a meeting (or sub-meeting), following `next_cursor` until
     /// `has_more` is false.
-    pub fn attendees(&self, meetingid: &str, sub_meetingid: Option<&str>) -> impl Stream<Item = Result<Attendee, Error>> + '_ {
-        let req = GetAttendeeListRequest { meetingid: meetingid.to_owned(), sub_meetingid: sub_meetingid.map(str::to_owned), ..Default::default() };
+    pub fn attendees(
+        &self,
+        meetingid: &str,
+        sub_meetingid: Option<&str>,
+    ) -> impl Stream<Item = Result<Attendee, Error>> + '_ {
+        let req = GetAttendeeListRequest {
+            meetingid: meetingid.to_owned(),
+            sub_meetingid: sub_meetingid.map(str::to_owned),
+            ..Default::default()
+        };
         self.attendee_pages(req).map_ok_flat()
     }
 
     /// Pages of a listing starting from `req`, following `next_cursor` until `has_more` is
     /// false. The last page's `next_cursor` resumes an incremental sync later.
-    pub fn attendee_pages(&self, req: GetAttendeeListRequest) -> impl Stream<Item = Result<GetAttendeeListResponse, Error>> + '_ {
+    pub fn attendee_pages(
+        &self,
+        req: GetAttendeeListRequest,
+    ) -> impl Stream<Item = Result<GetAttendeeListResponse, Error>> + '_ {
         stream::try_unfold(Some(req), move |state| async move {
             let Some(req) = state else { return Ok(None) };
             let page = self.get_attendee_list(&req).await?;
-            let next = page.has_more.then(|| GetAttendeeListRequest { cursor: Some(page.next_cursor.clone()), ..req });
+            let next = page.has_more.then(|| GetAttendeeListRequest {
+                cursor: Some(page.next_cursor.clone()),
+                ..req
+            });
             Ok(Some((page, next)))
         })
     }
@@ -279,11 +321,19 @@ impl<S: Stream<Item = Result<GetAttendeeListResponse, Error>>> FlattenPages for 
 async fn decode<T: DeserializeOwned>(r: reqwest::Response) -> Result<T, Error> {
     let status = r.status();
     let bytes = r.bytes().await?;
-    let v: Value = serde_json::from_slice(&bytes).map_err(|e| Error::Decode(format!("HTTP {status}: {e}")))?;
+    let v: Value =
+        serde_json::from_slice(&bytes).map_err(|e| Error::Decode(format!("HTTP {status}: {e}")))?;
     let code = v.get("errcode").and_then(Value::as_i64).unwrap_or(0) as i32;
     if code != 0 {
-        let errmsg = v.get("errmsg").and_then(Value::as_str).unwrap_or_default().to_owned();
-        return Err(Error::Api { errcode: code, errmsg });
+        let errmsg = v
+            .get("errmsg")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        return Err(Error::Api {
+            errcode: code,
+            errmsg,
+        });
     }
     serde_json::from_value(v).map_err(|e| Error::Decode(e.to_string()))
 }

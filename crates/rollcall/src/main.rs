@@ -1,1 +1,90 @@
-fn main() {}
+//! `rollcall`: the WeCom-compatible meeting attendance service, as one binary.
+//!
+//! `rollcall serve` runs the server over the embedded store. Its settings come in layers,
+//! flag > `ROLLCALL_*` env > config file > default, resolved into one typed value; the
+//! config file also carries the corp directory, applied all-or-nothing at start-up with
+//! errors reported as `<file>:<line>: <problem>`. `--demo` seeds a corp, an app and
+//! meetings (one of them live) and prints how to query them.
+//!
+//! # Layout
+//! - [`cli`]: the clap definition (flags with their env vars).
+//! - [`settings`]: `Settings` and its pure layering function; `Secret`, `ClockSpec`.
+//! - [`config`]: the TOML file, its spans, and `file:line` errors.
+//! - [`demo`]: the demo directory, meetings, attendance, live feed and banner.
+//! - [`serve`]: start-up order, signals, graceful shutdown.
+//! - [`bench`]: `rollcall bench`, the SPEC §10 measurements.
+#![forbid(unsafe_code)]
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod bench;
+mod cli;
+mod config;
+mod demo;
+mod serve;
+mod settings;
+
+use cli::{Cli, Command};
+use config::ConfigError;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The benchmark runs the server in-process: a log line per request would be measured too.
+    init_logging(if matches!(cli.command, Command::Bench(_)) {
+        "warn"
+    } else {
+        "info"
+    });
+    let result = match cli.command {
+        Command::Serve(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(serve::run(args))),
+        Command::Bench(args) => run_bench(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // A config problem is printed bare, `file:line: problem`, so editors and CI logs
+            // link straight to it.
+            match e.downcast_ref::<ConfigError>() {
+                Some(c) => eprintln!("{c}"),
+                None => eprintln!("rollcall: error: {e:#}"),
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr (stdout is for the demo banner); `RUST_LOG` filters, default `info`.
+/// Colours only on a terminal, so log files and CI output stay plain text.
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+/// `rollcall bench`: run the measurements and print the Markdown report.
+fn run_bench(args: cli::BenchArgs) -> anyhow::Result<()> {
+    let opts = bench::BenchOpts {
+        sessions: args.sessions,
+        connections: args.connections,
+        duration_secs: args.duration_secs,
+        deep_page: args.deep_page,
+        data_dir: args.data,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let report = rt.block_on(bench::run(opts))?;
+    println!("{report}");
+    Ok(())
+}

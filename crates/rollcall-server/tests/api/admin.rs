@@ -8,12 +8,39 @@ use crate::helpers::*;
 async fn admin_needs_its_key_and_is_off_without_one() {
     let app = spawn_app().await;
     let body = json!({"corpid": CORP, "agentid": AGENT, "meeting_type": 0, "title": "t", "meeting_start": NOW, "meeting_duration": 600});
-    let r = app.http.post(format!("{}/admin/v1/meetings", app.base)).json(&body).send().await.unwrap();
+    let r = app
+        .http
+        .post(format!("{}/admin/v1/meetings", app.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
-    let r = app.http.post(format!("{}/admin/v1/meetings", app.base)).bearer_auth("nope").json(&body).send().await.unwrap();
+    let r = app
+        .http
+        .post(format!("{}/admin/v1/meetings", app.base))
+        .bearer_auth("nope")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
-    let off = spawn_with(Opts { admin_key: None, ..Opts::default() }, tempfile::tempdir().unwrap()).await;
-    let r = off.http.post(format!("{}/admin/v1/meetings", off.base)).bearer_auth(ADMIN_KEY).json(&body).send().await.unwrap();
+    let off = spawn_with(
+        Opts {
+            admin_key: None,
+            ..Opts::default()
+        },
+        tempfile::tempdir().unwrap(),
+    )
+    .await;
+    let r = off
+        .http
+        .post(format!("{}/admin/v1/meetings", off.base))
+        .bearer_auth(ADMIN_KEY)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 403);
     let v: Value = r.json().await.unwrap();
     assert!(v["error"].as_str().unwrap().contains("admin_key"));
@@ -24,9 +51,18 @@ async fn creates_each_kind_of_meeting() {
     let app = spawn_app().await;
     let one = app.meeting(AGENT, 0, &[]).await;
     assert!(one.sub_meetings.is_empty() && one.meetingid.len() > 8 && one.meeting_code.len() == 9);
-    let rec = app.meeting(AGENT, 1, &[(NOW, NOW + 3600), (NOW + 7 * DAY, NOW + 7 * DAY + 3600)]).await;
+    let rec = app
+        .meeting(
+            AGENT,
+            1,
+            &[(NOW, NOW + 3600), (NOW + 7 * DAY, NOW + 7 * DAY + 3600)],
+        )
+        .await;
     assert_eq!(rec.sub_meetings.len(), 2);
-    assert_ne!(rec.sub_meetings[0].sub_meetingid, rec.sub_meetings[1].sub_meetingid);
+    assert_ne!(
+        rec.sub_meetings[0].sub_meetingid,
+        rec.sub_meetings[1].sub_meetingid
+    );
     assert_eq!(rec.sub_meetings[1].start_time, NOW + 7 * DAY);
     let web = app.meeting(AGENT, 6, &[]).await;
     assert_ne!(web.meetingid, one.meetingid);
@@ -44,14 +80,23 @@ async fn refuses_bad_meetings_with_reasons() {
     for (body, status) in [
         (with("meeting_type", json!(2)), 400),
         (with("meeting_type", json!(1)), 400), // recurring without sub_meetings
-        (with("sub_meetings", json!([{"start_time": NOW, "end_time": NOW + 1}])), 400),
+        (
+            with(
+                "sub_meetings",
+                json!([{"start_time": NOW, "end_time": NOW + 1}]),
+            ),
+            400,
+        ),
         (with("title", json!("")), 400),
         (with("meeting_duration", json!(0)), 400),
         (with("admin_userid", json!("ghost")), 400),
         (with("agentid", json!(42)), 404),
         (with("corpid", json!("wwnope")), 404),
         (with("meeting_start", json!("soon")), 400),
-        (json!({"meeting_type": 1, "sub_meetings": [{"start_time": NOW, "end_time": NOW - 1}], "corpid": CORP, "agentid": AGENT, "title": "t", "meeting_start": NOW, "meeting_duration": 600}), 400),
+        (
+            json!({"meeting_type": 1, "sub_meetings": [{"start_time": NOW, "end_time": NOW - 1}], "corpid": CORP, "agentid": AGENT, "title": "t", "meeting_start": NOW, "meeting_duration": 600}),
+            400,
+        ),
     ] {
         let (s, v) = app.admin("meetings", body.clone()).await;
         assert_eq!(s.as_u16(), status, "{body} -> {v}");
@@ -63,9 +108,14 @@ async fn refuses_bad_meetings_with_reasons() {
 async fn corps_are_created_and_updated_and_bad_directories_refused() {
     let app = spawn_app().await;
     // Update: add a user and make them visible; nothing else is lost.
-    app.put_corp(json!({"corpid": CORP, "users": [{"userid": "frank", "departments": [2]}]})).await;
+    app.put_corp(json!({"corpid": CORP, "users": [{"userid": "frank", "departments": [2]}]}))
+        .await;
     let m = app.one_off().await;
-    app.ingest_ok(json!([join(&m, "f", NOW - 5, "frank"), join(&m, "b", NOW - 4, "bob")])).await;
+    app.ingest_ok(json!([
+        join(&m, "f", NOW - 5, "frank"),
+        join(&m, "b", NOW - 4, "bob")
+    ]))
+    .await;
     let token = app.token(SECRET).await;
     let (rows, _) = app.list_all(&token, json!({"meetingid": m})).await;
     assert_eq!(rows.len(), 2);

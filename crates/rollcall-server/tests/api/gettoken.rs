@@ -7,18 +7,58 @@ use crate::helpers::*;
 #[tokio::test]
 async fn missing_parameters_are_reported_secret_first() {
     let app = spawn_app().await;
-    assert_eq!(expect_err(&app.gettoken_raw("").await, 41004), "corpsecret missing");
-    assert_eq!(expect_err(&app.gettoken_raw(&format!("corpid={CORP}")).await, 41004), "corpsecret missing");
-    assert_eq!(expect_err(&app.gettoken_raw(&format!("corpsecret={SECRET}")).await, 41002), "corpid missing");
-    assert_eq!(expect_err(&app.gettoken_raw(&format!("corpid=&corpsecret={SECRET}")).await, 41002), "corpid missing");
+    assert_eq!(
+        expect_err(&app.gettoken_raw("").await, 41004),
+        "corpsecret missing"
+    );
+    assert_eq!(
+        expect_err(&app.gettoken_raw(&format!("corpid={CORP}")).await, 41004),
+        "corpsecret missing"
+    );
+    assert_eq!(
+        expect_err(
+            &app.gettoken_raw(&format!("corpsecret={SECRET}")).await,
+            41002
+        ),
+        "corpid missing"
+    );
+    assert_eq!(
+        expect_err(
+            &app.gettoken_raw(&format!("corpid=&corpsecret={SECRET}"))
+                .await,
+            41002
+        ),
+        "corpid missing"
+    );
 }
 
 #[tokio::test]
 async fn unknown_corp_wrong_secret_and_disabled_app() {
     let app = spawn_app().await;
-    assert_eq!(expect_err(&app.gettoken_raw(&format!("corpid=wwnope&corpsecret={SECRET}")).await, 40013), "invalid corpid");
-    assert_eq!(expect_err(&app.gettoken_raw(&format!("corpid={CORP}&corpsecret=wrong")).await, 40001), "invalid credential");
-    assert_eq!(expect_err(&app.gettoken_raw(&format!("corpid={CORP}&corpsecret={DISABLED_SECRET}")).await, 40001), "invalid credential");
+    assert_eq!(
+        expect_err(
+            &app.gettoken_raw(&format!("corpid=wwnope&corpsecret={SECRET}"))
+                .await,
+            40013
+        ),
+        "invalid corpid"
+    );
+    assert_eq!(
+        expect_err(
+            &app.gettoken_raw(&format!("corpid={CORP}&corpsecret=wrong"))
+                .await,
+            40001
+        ),
+        "invalid credential"
+    );
+    assert_eq!(
+        expect_err(
+            &app.gettoken_raw(&format!("corpid={CORP}&corpsecret={DISABLED_SECRET}"))
+                .await,
+            40001
+        ),
+        "invalid credential"
+    );
 }
 
 #[tokio::test]
@@ -42,13 +82,26 @@ async fn same_token_while_valid_then_a_new_one() {
 
     // The token works until it expires, then answers 42001, and gettoken issues a new one.
     let m = app.one_off().await;
-    assert_eq!(app.list(&token, json!({"meetingid": m})).await["errcode"], 0);
+    assert_eq!(
+        app.list(&token, json!({"meetingid": m})).await["errcode"],
+        0
+    );
     app.clock.advance(7100);
-    assert_eq!(expect_err(&app.list(&token, json!({"meetingid": m})).await, 42001), "access_token expired");
+    assert_eq!(
+        expect_err(&app.list(&token, json!({"meetingid": m})).await, 42001),
+        "access_token expired"
+    );
     let fresh = app.gettoken_raw(&q).await;
     assert_ne!(fresh["access_token"], token.as_str());
     assert_eq!(fresh["expires_in"], 7200);
-    assert_eq!(app.list(fresh["access_token"].as_str().unwrap(), json!({"meetingid": m})).await["errcode"], 0);
+    assert_eq!(
+        app.list(
+            fresh["access_token"].as_str().unwrap(),
+            json!({"meetingid": m})
+        )
+        .await["errcode"],
+        0
+    );
 }
 
 #[tokio::test]
@@ -66,8 +119,14 @@ async fn tokens_are_not_stored_in_clear() {
     let dir = app.stop().await.expect("dir");
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-        assert!(!bytes.windows(token.len()).any(|w| w == token.as_bytes()), "token found in clear in the store");
-        assert!(!bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()), "app secret found in clear in the store");
+        assert!(
+            !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+            "token found in clear in the store"
+        );
+        assert!(
+            !bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
+            "app secret found in clear in the store"
+        );
     }
 }
 
@@ -79,7 +138,10 @@ async fn tokens_survive_a_restart() {
     let clock = app.clock.clone();
     let dir = app.stop().await.unwrap();
     let app = spawn_on(Opts::default(), dir.path(), clock).await;
-    assert_eq!(app.list(&token, json!({"meetingid": m})).await["errcode"], 0);
+    assert_eq!(
+        app.list(&token, json!({"meetingid": m})).await["errcode"],
+        0
+    );
     assert_eq!(app.token(SECRET).await, token);
 }
 
@@ -96,7 +158,9 @@ async fn malformed_unknown_and_missing_tokens() {
         (&*format!("access_token={}", "A".repeat(600)), 40014),
         ("access_token=%FF%FE", 40014),
     ] {
-        let (status, _, bytes) = app.cgi_raw(&format!("meeting/get_attendee_list?{query}"), body.clone()).await;
+        let (status, _, bytes) = app
+            .cgi_raw(&format!("meeting/get_attendee_list?{query}"), body.clone())
+            .await;
         assert_eq!(status, 200);
         let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         expect_err(&v, code);

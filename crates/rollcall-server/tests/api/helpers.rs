@@ -47,7 +47,11 @@ pub struct Opts {
 
 impl Default for Opts {
     fn default() -> Self {
-        Self { ingest_key: Some(INGEST_KEY), admin_key: Some(ADMIN_KEY), token_ttl_secs: 7200 }
+        Self {
+            ingest_key: Some(INGEST_KEY),
+            admin_key: Some(ADMIN_KEY),
+            token_ttl_secs: 7200,
+        }
     }
 }
 
@@ -71,7 +75,9 @@ pub async fn spawn_app() -> TestApp {
 
 /// A server over `dir` (which may hold an earlier server's data).
 pub async fn spawn_with(opts: Opts, dir: TempDir) -> TestApp {
-    spawn_on(opts, dir.path(), VirtualClock::new(NOW)).await.with_dir(dir)
+    spawn_on(opts, dir.path(), VirtualClock::new(NOW))
+        .await
+        .with_dir(dir)
 }
 
 /// A server over `path` on `clock` (a second node over the same data, or a restart).
@@ -82,13 +88,26 @@ pub async fn spawn_on(opts: Opts, path: &Path, clock: VirtualClock) -> TestApp {
         ingest_key: opts.ingest_key.map(str::to_owned),
         admin_key: opts.admin_key.map(str::to_owned),
     };
-    let state = AppState::new(store, config, Arc::new(clock.clone()), Arc::new(IdGen::random())).await.expect("state");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let state = AppState::new(
+        store,
+        config,
+        Arc::new(clock.clone()),
+        Arc::new(IdGen::random()),
+    )
+    .await
+    .expect("state");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (tx, rx) = oneshot::channel::<()>();
-    let handle = tokio::spawn(rollcall_server::serve(listener, state.clone(), async move {
-        let _ = rx.await;
-    }));
+    let handle = tokio::spawn(rollcall_server::serve(
+        listener,
+        state.clone(),
+        async move {
+            let _ = rx.await;
+        },
+    ));
     TestApp {
         base: format!("http://{addr}"),
         http: reqwest::Client::new(),
@@ -160,33 +179,68 @@ impl TestApp {
     }
 
     pub fn client_for(&self, secret: &str) -> rollcall_client::Client {
-        rollcall_client::Client::builder().corp(CORP, secret).base_url(&self.base).build().expect("client")
+        rollcall_client::Client::builder()
+            .corp(CORP, secret)
+            .base_url(&self.base)
+            .build()
+            .expect("client")
     }
 
     /// A raw `gettoken` call.
     pub async fn gettoken_raw(&self, query: &str) -> Value {
-        let r = self.http.get(format!("{}/cgi-bin/gettoken?{query}", self.base)).send().await.expect("send");
+        let r = self
+            .http
+            .get(format!("{}/cgi-bin/gettoken?{query}", self.base))
+            .send()
+            .await
+            .expect("send");
         assert_eq!(r.status(), StatusCode::OK);
         r.json().await.expect("json")
     }
 
     /// A token for the app with `secret`.
     pub async fn token(&self, secret: &str) -> String {
-        let v = self.gettoken_raw(&format!("corpid={CORP}&corpsecret={secret}")).await;
+        let v = self
+            .gettoken_raw(&format!("corpid={CORP}&corpsecret={secret}"))
+            .await;
         assert_eq!(v["errcode"], 0, "{v}");
         v["access_token"].as_str().expect("token").to_owned()
     }
 
     /// POST a raw body to a `/cgi-bin/` path (with its query); returns status, headers, body.
-    pub async fn cgi_raw(&self, path_and_query: &str, body: impl Into<reqwest::Body>) -> (StatusCode, reqwest::header::HeaderMap, bytes::Bytes) {
-        let r = self.http.post(format!("{}/cgi-bin/{path_and_query}", self.base)).body(body).send().await.expect("send");
-        (r.status(), r.headers().clone(), r.bytes().await.expect("body"))
+    pub async fn cgi_raw(
+        &self,
+        path_and_query: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> (StatusCode, reqwest::header::HeaderMap, bytes::Bytes) {
+        let r = self
+            .http
+            .post(format!("{}/cgi-bin/{path_and_query}", self.base))
+            .body(body)
+            .send()
+            .await
+            .expect("send");
+        (
+            r.status(),
+            r.headers().clone(),
+            r.bytes().await.expect("body"),
+        )
     }
 
     /// get_attendee_list with a raw JSON body; asserts HTTP 200 and returns the JSON reply.
     pub async fn list(&self, token: &str, body: Value) -> Value {
-        let (status, _, bytes) = self.cgi_raw(&format!("meeting/get_attendee_list?access_token={token}"), body.to_string()).await;
-        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&bytes));
+        let (status, _, bytes) = self
+            .cgi_raw(
+                &format!("meeting/get_attendee_list?access_token={token}"),
+                body.to_string(),
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{}",
+            String::from_utf8_lossy(&bytes)
+        );
         serde_json::from_slice(&bytes).expect("json")
     }
 
@@ -196,8 +250,17 @@ impl TestApp {
         loop {
             let page = self.list(token, body.clone()).await;
             assert_eq!(page["errcode"], 0, "{page}");
-            out.extend(page["attendees"].as_array().expect("attendees").iter().cloned());
-            let cursor = page["next_cursor"].as_str().expect("next_cursor").to_owned();
+            out.extend(
+                page["attendees"]
+                    .as_array()
+                    .expect("attendees")
+                    .iter()
+                    .cloned(),
+            );
+            let cursor = page["next_cursor"]
+                .as_str()
+                .expect("next_cursor")
+                .to_owned();
             if page["has_more"] == json!(false) {
                 return (out, cursor);
             }
@@ -207,7 +270,14 @@ impl TestApp {
 
     /// POST to the admin API with the admin key.
     pub async fn admin(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        let r = self.http.post(format!("{}/admin/v1/{path}", self.base)).bearer_auth(ADMIN_KEY).json(&body).send().await.expect("send");
+        let r = self
+            .http
+            .post(format!("{}/admin/v1/{path}", self.base))
+            .bearer_auth(ADMIN_KEY)
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
         let status = r.status();
         (status, r.json().await.unwrap_or(Value::Null))
     }
@@ -218,13 +288,21 @@ impl TestApp {
     }
 
     /// Create a meeting for `agentid` (type 0, 1 with `subs`, or 6).
-    pub async fn meeting(&self, agentid: u32, meeting_type: u32, subs: &[(i64, i64)]) -> CreatedMeeting {
+    pub async fn meeting(
+        &self,
+        agentid: u32,
+        meeting_type: u32,
+        subs: &[(i64, i64)],
+    ) -> CreatedMeeting {
         let mut body = json!({
             "corpid": CORP, "agentid": agentid, "meeting_type": meeting_type, "title": "Weekly sync",
             "meeting_start": NOW - 30 * DAY, "meeting_duration": 3600,
         });
         if !subs.is_empty() {
-            body["sub_meetings"] = subs.iter().map(|(s, e)| json!({"start_time": s, "end_time": e})).collect();
+            body["sub_meetings"] = subs
+                .iter()
+                .map(|(s, e)| json!({"start_time": s, "end_time": e}))
+                .collect();
         }
         let (status, v) = self.admin("meetings", body).await;
         assert_eq!(status, StatusCode::CREATED, "{v}");
@@ -238,7 +316,14 @@ impl TestApp {
 
     /// Ingest events as a JSON array; asserts HTTP 200 and returns the report.
     pub async fn ingest(&self, events: Value) -> Value {
-        let r = self.http.post(format!("{}/ingest/v1/events", self.base)).bearer_auth(INGEST_KEY).json(&events).send().await.expect("send");
+        let r = self
+            .http
+            .post(format!("{}/ingest/v1/events", self.base))
+            .bearer_auth(INGEST_KEY)
+            .json(&events)
+            .send()
+            .await
+            .expect("send");
         assert_eq!(r.status(), StatusCode::OK);
         r.json().await.expect("json")
     }
@@ -277,10 +362,17 @@ pub fn state(meetingid: &str, event_id: &str, session: &str, at: i64, fields: Va
 /// The text of an errmsg before `, hint: [...]`, after checking the hint's shape.
 pub fn errtext(reply: &Value) -> String {
     let msg = reply["errmsg"].as_str().expect("errmsg");
-    let (text, hint) = msg.rsplit_once(", hint: [").unwrap_or_else(|| panic!("no hint in {msg:?}"));
+    let (text, hint) = msg
+        .rsplit_once(", hint: [")
+        .unwrap_or_else(|| panic!("no hint in {msg:?}"));
     let id = hint.strip_suffix(']').expect("hint closes");
     let (secs, hex) = id.split_once('_').expect("id shape");
-    assert!(secs.bytes().all(|b| b.is_ascii_digit()) && hex.len() == 6 && hex.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+    assert!(
+        secs.bytes().all(|b| b.is_ascii_digit())
+            && hex.len() == 6
+            && hex.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{id}"
+    );
     text.to_owned()
 }
 

@@ -5,7 +5,11 @@ use serde_json::{json, Value};
 use crate::helpers::*;
 
 async fn post(app: &TestApp, key: Option<&str>, content_type: &str, body: String) -> (u16, Value) {
-    let mut r = app.http.post(format!("{}/ingest/v1/events", app.base)).header("content-type", content_type).body(body);
+    let mut r = app
+        .http
+        .post(format!("{}/ingest/v1/events", app.base))
+        .header("content-type", content_type)
+        .body(body);
     if let Some(k) = key {
         r = r.bearer_auth(k);
     }
@@ -19,11 +23,31 @@ async fn keys_are_required_and_the_api_is_off_without_one() {
     let app = spawn_app().await;
     let m = app.one_off().await;
     let body = json!([join(&m, "a", NOW - 10, "bob")]).to_string();
-    assert_eq!(post(&app, None, "application/json", body.clone()).await.0, 401);
-    assert_eq!(post(&app, Some("wrong"), "application/json", body.clone()).await.0, 401);
-    assert_eq!(post(&app, Some(INGEST_KEY), "application/json", body.clone()).await.0, 200);
+    assert_eq!(
+        post(&app, None, "application/json", body.clone()).await.0,
+        401
+    );
+    assert_eq!(
+        post(&app, Some("wrong"), "application/json", body.clone())
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        post(&app, Some(INGEST_KEY), "application/json", body.clone())
+            .await
+            .0,
+        200
+    );
 
-    let off = spawn_with(Opts { ingest_key: None, ..Opts::default() }, tempfile::tempdir().unwrap()).await;
+    let off = spawn_with(
+        Opts {
+            ingest_key: None,
+            ..Opts::default()
+        },
+        tempfile::tempdir().unwrap(),
+    )
+    .await;
     let (status, v) = post(&off, Some(INGEST_KEY), "application/json", body).await;
     assert_eq!(status, 403);
     assert!(v["error"].as_str().unwrap().contains("ingest_key"), "{v}");
@@ -42,17 +66,42 @@ async fn json_arrays_and_ndjson_with_reasons_for_each_bad_event() {
         bad_code,
         join("hy-unknown-meeting", "z", NOW - 9, "bob"),
     ];
-    let (status, v) = post(&app, Some(INGEST_KEY), "application/json", Value::Array(events.clone()).to_string()).await;
+    let (status, v) = post(
+        &app,
+        Some(INGEST_KEY),
+        "application/json",
+        Value::Array(events.clone()).to_string(),
+    )
+    .await;
     assert_eq!(status, 200);
-    assert_eq!((v["accepted"].clone(), v["duplicates"].clone()), (json!(2), json!(0)));
+    assert_eq!(
+        (v["accepted"].clone(), v["duplicates"].clone()),
+        (json!(2), json!(0))
+    );
     let rejected = v["rejected"].as_array().unwrap();
-    assert_eq!(rejected.iter().map(|r| r["index"].as_u64().unwrap()).collect::<Vec<_>>(), [1, 3, 4]);
+    assert_eq!(
+        rejected
+            .iter()
+            .map(|r| r["index"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        [1, 3, 4]
+    );
     assert!(rejected[0]["error"].as_str().unwrap().contains("event_id"));
-    assert!(rejected[1]["error"].as_str().unwrap().contains("instance_id"));
-    assert!(rejected[2]["error"].as_str().unwrap().contains("unknown meetingid"));
+    assert!(rejected[1]["error"]
+        .as_str()
+        .unwrap()
+        .contains("instance_id"));
+    assert!(rejected[2]["error"]
+        .as_str()
+        .unwrap()
+        .contains("unknown meetingid"));
 
     // NDJSON: a line that is not JSON is one rejected event; blank lines are skipped.
-    let nd = format!("{}\n{{oops\n\n{}\n", join(&m, "d", NOW - 7, "bob"), quit(&m, "a", NOW - 1));
+    let nd = format!(
+        "{}\n{{oops\n\n{}\n",
+        join(&m, "d", NOW - 7, "bob"),
+        quit(&m, "a", NOW - 1)
+    );
     let (status, v) = post(&app, Some(INGEST_KEY), "application/x-ndjson", nd).await;
     assert_eq!(status, 200);
     assert_eq!(v["accepted"], 2, "{v}");
@@ -73,10 +122,17 @@ async fn json_arrays_and_ndjson_with_reasons_for_each_bad_event() {
 async fn redelivery_is_idempotent() {
     let app = spawn_app().await;
     let m = app.one_off().await;
-    let batch = json!([join(&m, "a", NOW - 10, "bob"), state(&m, "st-1", "a", NOW - 5, json!({"audio_state": false})), quit(&m, "a", NOW - 1)]);
+    let batch = json!([
+        join(&m, "a", NOW - 10, "bob"),
+        state(&m, "st-1", "a", NOW - 5, json!({"audio_state": false})),
+        quit(&m, "a", NOW - 1)
+    ]);
     assert_eq!(app.ingest(batch.clone()).await["accepted"], 3);
     let again = app.ingest(batch).await;
-    assert_eq!((again["accepted"].clone(), again["duplicates"].clone()), (json!(0), json!(3)));
+    assert_eq!(
+        (again["accepted"].clone(), again["duplicates"].clone()),
+        (json!(0), json!(3))
+    );
     let token = app.token(SECRET).await;
     let (rows, _) = app.list_all(&token, json!({"meetingid": m})).await;
     assert_eq!(rows.len(), 1);
@@ -86,12 +142,22 @@ async fn redelivery_is_idempotent() {
     let mut dup = join(&m, "a", NOW - 3, "bob");
     dup["event_id"] = json!("another-id");
     let v = app.ingest(json!([dup])).await;
-    assert!(v["rejected"][0]["error"].as_str().unwrap().contains("already"), "{v}");
+    assert!(
+        v["rejected"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("already"),
+        "{v}"
+    );
     // A quit before the join time is refused; once corrected (same event id), it applies.
-    app.ingest_ok(json!([join(&m, "b", NOW - 10, "carol")])).await;
+    app.ingest_ok(json!([join(&m, "b", NOW - 10, "carol")]))
+        .await;
     let v = app.ingest(json!([quit(&m, "b", NOW - 20)])).await;
     assert_eq!(v["rejected"].as_array().unwrap().len(), 1, "{v}");
-    assert_eq!(app.ingest(json!([quit(&m, "b", NOW - 2)])).await["accepted"], 1);
+    assert_eq!(
+        app.ingest(json!([quit(&m, "b", NOW - 2)])).await["accepted"],
+        1
+    );
 }
 
 #[tokio::test]
@@ -99,13 +165,22 @@ async fn quit_and_state_before_join_are_kept_and_applied() {
     let app = spawn_app().await;
     let m = app.one_off().await;
     app.ingest_ok(json!([
-        state(&m, "st-1", "a", NOW - 8, json!({"video_state": true, "net": "4G"})),
+        state(
+            &m,
+            "st-1",
+            "a",
+            NOW - 8,
+            json!({"video_state": true, "net": "4G"})
+        ),
         quit(&m, "a", NOW - 2),
     ]))
     .await;
     let token = app.token(SECRET).await;
     // Not listed until its join is known.
-    assert_eq!(app.list(&token, json!({"meetingid": m})).await["attendees"], json!([]));
+    assert_eq!(
+        app.list(&token, json!({"meetingid": m})).await["attendees"],
+        json!([])
+    );
     app.ingest_ok(json!([join(&m, "a", NOW - 10, "bob")])).await;
     let (rows, _) = app.list_all(&token, json!({"meetingid": m})).await;
     assert_eq!(rows.len(), 1);
@@ -120,20 +195,41 @@ async fn state_changes_show_and_net_tracks_the_last_value() {
     let m = app.one_off().await;
     app.ingest_ok(json!([
         join(&m, "a", NOW - 10, "bob"),
-        state(&m, "s1", "a", NOW - 8, json!({"net": "4G", "screen_shared_state": true})),
+        state(
+            &m,
+            "s1",
+            "a",
+            NOW - 8,
+            json!({"net": "4G", "screen_shared_state": true})
+        ),
         state(&m, "s0", "a", NOW - 9, json!({"net": "3G"})), // older: superseded
     ]))
     .await;
     let token = app.token(SECRET).await;
     let (rows, _) = app.list_all(&token, json!({"meetingid": m})).await;
-    assert_eq!((rows[0]["net"].clone(), rows[0]["screen_shared_state"].clone()), (json!("4G"), json!(true)));
+    assert_eq!(
+        (
+            rows[0]["net"].clone(),
+            rows[0]["screen_shared_state"].clone()
+        ),
+        (json!("4G"), json!(true))
+    );
 }
 
 #[tokio::test]
 async fn acknowledged_events_survive_a_restart() {
     let app = spawn_app().await;
     let m = app.one_off().await;
-    let events: Vec<Value> = (0..300).map(|i| join_as(&m, &format!("s{i}"), NOW - 1000 + i, json!({"guest_id": format!("g{i}")}))).collect();
+    let events: Vec<Value> = (0..300)
+        .map(|i| {
+            join_as(
+                &m,
+                &format!("s{i}"),
+                NOW - 1000 + i,
+                json!({"guest_id": format!("g{i}")}),
+            )
+        })
+        .collect();
     app.ingest_ok(Value::Array(events)).await;
     let clock = app.clock.clone();
     let dir = app.stop().await.unwrap();
@@ -147,7 +243,13 @@ async fn acknowledged_events_survive_a_restart() {
 async fn bodies_over_64_mib_are_refused_with_413() {
     let app = spawn_app().await;
     let big = vec![b' '; (64 << 20) + 1];
-    let (status, v) = post(&app, Some(INGEST_KEY), "application/x-ndjson", String::from_utf8(big).unwrap()).await;
+    let (status, v) = post(
+        &app,
+        Some(INGEST_KEY),
+        "application/x-ndjson",
+        String::from_utf8(big).unwrap(),
+    )
+    .await;
     assert_eq!(status, 413);
     assert!(v["error"].as_str().unwrap().contains("64 MiB"));
 }

@@ -9,7 +9,7 @@ mod attendees;
 mod concurrency;
 mod gettoken;
 mod helpers;
-mod outage;
 mod ingest;
+mod outage;
 mod pagination;
 mod wire;

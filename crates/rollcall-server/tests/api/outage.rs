@@ -9,7 +9,9 @@ use serde_json::{json, Value};
 
 use rollcall_core::ids::IdGen;
 use rollcall_core::ingest::{Outcome, ResolvedEvent};
-use rollcall_core::model::{AppRef, Corp, Meeting, NewMeeting, SessionRow, SessionScan, TokenRecord};
+use rollcall_core::model::{
+    AppRef, Corp, Meeting, NewMeeting, SessionRow, SessionScan, TokenRecord,
+};
 use rollcall_server::{AppState, ServerConfig};
 use rollcall_store::{Store, StoreError, StoreResult};
 use rollcall_store_sqlite::SqliteStore;
@@ -100,33 +102,92 @@ async fn a_store_outage_is_system_busy_then_recovers() {
     let dir = app.stop().await.unwrap();
 
     let down = Arc::new(AtomicBool::new(false));
-    let store = Arc::new(Switchable { inner: SqliteStore::open(dir.path()).unwrap(), down: down.clone() });
-    let config = ServerConfig { token_ttl_secs: 7200, ingest_key: Some(INGEST_KEY.into()), admin_key: Some(ADMIN_KEY.into()) };
-    let state = AppState::new(store, config, Arc::new(clock), Arc::new(IdGen::random())).await.unwrap();
+    let store = Arc::new(Switchable {
+        inner: SqliteStore::open(dir.path()).unwrap(),
+        down: down.clone(),
+    });
+    let config = ServerConfig {
+        token_ttl_secs: 7200,
+        ingest_key: Some(INGEST_KEY.into()),
+        admin_key: Some(ADMIN_KEY.into()),
+    };
+    let state = AppState::new(store, config, Arc::new(clock), Arc::new(IdGen::random()))
+        .await
+        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(rollcall_server::serve(listener, state, std::future::pending()));
+    tokio::spawn(rollcall_server::serve(
+        listener,
+        state,
+        std::future::pending(),
+    ));
     let http = reqwest::Client::new();
-    let list = || http.post(format!("{base}/cgi-bin/meeting/get_attendee_list?access_token={token}")).body(json!({"meetingid": m}).to_string()).send();
+    let list = || {
+        http.post(format!(
+            "{base}/cgi-bin/meeting/get_attendee_list?access_token={token}"
+        ))
+        .body(json!({"meetingid": m}).to_string())
+        .send()
+    };
 
     down.store(true, Ordering::SeqCst);
     let r = list().await.unwrap();
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
     assert_eq!(expect_err(&v, -1), "system busy");
-    let r = http.get(format!("{base}/cgi-bin/gettoken?corpid={CORP}&corpsecret={SECRET}")).send().await.unwrap();
+    let r = http
+        .get(format!(
+            "{base}/cgi-bin/gettoken?corpid={CORP}&corpsecret={SECRET}"
+        ))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     expect_err(&r.json().await.unwrap(), -1);
     let r = http.get(format!("{base}/readyz")).send().await.unwrap();
     assert_eq!(r.status(), 503);
-    assert_eq!(http.get(format!("{base}/healthz")).send().await.unwrap().status(), 200);
-    let r = http.post(format!("{base}/ingest/v1/events")).bearer_auth(INGEST_KEY).json(&json!([join(&m, "b", NOW - 5, "carol")])).send().await.unwrap();
+    assert_eq!(
+        http.get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let r = http
+        .post(format!("{base}/ingest/v1/events"))
+        .bearer_auth(INGEST_KEY)
+        .json(&json!([join(&m, "b", NOW - 5, "carol")]))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 503);
 
     down.store(false, Ordering::SeqCst);
-    assert_eq!(http.get(format!("{base}/readyz")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        http.get(format!("{base}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     let v: Value = list().await.unwrap().json().await.unwrap();
-    assert_eq!(v["attendees"].as_array().unwrap().len(), 1, "the refused ingest left nothing behind");
-    let r = http.post(format!("{base}/ingest/v1/events")).bearer_auth(INGEST_KEY).json(&json!([join(&m, "b", NOW - 5, "carol")])).send().await.unwrap();
-    assert_eq!(r.json::<Value>().await.unwrap()["accepted"], 1, "the same event applies once retried");
+    assert_eq!(
+        v["attendees"].as_array().unwrap().len(),
+        1,
+        "the refused ingest left nothing behind"
+    );
+    let r = http
+        .post(format!("{base}/ingest/v1/events"))
+        .bearer_auth(INGEST_KEY)
+        .json(&json!([join(&m, "b", NOW - 5, "carol")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["accepted"],
+        1,
+        "the same event applies once retried"
+    );
 }

@@ -1,0 +1,252 @@
+//! The command line: `rollcall serve …`.
+//!
+//! Every `serve` option is an `Option` so that "not given" stays distinguishable from "given
+//! the default": the layering in [`crate::settings`] needs to know which layer said what.
+//! clap's `env` feature already folds `ROLLCALL_<NAME>` under the flag (flag > env); the
+//! config file and the defaults are merged afterwards.
+
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+
+use clap::builder::BoolishValueParser;
+use clap::{Args, Parser, Subcommand};
+
+use crate::settings::{ClockSpec, Secret};
+
+/// rollcall: a WeCom-compatible meeting attendance service.
+#[derive(Debug, Parser)]
+#[command(name = "rollcall", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (WeCom-compatible API, ingest API, admin API).
+    Serve(ServeArgs),
+    /// Measure the SPEC §10 targets on this machine: ingest throughput, 100-row pages of a
+    /// large meeting (first and deep) over loopback HTTP, against a bare axum baseline.
+    Bench(BenchArgs),
+}
+
+/// `rollcall bench` options.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Sessions in the benchmark meeting.
+    #[arg(long, default_value_t = 100_000)]
+    pub sessions: usize,
+    /// Concurrent HTTP connections of the load generator.
+    #[arg(long, default_value_t = 16)]
+    pub connections: usize,
+    /// Seconds each load phase runs.
+    #[arg(long, default_value_t = 10)]
+    pub duration_secs: u64,
+    /// The deep page measured against the first (100 rows per page).
+    #[arg(long, default_value_t = 900)]
+    pub deep_page: usize,
+    /// Where the benchmark store goes [default: a temporary directory].
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<std::path::PathBuf>,
+}
+
+/// `rollcall serve` options. Each also reads `ROLLCALL_<NAME>` and (except `--config`) a key
+/// of the config file; precedence is flag > env > file > default.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port) [default: 127.0.0.1:8080]
+    #[arg(long, env = "ROLLCALL_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+
+    /// Directory of the embedded store [default: ./rollcall-data; with --demo, a temporary
+    /// directory removed at exit]
+    #[arg(long, env = "ROLLCALL_DATA", value_name = "DIR")]
+    pub data: Option<PathBuf>,
+
+    /// PostgreSQL URL (reserved: this build has only the embedded store)
+    #[arg(
+        long,
+        env = "ROLLCALL_DATABASE",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database: Option<String>,
+
+    /// TOML file with settings and the corp directory (applied at start-up)
+    #[arg(long, env = "ROLLCALL_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Seed a demo corp, app and meetings (one of them live) and print how to call them
+    #[arg(
+        long,
+        env = "ROLLCALL_DEMO",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_name = "BOOL",
+        value_parser = BoolishValueParser::new()
+    )]
+    pub demo: Option<bool>,
+
+    /// Lifetime of access tokens, seconds [default: 7200]
+    #[arg(long, env = "ROLLCALL_TOKEN_TTL_SECS", value_name = "N")]
+    pub token_ttl_secs: Option<NonZeroU32>,
+
+    /// Bearer key of the ingest API (off when unset, except with --demo)
+    #[arg(
+        long,
+        env = "ROLLCALL_INGEST_KEY",
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub ingest_key: Option<Secret>,
+
+    /// Bearer key of the admin API (off when unset, except with --demo)
+    #[arg(
+        long,
+        env = "ROLLCALL_ADMIN_KEY",
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub admin_key: Option<Secret>,
+
+    /// Make every generated id, secret and token a function of N and the request order
+    #[arg(long, env = "ROLLCALL_SEED", value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// `system`, or `virtual[:<unix secs>]` for a clock that moves only when told to
+    /// [default: system]
+    #[arg(long, env = "ROLLCALL_CLOCK", value_name = "CLOCK")]
+    pub clock: Option<ClockSpec>,
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use clap::CommandFactory;
+    use std::sync::Mutex;
+
+    /// clap reads the process environment on every parse; tests that parse (or set
+    /// `ROLLCALL_*`) hold this so they never see each other's variables.
+    pub(crate) static ENV_LOCK: Mutex<()> = Mutex::new(());
+
+    pub(crate) fn parse(args: &[&str]) -> ServeArgs {
+        let _guard = ENV_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+        let cli = Cli::try_parse_from(std::iter::once("rollcall").chain(args.iter().copied()))
+            .expect("parses");
+        let Command::Serve(a) = cli.command else {
+            panic!("serve")
+        };
+        a
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_serve_flag_has_its_env_var() {
+        let cmd = Cli::command();
+        let serve = cmd.find_subcommand("serve").expect("serve");
+        for arg in serve.get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            if matches!(long, "help" | "version") {
+                continue;
+            }
+            let want = format!("ROLLCALL_{}", long.to_uppercase().replace('-', "_"));
+            assert_eq!(
+                arg.get_env().and_then(|e| e.to_str()),
+                Some(want.as_str()),
+                "--{long}"
+            );
+        }
+    }
+
+    #[test]
+    fn parses_every_flag() {
+        let a = parse(&[
+            "serve",
+            "--listen",
+            "0.0.0.0:9",
+            "--data",
+            "/tmp/x",
+            "--config",
+            "c.toml",
+            "--demo",
+            "--token-ttl-secs",
+            "60",
+            "--ingest-key",
+            "ik",
+            "--admin-key",
+            "ak",
+            "--seed",
+            "7",
+            "--clock",
+            "virtual:1700000000",
+        ]);
+        assert_eq!(a.listen.as_deref(), Some("0.0.0.0:9"));
+        assert_eq!(a.data, Some(PathBuf::from("/tmp/x")));
+        assert_eq!(a.config, Some(PathBuf::from("c.toml")));
+        assert_eq!(a.demo, Some(true));
+        assert_eq!(a.token_ttl_secs.map(NonZeroU32::get), Some(60));
+        assert_eq!(a.ingest_key.as_ref().map(Secret::expose), Some("ik"));
+        assert_eq!(a.admin_key.as_ref().map(Secret::expose), Some("ak"));
+        assert_eq!(a.seed, Some(7));
+        assert_eq!(a.clock, Some(ClockSpec::Virtual(Some(1_700_000_000))));
+        assert_eq!(parse(&["serve", "--demo=false"]).demo, Some(false));
+        assert_eq!(parse(&["serve"]).demo, None);
+    }
+
+    #[test]
+    fn refuses_bad_values() {
+        let _guard = ENV_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+        for bad in [
+            &["serve", "--token-ttl-secs", "0"][..],
+            &["serve", "--token-ttl-secs", "-5"],
+            &["serve", "--seed", "x"],
+            &["serve", "--clock", "sundial"],
+            &["serve", "--clock", "virtual:soon"],
+            &["serve", "--demo=maybe"],
+            &["serve", "--ingest-key", ""],
+        ] {
+            let args = std::iter::once("rollcall").chain(bad.iter().copied());
+            assert!(Cli::try_parse_from(args).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn flag_beats_env_and_env_fills_in() {
+        let _guard = ENV_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+        // Edition 2021: set_var is safe; ENV_LOCK keeps other parsing tests away.
+        std::env::set_var("ROLLCALL_LISTEN", "10.0.0.1:1");
+        std::env::set_var("ROLLCALL_SEED", "42");
+        std::env::set_var("ROLLCALL_DEMO", "1");
+        let cli = Cli::try_parse_from(["rollcall", "serve", "--listen", "10.0.0.2:2"]);
+        std::env::remove_var("ROLLCALL_LISTEN");
+        std::env::remove_var("ROLLCALL_SEED");
+        std::env::remove_var("ROLLCALL_DEMO");
+        let Command::Serve(a) = cli.expect("parses").command else {
+            panic!("serve")
+        };
+        assert_eq!(a.listen.as_deref(), Some("10.0.0.2:2"));
+        assert_eq!(a.seed, Some(42));
+        assert_eq!(a.demo, Some(true));
+    }
+
+    #[test]
+    fn debug_hides_keys() {
+        let a = parse(&[
+            "serve",
+            "--ingest-key",
+            "hunter2",
+            "--admin-key",
+            "swordfish",
+        ]);
+        let shown = format!("{a:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("swordfish"),
+            "{shown}"
+        );
+    }
+}

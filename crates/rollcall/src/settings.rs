@@ -1,0 +1,318 @@
+//! The server's settings as one typed value, layered flag > env > file > default.
+//!
+//! clap folds the environment under the flags (see [`crate::cli`]); [`Settings::resolve`]
+//! merges that with the config file's top-level keys and the defaults. It is a pure function
+//! so the precedence rules are tested without processes, files or environment.
+
+use std::fmt;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde::Deserialize;
+
+use crate::cli::ServeArgs;
+use crate::config::FileConfig;
+
+/// Where the server listens when nothing says otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Where the embedded store lives when nothing says otherwise.
+pub const DEFAULT_DATA: &str = "./rollcall-data";
+/// WeCom's access-token lifetime (checked at compile time to be non-zero).
+pub const DEFAULT_TOKEN_TTL_SECS: NonZeroU32 = NonZeroU32::new(7200).unwrap();
+
+/// A key or secret: printable when the program means to (`expose`), never by `Debug`, so
+/// it cannot leak into logs through a derived `Debug` of a struct holding it.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        s.to_owned().try_into()
+    }
+}
+
+/// An empty key would make `Authorization: Bearer ` a valid credential: refuse it.
+impl TryFrom<String> for Secret {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        if s.is_empty() {
+            return Err("a key or secret must not be empty".into());
+        }
+        Ok(Self(s))
+    }
+}
+
+/// Which clock the server reads (SPEC §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(try_from = "String")]
+pub enum ClockSpec {
+    /// The machine's wall clock.
+    #[default]
+    System,
+    /// A clock that moves only when told to, starting at the given unix seconds (or at the
+    /// current time when none is given).
+    Virtual(Option<i64>),
+}
+
+impl FromStr for ClockSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("clock {s:?} is not `system`, `virtual` or `virtual:<unix secs>`");
+        match s {
+            "system" => Ok(ClockSpec::System),
+            "virtual" => Ok(ClockSpec::Virtual(None)),
+            _ => {
+                let t = s.strip_prefix("virtual:").ok_or_else(bad)?;
+                let t: u32 = t.parse().map_err(|_| bad())?;
+                Ok(ClockSpec::Virtual(Some(i64::from(t))))
+            }
+        }
+    }
+}
+
+impl TryFrom<String> for ClockSpec {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+/// Everything `serve` needs to know, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub listen: String,
+    pub data: PathBuf,
+    /// Whether some layer named the data directory: `--demo` uses a throw-away directory
+    /// unless the operator asked for a particular one.
+    pub data_explicit: bool,
+    pub config: Option<PathBuf>,
+    pub demo: bool,
+    pub token_ttl_secs: NonZeroU32,
+    pub ingest_key: Option<Secret>,
+    pub admin_key: Option<Secret>,
+    pub seed: Option<u64>,
+    pub clock: ClockSpec,
+}
+
+/// Why the settings cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettingsError {
+    /// `--database` (or its env var / file key) was given; only the embedded store exists.
+    DatabaseUnsupported,
+}
+
+impl fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SettingsError::DatabaseUnsupported => f.write_str(
+                "--database (ROLLCALL_DATABASE, config key `database`) is reserved for \
+                 PostgreSQL, which this build does not include: only the embedded store is \
+                 available; use --data DIR instead",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SettingsError {}
+
+impl Settings {
+    /// Merge the command line (flags over env, as clap resolved them) with the config file's
+    /// top-level keys and the defaults.
+    pub fn resolve(args: &ServeArgs, file: Option<&FileConfig>) -> Result<Self, SettingsError> {
+        let empty = FileConfig::default();
+        let file = file.unwrap_or(&empty);
+        if args.database.is_some() || file.database.is_some() {
+            return Err(SettingsError::DatabaseUnsupported);
+        }
+        let data = args.data.clone().or_else(|| file.data.clone());
+        Ok(Self {
+            listen: args
+                .listen
+                .clone()
+                .or_else(|| file.listen.clone())
+                .unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
+            data_explicit: data.is_some(),
+            data: data.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA)),
+            config: args.config.clone(),
+            demo: args.demo.or(file.demo).unwrap_or(false),
+            token_ttl_secs: args
+                .token_ttl_secs
+                .or(file.token_ttl_secs)
+                .unwrap_or(DEFAULT_TOKEN_TTL_SECS),
+            ingest_key: args.ingest_key.clone().or_else(|| file.ingest_key.clone()),
+            admin_key: args.admin_key.clone().or_else(|| file.admin_key.clone()),
+            seed: args.seed.or(file.seed),
+            clock: args.clock.or(file.clock).unwrap_or_default(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::tests::parse;
+    use crate::config::parse_config;
+
+    fn file(src: &str) -> FileConfig {
+        parse_config("rollcall.toml", src).expect("valid").file
+    }
+
+    #[test]
+    fn defaults_when_nothing_is_said() {
+        let s = Settings::resolve(&ServeArgs::default(), None).unwrap();
+        assert_eq!(s.listen, "127.0.0.1:8080");
+        assert_eq!(s.data, PathBuf::from("./rollcall-data"));
+        assert!(!s.data_explicit && !s.demo);
+        assert_eq!(s.token_ttl_secs.get(), 7200);
+        assert_eq!((s.ingest_key, s.admin_key, s.seed), (None, None, None));
+        assert_eq!(s.clock, ClockSpec::System);
+    }
+
+    #[test]
+    fn file_beats_defaults() {
+        let f = file(
+            r#"
+listen = "0.0.0.0:9000"
+data = "/var/lib/rollcall"
+token_ttl_secs = 60
+ingest_key = "file-ingest"
+admin_key = "file-admin"
+seed = 3
+clock = "virtual:1700000000"
+demo = true
+"#,
+        );
+        let s = Settings::resolve(&ServeArgs::default(), Some(&f)).unwrap();
+        assert_eq!(s.listen, "0.0.0.0:9000");
+        assert_eq!(s.data, PathBuf::from("/var/lib/rollcall"));
+        assert!(s.data_explicit && s.demo);
+        assert_eq!(s.token_ttl_secs.get(), 60);
+        assert_eq!(
+            s.ingest_key.as_ref().map(Secret::expose),
+            Some("file-ingest")
+        );
+        assert_eq!(s.admin_key.as_ref().map(Secret::expose), Some("file-admin"));
+        assert_eq!(s.seed, Some(3));
+        assert_eq!(s.clock, ClockSpec::Virtual(Some(1_700_000_000)));
+    }
+
+    #[test]
+    fn command_line_beats_file_key_by_key() {
+        let f = file(
+            r#"
+listen = "0.0.0.0:9000"
+data = "/var/lib/rollcall"
+token_ttl_secs = 60
+ingest_key = "file-ingest"
+seed = 3
+demo = true
+"#,
+        );
+        let args = parse(&[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--ingest-key",
+            "flag-ingest",
+            "--demo=false",
+            "--clock",
+            "virtual",
+        ]);
+        let s = Settings::resolve(&args, Some(&f)).unwrap();
+        assert_eq!(s.listen, "127.0.0.1:0");
+        assert_eq!(
+            s.ingest_key.as_ref().map(Secret::expose),
+            Some("flag-ingest")
+        );
+        assert!(
+            !s.demo,
+            "an explicit false on the command line wins over the file"
+        );
+        assert_eq!(s.clock, ClockSpec::Virtual(None));
+        // Keys the command line did not give still come from the file.
+        assert_eq!(s.data, PathBuf::from("/var/lib/rollcall"));
+        assert_eq!(s.token_ttl_secs.get(), 60);
+        assert_eq!(s.seed, Some(3));
+        assert_eq!(s.admin_key, None);
+    }
+
+    #[test]
+    fn env_beats_file_and_flag_beats_env() {
+        let f = file("listen = \"0.0.0.0:9000\"\nseed = 3\ntoken_ttl_secs = 60\n");
+        let args = {
+            let _guard = crate::cli::tests::ENV_LOCK
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            std::env::set_var("ROLLCALL_LISTEN", "10.0.0.1:1");
+            std::env::set_var("ROLLCALL_SEED", "42");
+            let parsed = <crate::cli::Cli as clap::Parser>::try_parse_from([
+                "rollcall", "serve", "--seed", "5",
+            ]);
+            std::env::remove_var("ROLLCALL_LISTEN");
+            std::env::remove_var("ROLLCALL_SEED");
+            let crate::cli::Command::Serve(a) = parsed.expect("parses").command else {
+                panic!("serve")
+            };
+            a
+        };
+        let s = Settings::resolve(&args, Some(&f)).unwrap();
+        assert_eq!(s.listen, "10.0.0.1:1", "env over file");
+        assert_eq!(s.seed, Some(5), "flag over env over file");
+        assert_eq!(s.token_ttl_secs.get(), 60, "file over default");
+    }
+
+    #[test]
+    fn database_is_refused_from_any_layer() {
+        let args = parse(&["serve", "--database", "postgres://localhost/rollcall"]);
+        let e = Settings::resolve(&args, None).unwrap_err();
+        assert!(e.to_string().contains("only the embedded store"), "{e}");
+        let f = file("database = \"postgres://localhost/rollcall\"\n");
+        assert_eq!(
+            Settings::resolve(&ServeArgs::default(), Some(&f)),
+            Err(SettingsError::DatabaseUnsupported)
+        );
+    }
+
+    #[test]
+    fn clock_spec_parses() {
+        assert_eq!("system".parse(), Ok(ClockSpec::System));
+        assert_eq!("virtual".parse(), Ok(ClockSpec::Virtual(None)));
+        assert_eq!("virtual:5".parse(), Ok(ClockSpec::Virtual(Some(5))));
+        for bad in [
+            "",
+            "virtual:",
+            "virtual:-1",
+            "virtual:1.5",
+            "System",
+            "wall",
+        ] {
+            assert!(bad.parse::<ClockSpec>().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn secret_debug_is_redacted() {
+        assert_eq!(
+            format!("{:?}", Secret::new("hunter2")),
+            "Secret(<redacted>)"
+        );
+    }
+}
