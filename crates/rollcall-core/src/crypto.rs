@@ -18,8 +18,13 @@ type HmacSha256 = Hmac<Sha256>;
 pub const TOKEN_LEN: usize = 43;
 
 /// The server's 256-bit secret. `Debug` does not print it.
+///
+/// Keeps the HMAC state already keyed with the secret: cloning it is cheaper than keying a
+/// new one, and a page of attendees derives a hundred `tmp_openid`s.
 #[derive(Clone)]
-pub struct ServerSecret([u8; 32]);
+pub struct ServerSecret {
+    keyed: HmacSha256,
+}
 
 impl std::fmt::Debug for ServerSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -29,12 +34,14 @@ impl std::fmt::Debug for ServerSecret {
 
 impl ServerSecret {
     pub fn new(bytes: [u8; 32]) -> Self {
-        Self(bytes)
+        Self {
+            keyed: HmacSha256::new_from_slice(&bytes).expect("HMAC takes any key length"),
+        }
     }
 
     /// HMAC-SHA256 of `parts` under this secret, with a `label` that separates uses.
     pub fn mac(&self, label: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-        let mut m = HmacSha256::new_from_slice(&self.0).expect("HMAC takes any key length");
+        let mut m = self.keyed.clone();
         m.update(label);
         for p in parts {
             // Length-prefix each part so that ("ab","c") and ("a","bc") differ.

@@ -2,11 +2,12 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use rollcall_core::clock::Clock;
 use rollcall_core::crypto::ServerSecret;
 use rollcall_core::ids::IdGen;
-use rollcall_core::model::{App, Corp, TokenRecord};
+use rollcall_core::model::{App, Corp, Meeting, TokenRecord};
 use rollcall_core::visibility::Visibility;
 use rollcall_store::{Store, StoreError, StoreResult};
 
@@ -70,14 +71,30 @@ struct Inner {
     ids: Arc<IdGen>,
     config: ServerConfig,
     /// Directories by corpid, valid for one `directory_version` of the store.
-    directories: RwLock<(u64, HashMap<String, Arc<CorpView>>)>,
+    directories: RwLock<DirectoryCache>,
+    /// Meetings by meetingid, each trusted for [`CACHE_TTL`].
+    meetings: Mutex<HashMap<String, (Instant, Arc<Meeting>)>>,
     /// Tokens seen recently, so the hot path skips a store round trip. Tokens are immutable
     /// once issued (expiry is checked on every use), so a cached record cannot go stale.
     tokens: Mutex<HashMap<[u8; 32], TokenRecord>>,
 }
 
-/// How many token records the cache keeps before it starts over.
+/// How many token records (and meetings) a cache keeps before it starts over.
 const TOKEN_CACHE_MAX: usize = 10_000;
+
+/// How long a node trusts directory and meeting data it cached before asking the store again.
+/// Changes made through this node are seen at once (it invalidates its own cache); changes
+/// made through another node sharing the store, within this long. Without it every request
+/// paid two extra store round trips (measured with `rollcall bench`).
+pub const CACHE_TTL: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Default)]
+struct DirectoryCache {
+    version: u64,
+    /// When `version` was last read from the store; `None` forces a read.
+    checked: Option<Instant>,
+    corps: HashMap<String, Arc<CorpView>>,
+}
 
 impl AppState {
     /// Build the state, creating (or reading) the store's server secret.
@@ -103,7 +120,8 @@ impl AppState {
                 clock,
                 ids,
                 config,
-                directories: RwLock::new((u64::MAX, HashMap::new())),
+                directories: RwLock::new(DirectoryCache::default()),
+                meetings: Mutex::new(HashMap::new()),
                 tokens: Mutex::new(HashMap::new()),
             }),
         })
@@ -125,19 +143,34 @@ impl AppState {
         &self.inner.config
     }
 
-    /// The corp's directory as of the store's current version.
+    /// The corp's directory, at most [`CACHE_TTL`] behind the store.
     pub async fn corp(&self, corpid: &str) -> StoreResult<Option<Arc<CorpView>>> {
-        let version = self.store().directory_version().await?;
         {
             let cache = self
                 .inner
                 .directories
                 .read()
                 .unwrap_or_else(|p| p.into_inner());
-            if cache.0 == version {
-                if let Some(v) = cache.1.get(corpid) {
+            if cache.checked.is_some_and(|t| t.elapsed() < CACHE_TTL) {
+                if let Some(v) = cache.corps.get(corpid) {
                     return Ok(Some(v.clone()));
                 }
+            }
+        }
+        let version = self.store().directory_version().await?;
+        {
+            let mut cache = self
+                .inner
+                .directories
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
+            if cache.version != version || cache.checked.is_none() {
+                cache.corps.clear();
+                cache.version = version;
+            }
+            cache.checked = Some(Instant::now());
+            if let Some(v) = cache.corps.get(corpid) {
+                return Ok(Some(v.clone()));
             }
         }
         let Some(corp) = self.store().corp(corpid).await? else {
@@ -149,11 +182,60 @@ impl AppState {
             .directories
             .write()
             .unwrap_or_else(|p| p.into_inner());
-        if cache.0 != version {
-            *cache = (version, HashMap::new());
+        if cache.version == version {
+            cache.corps.insert(corpid.to_owned(), view.clone());
         }
-        cache.1.insert(corpid.to_owned(), view.clone());
         Ok(Some(view))
+    }
+
+    /// Forget cached directories (this node just changed one).
+    pub fn invalidate_directories(&self) {
+        let mut cache = self
+            .inner
+            .directories
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        cache.checked = None;
+        cache.corps.clear();
+    }
+
+    /// A meeting by meetingid, at most [`CACHE_TTL`] behind the store. Unknown meetings are
+    /// not cached, so a meeting is readable as soon as it is created on any node.
+    pub async fn meeting(&self, meetingid: &str) -> StoreResult<Option<Arc<Meeting>>> {
+        if let Some((at, m)) = self
+            .inner
+            .meetings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(meetingid)
+        {
+            if at.elapsed() < CACHE_TTL {
+                return Ok(Some(m.clone()));
+            }
+        }
+        let Some(m) = self.store().meeting(meetingid).await? else {
+            return Ok(None);
+        };
+        let m = Arc::new(m);
+        let mut cache = self
+            .inner
+            .meetings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= TOKEN_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(meetingid.to_owned(), (Instant::now(), m.clone()));
+        Ok(Some(m))
+    }
+
+    /// Forget a cached meeting (this node just changed it).
+    pub fn invalidate_meeting(&self, meetingid: &str) {
+        self.inner
+            .meetings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(meetingid);
     }
 
     /// A token record by hash, from the cache or the store.

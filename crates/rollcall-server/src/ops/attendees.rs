@@ -1,5 +1,7 @@
 //! `meeting/get_attendee_list` (SPEC §3): request parsing and the listing itself.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 use rollcall_core::attendee::render;
@@ -64,8 +66,8 @@ pub async fn readable_meeting(
     state: &AppState,
     token: &AppToken,
     meetingid: &str,
-) -> Result<Meeting, ApiError> {
-    match state.store().meeting(meetingid).await? {
+) -> Result<Arc<Meeting>, ApiError> {
+    match state.meeting(meetingid).await? {
         Some(m) if m.owner == token.app => Ok(m),
         _ => Err(ApiError::InvalidParam("meetingid")),
     }

@@ -19,5 +19,6 @@ pub async fn apply_corp(state: &AppState, spec: &CorpSpec) -> Result<(), ApplyEr
     let existing = state.store().corp(&spec.corpid).await?;
     let corp = merge(existing.as_ref(), spec)?;
     state.store().put_corp(&corp).await?;
+    state.invalidate_directories();
     Ok(())
 }

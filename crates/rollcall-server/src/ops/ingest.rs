@@ -1,6 +1,7 @@
 //! The ingest pipeline (SPEC §5): parse → validate each event → bind to its meeting → store.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -58,7 +59,7 @@ pub async fn ingest(
     items: Vec<Result<Value, String>>,
 ) -> Result<IngestReport, StoreError> {
     let mut report = IngestReport::default();
-    let mut meetings: HashMap<String, Option<Meeting>> = HashMap::new();
+    let mut meetings: HashMap<String, Option<Arc<Meeting>>> = HashMap::new();
     let mut batch = Vec::with_capacity(items.len());
     let mut index_of = Vec::with_capacity(items.len());
     for (index, item) in items.into_iter().enumerate() {
@@ -70,7 +71,7 @@ pub async fn ingest(
             }
         };
         if !meetings.contains_key(&event.meetingid) {
-            let m = state.store().meeting(&event.meetingid).await?;
+            let m = state.meeting(&event.meetingid).await?;
             meetings.insert(event.meetingid.clone(), m);
         }
         let Some(meeting) = meetings.get(&event.meetingid).and_then(Option::as_ref) else {
