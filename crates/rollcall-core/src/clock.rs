@@ -10,6 +10,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// A source of "now" in unix seconds.
 pub trait Clock: Send + Sync + std::fmt::Debug {
     fn now(&self) -> i64;
+
+    /// The clock as a virtual one, if it is (the admin API moves it).
+    fn as_virtual(&self) -> Option<&VirtualClock> {
+        None
+    }
 }
 
 /// The machine's wall clock.
@@ -44,5 +49,9 @@ impl VirtualClock {
 impl Clock for VirtualClock {
     fn now(&self) -> i64 {
         self.0.load(Ordering::SeqCst)
+    }
+
+    fn as_virtual(&self) -> Option<&VirtualClock> {
+        Some(self)
     }
 }

@@ -136,6 +136,10 @@ impl AppState {
     pub fn now(&self) -> i64 {
         self.inner.clock.now()
     }
+    /// The virtual clock, when the server runs on one (`--clock virtual`).
+    pub fn virtual_clock(&self) -> Option<&rollcall_core::clock::VirtualClock> {
+        self.inner.clock.as_virtual()
+    }
     pub fn ids(&self) -> &IdGen {
         &self.inner.ids
     }

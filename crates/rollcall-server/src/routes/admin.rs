@@ -24,6 +24,10 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin/v1/meetings", post(create_meeting))
         .route("/admin/v1/corps", post(put_corp))
+        .route(
+            "/admin/v1/clock",
+            axum::routing::get(get_clock).post(set_clock),
+        )
 }
 
 /// A JSON body whose errors come back as `400 {"error": …}` naming the problem.
@@ -68,5 +72,51 @@ async fn put_corp(
         Ok(()) => Ok(Json(json!({ "corpid": spec.corpid }))),
         Err(ApplyError::Invalid(e)) => Err(HttpError::bad_request(e.message)),
         Err(ApplyError::Store(e)) => Err(e.into()),
+    }
+}
+
+/// `GET /admin/v1/clock`: the server's now, and whether it is virtual.
+async fn get_clock(State(state): State<AppState>, _key: AdminKey) -> Json<Value> {
+    Json(json!({ "now": state.now(), "virtual": state.virtual_clock().is_some() }))
+}
+
+/// `POST /admin/v1/clock` body: set the virtual clock, or move it.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockChange {
+    now: Option<i64>,
+    advance_secs: Option<i64>,
+}
+
+/// `POST /admin/v1/clock`: `{"now": t}` or `{"advance_secs": n}` (SPEC §9). Token expiry,
+/// meeting status and default windows all follow. Only on `--clock virtual`.
+async fn set_clock(
+    State(state): State<AppState>,
+    _key: AdminKey,
+    AdminJson(change): AdminJson<ClockChange>,
+) -> Result<Json<Value>, HttpError> {
+    let clock = state.virtual_clock().ok_or_else(|| {
+        HttpError::new(
+            StatusCode::CONFLICT,
+            "the server runs on the system clock; start it with --clock virtual[:<unix secs>]",
+        )
+    })?;
+    let target = match (change.now, change.advance_secs) {
+        (Some(t), None) => Some(t),
+        (None, Some(d)) => state.now().checked_add(d),
+        _ => {
+            return Err(HttpError::bad_request(
+                "give exactly one of now, advance_secs",
+            ))
+        }
+    };
+    match target {
+        Some(t) if (1..=i64::from(u32::MAX)).contains(&t) => {
+            clock.set(t);
+            Ok(Json(json!({ "now": t, "virtual": true })))
+        }
+        _ => Err(HttpError::bad_request(
+            "the clock must stay within 1..=4294967295 (unix seconds)",
+        )),
     }
 }

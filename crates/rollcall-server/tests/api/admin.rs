@@ -132,3 +132,95 @@ async fn corps_are_created_and_updated_and_bad_directories_refused() {
         assert_eq!(s.as_u16(), 400, "{bad} -> {v}");
     }
 }
+
+#[tokio::test]
+async fn the_virtual_clock_is_read_set_and_advanced() {
+    let app = spawn_app().await;
+    let token = app.token(SECRET).await;
+    let get = || async {
+        app.http
+            .get(format!("{}/admin/v1/clock", app.base))
+            .bearer_auth(ADMIN_KEY)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    assert_eq!(get().await, json!({"now": NOW, "virtual": true}));
+    let (s, v) = app.admin("clock", json!({"advance_secs": 7199})).await;
+    assert_eq!((s.as_u16(), v["now"].clone()), (200, json!(NOW + 7199)));
+    // The token follows the clock: valid one second before expiry, expired at it.
+    let m = app.one_off().await;
+    assert_eq!(
+        app.list(&token, json!({"meetingid": m})).await["errcode"],
+        0
+    );
+    assert_eq!(
+        app.admin("clock", json!({"now": NOW + 7200}))
+            .await
+            .0
+            .as_u16(),
+        200
+    );
+    expect_err(&app.list(&token, json!({"meetingid": m})).await, 42001);
+    for bad in [
+        json!({}),
+        json!({"now": 1, "advance_secs": 1}),
+        json!({"now": -5}),
+        json!({"advance_secs": i64::MAX}),
+        json!({"later": 1}),
+    ] {
+        assert_eq!(
+            app.admin("clock", bad.clone()).await.0.as_u16(),
+            400,
+            "{bad}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_system_clock_cannot_be_moved() {
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(rollcall_store_sqlite::SqliteStore::open(dir.path()).unwrap());
+    let config = rollcall_server::ServerConfig {
+        token_ttl_secs: 7200,
+        ingest_key: None,
+        admin_key: Some(ADMIN_KEY.into()),
+    };
+    let state = rollcall_server::AppState::new(
+        store,
+        config,
+        Arc::new(rollcall_core::clock::SystemClock),
+        Arc::new(rollcall_core::ids::IdGen::random()),
+    )
+    .await
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(rollcall_server::serve(
+        listener,
+        state,
+        std::future::pending(),
+    ));
+    let r = reqwest::Client::new()
+        .post(format!("{base}/admin/v1/clock"))
+        .bearer_auth(ADMIN_KEY)
+        .json(&json!({"advance_secs": 5}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let v: Value = reqwest::Client::new()
+        .get(format!("{base}/admin/v1/clock"))
+        .bearer_auth(ADMIN_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["virtual"], false);
+}
