@@ -13,6 +13,8 @@
 //! - [`window`]: the `start_time` / `end_time` table of SPEC §3.
 //! - [`cursor`]: authenticated, opaque pagination cursors.
 //! - [`crypto`]: the server secret, access tokens, `tmp_openid`, secret hashing.
+//! - [`recurrence`]: the sub-meetings a recurring meeting's `reminders` generate.
+//! - [`schedule`]: meeting status and per-person attendance aggregates.
 //! - [`ingest`]: validation of ingest events, one by one, with a reason for each refusal.
 //! - [`session`]: how join / quit / state events change an attendance session.
 //! - [`clock`]: the `Clock` trait (system or virtual time).
@@ -27,6 +29,8 @@ pub mod directory;
 pub mod ids;
 pub mod ingest;
 pub mod model;
+pub mod recurrence;
+pub mod schedule;
 pub mod session;
 pub mod visibility;
 pub mod window;

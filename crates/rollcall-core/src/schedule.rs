@@ -1,0 +1,224 @@
+//! Meeting status and per-person attendance aggregates (`meeting/get_info`, SPEC §4).
+//!
+//! # The status rule
+//! WeCom's codes: 1 pending, 2 in progress, 3 ended, 4 cancelled, 5 expired. rollcall derives
+//! them from the clock, the schedule and the sessions, at read time:
+//! - **4 cancelled** once cancelled, whatever else;
+//! - **2 in progress** while any session is open (joined, not quit) — a meeting is "on" when
+//!   someone is in it, also before its scheduled start or after its scheduled end;
+//! - **3 ended** when it had attendance and nobody is in it now (a rejoin makes it 2 again);
+//! - **1 pending** when nobody ever attended and its scheduled end is still ahead;
+//! - **5 expired** when nobody ever attended and its scheduled end has passed.
+//!
+//! A recurring meeting applies the rule to each sub-meeting (its own time span and sessions);
+//! the meeting as a whole is 4 if cancelled, else 2 if any sub-meeting is in progress, else 1 if
+//! any sub-meeting is still pending, else 3 if any had attendance, else 5.
+
+use serde::Serialize;
+
+/// WeCom's meeting status codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Status {
+    Pending = 1,
+    InProgress = 2,
+    Ended = 3,
+    Cancelled = 4,
+    Expired = 5,
+}
+
+impl Status {
+    pub fn code(self) -> u32 {
+        self as u32
+    }
+}
+
+/// What the sessions of a (sub-)meeting say, as far as status goes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Presence {
+    /// Any session at all.
+    pub attended: bool,
+    /// Any session still open.
+    pub open: bool,
+}
+
+/// The status of one meeting or sub-meeting scheduled to end at `end`.
+pub fn status(now: i64, end: i64, cancelled: bool, p: Presence) -> Status {
+    if cancelled {
+        Status::Cancelled
+    } else if p.open {
+        Status::InProgress
+    } else if p.attended {
+        Status::Ended
+    } else if now < end {
+        Status::Pending
+    } else {
+        Status::Expired
+    }
+}
+
+/// The status of a recurring meeting from its sub-meetings' statuses.
+pub fn overall(cancelled: bool, subs: &[Status]) -> Status {
+    if cancelled {
+        Status::Cancelled
+    } else if subs.contains(&Status::InProgress) {
+        Status::InProgress
+    } else if subs.contains(&Status::Pending) {
+        Status::Pending
+    } else if subs.contains(&Status::Ended) {
+        Status::Ended
+    } else {
+        Status::Expired
+    }
+}
+
+/// The sub-meeting `current_sub_meetingid` names: the one in progress, else the next one not
+/// yet over, else the last. `subs` are `(start, end, status)` in schedule order.
+pub fn current_sub(now: i64, subs: &[(i64, i64, Status)]) -> Option<usize> {
+    subs.iter()
+        .position(|s| s.2 == Status::InProgress)
+        .or_else(|| {
+            subs.iter()
+                .position(|s| now < s.1 && s.2 != Status::Cancelled)
+        })
+        .or_else(|| subs.len().checked_sub(1))
+}
+
+/// One person's attendance, summed over their sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Aggregate {
+    pub first_join_time: i64,
+    /// Latest quit; 0 while a session is still open (WeCom has no "absent" for integers).
+    pub last_quit_time: i64,
+    pub total_join_count: u32,
+    /// Seconds in the meeting: the *union* of the sessions' spans (open ones up to `now`), so
+    /// two devices at once do not count twice.
+    pub cumulative_time: i64,
+}
+
+/// Aggregate one person's sessions `(join, quit)`; `None` for no sessions.
+pub fn aggregate(sessions: &[(i64, Option<i64>)], now: i64) -> Option<Aggregate> {
+    if sessions.is_empty() {
+        return None;
+    }
+    let mut spans: Vec<(i64, i64)> = sessions
+        .iter()
+        .map(|&(j, q)| (j, q.unwrap_or(now).max(j)))
+        .collect();
+    spans.sort_unstable();
+    let mut total = 0;
+    let (mut cur_s, mut cur_e) = spans[0];
+    for &(s, e) in &spans[1..] {
+        if s <= cur_e {
+            cur_e = cur_e.max(e);
+        } else {
+            total += cur_e - cur_s;
+            (cur_s, cur_e) = (s, e);
+        }
+    }
+    total += cur_e - cur_s;
+    let open = sessions.iter().any(|s| s.1.is_none());
+    Some(Aggregate {
+        first_join_time: spans[0].0,
+        last_quit_time: if open {
+            0
+        } else {
+            sessions.iter().filter_map(|s| s.1).max().unwrap_or(0)
+        },
+        total_join_count: sessions.len() as u32,
+        cumulative_time: total,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn the_status_rule() {
+        let none = Presence::default();
+        let open = Presence {
+            attended: true,
+            open: true,
+        };
+        let left = Presence {
+            attended: true,
+            open: false,
+        };
+        assert_eq!(status(100, 200, false, none), Status::Pending);
+        assert_eq!(status(200, 200, false, none), Status::Expired);
+        assert_eq!(status(50, 200, false, open), Status::InProgress);
+        assert_eq!(status(500, 200, false, open), Status::InProgress);
+        assert_eq!(status(150, 200, false, left), Status::Ended);
+        assert_eq!(status(150, 200, true, open), Status::Cancelled);
+        assert_eq!(
+            overall(false, &[Status::Ended, Status::InProgress, Status::Pending]),
+            Status::InProgress
+        );
+        assert_eq!(
+            overall(false, &[Status::Ended, Status::Pending]),
+            Status::Pending
+        );
+        assert_eq!(
+            overall(false, &[Status::Expired, Status::Ended]),
+            Status::Ended
+        );
+        assert_eq!(overall(false, &[Status::Expired]), Status::Expired);
+        assert_eq!(overall(true, &[Status::InProgress]), Status::Cancelled);
+    }
+
+    #[test]
+    fn current_sub_meeting() {
+        let subs = [
+            (0, 10, Status::Ended),
+            (20, 30, Status::Pending),
+            (40, 50, Status::Pending),
+        ];
+        assert_eq!(current_sub(15, &subs), Some(1));
+        assert_eq!(current_sub(35, &subs), Some(2));
+        assert_eq!(current_sub(99, &subs), Some(2));
+        let subs = [
+            (0, 10, Status::Ended),
+            (20, 30, Status::InProgress),
+            (40, 50, Status::Pending),
+        ];
+        assert_eq!(current_sub(5, &subs), Some(1));
+        assert_eq!(current_sub(5, &[]), None);
+    }
+
+    #[test]
+    fn aggregates_count_overlaps_once() {
+        let a = aggregate(
+            &[(100, Some(200)), (150, Some(250)), (300, Some(310))],
+            1000,
+        )
+        .unwrap();
+        assert_eq!(
+            a,
+            Aggregate {
+                first_join_time: 100,
+                last_quit_time: 310,
+                total_join_count: 3,
+                cumulative_time: 160
+            }
+        );
+        let b = aggregate(&[(100, Some(200)), (900, None)], 1000).unwrap();
+        assert_eq!((b.last_quit_time, b.cumulative_time), (0, 200));
+        assert_eq!(aggregate(&[], 5), None);
+    }
+
+    proptest! {
+        #[test]
+        fn cumulative_time_is_between_longest_session_and_the_sum(
+            sessions in prop::collection::vec((0i64..10_000, 0i64..5_000), 1..20)
+        ) {
+            let s: Vec<(i64, Option<i64>)> = sessions.iter().map(|&(j, d)| (j, Some(j + d))).collect();
+            let a = aggregate(&s, 100_000).unwrap();
+            let longest = sessions.iter().map(|x| x.1).max().unwrap();
+            let sum: i64 = sessions.iter().map(|x| x.1).sum();
+            prop_assert!(a.cumulative_time >= longest && a.cumulative_time <= sum);
+            let span = s.iter().map(|x| x.1.unwrap()).max().unwrap() - a.first_join_time;
+            prop_assert!(a.cumulative_time <= span);
+        }
+    }
+}
