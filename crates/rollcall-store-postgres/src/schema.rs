@@ -1,0 +1,254 @@
+//! The versioned schema and its migration at start-up.
+//!
+//! The schema is a list of migrations; the table `rollcall_migrations` records which versions
+//! are applied. [`migrate`] runs in one transaction that first takes a transaction-scoped
+//! advisory lock named after the `search_path`, then reads the applied versions and applies the
+//! missing ones: nodes starting together queue on the lock and the later ones find nothing left
+//! to do, a failed migration leaves nothing half-applied (PostgreSQL's DDL is transactional),
+//! and reconnecting to an up-to-date database changes nothing.
+//!
+//! # Why the tables look like this
+//! - Every integer is `BIGINT`: the model's `u32`s and `u64`s (all below `i64::MAX`) go in as
+//!   `i64` without a range check on each row, and one type keeps the array parameters of the
+//!   batched statements uniform.
+//! - `sessions` has the primary key `(meeting_key, session_key)`: quits and state changes find
+//!   their session by the platform's key, and its uniqueness backs the refusal of a second
+//!   join. The listing reads `sessions_listing` on `(meeting_key, sub_key, join_time, seq)`:
+//!   a page of get_attendee_list is one range of that index read in order from the keyset
+//!   position, so a deep page costs what the first one does, with no sort and no OFFSET.
+//!   `fillfactor = 80` leaves room on each page for the quit and state updates of its rows:
+//!   they change no indexed column, so PostgreSQL can update them in place (HOT) without
+//!   touching either index.
+//! - `meetings.last_seq` is the per-meeting ingest counter. Ingest locks the meeting row
+//!   (`FOR NO KEY UPDATE`) for its whole transaction and writes the counter in the same
+//!   transaction as the sessions it numbers, so `seq` increases in commit order and a reader's
+//!   snapshot of the counter always matches the rows it can see. A `SEQUENCE` would not: its
+//!   values are handed out at insert time, not at commit.
+//! - `applied_events` makes ingest idempotent across nodes: its primary key is the duplicate
+//!   check, and a second node inserting the same `(meeting_key, event_id)` at the same time
+//!   waits for the first to commit and then sees the conflict.
+//! - `pending_events` keeps quits and state changes that arrived before their join; the body
+//!   is `rollcall_core::ingest::Pending` as JSON, applied by the core rules when the join
+//!   comes. `ord` (an identity) keeps their arrival order.
+//! - The attendance tables carry no foreign keys: ingest checks (and locks) each meeting once
+//!   per batch, and a foreign-key probe per row would only repeat that on the hottest path.
+//!   The directory and sub-meetings, written rarely, do use them.
+//! - `meetings.key` is an identity, so a key is never reused: sessions and cursors refer to
+//!   meetings by key.
+//! - `server_secret` holds at most one row (its key can only be `true`), so the first node's
+//!   `INSERT … ON CONFLICT DO NOTHING` wins and every other node reads what it kept.
+//! - Arrays (`users.departments`, `apps.visible_*`) are native arrays: they are read and
+//!   written whole with the row, never searched.
+
+use crate::error::{get, Error, Result};
+
+/// The migrations, in order; version `n` is `MIGRATIONS[n - 1]`. Never edit one that has
+/// shipped: append a new one.
+pub(crate) const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value BIGINT NOT NULL
+);
+INSERT INTO meta (key, value) VALUES ('directory_version', 0);
+
+CREATE TABLE server_secret (
+    id     BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (id),
+    secret BYTEA NOT NULL
+);
+
+CREATE TABLE corps (
+    corpid TEXT PRIMARY KEY,
+    name   TEXT NOT NULL
+);
+
+CREATE TABLE departments (
+    corpid TEXT NOT NULL REFERENCES corps (corpid) ON DELETE CASCADE,
+    id     BIGINT NOT NULL,
+    name   TEXT NOT NULL,
+    parent BIGINT NOT NULL,
+    PRIMARY KEY (corpid, id)
+);
+
+CREATE TABLE users (
+    corpid      TEXT NOT NULL REFERENCES corps (corpid) ON DELETE CASCADE,
+    userid      TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    departments BIGINT[] NOT NULL,
+    PRIMARY KEY (corpid, userid)
+);
+
+CREATE TABLE apps (
+    corpid              TEXT NOT NULL REFERENCES corps (corpid) ON DELETE CASCADE,
+    agentid             BIGINT NOT NULL,
+    name                TEXT NOT NULL,
+    secret_hash         BYTEA NOT NULL,
+    meeting_api         BOOLEAN NOT NULL,
+    enabled             BOOLEAN NOT NULL,
+    visible_departments BIGINT[] NOT NULL,
+    visible_users       TEXT[] NOT NULL,
+    PRIMARY KEY (corpid, agentid)
+);
+
+CREATE TABLE tokens (
+    hash       BYTEA PRIMARY KEY,
+    nonce      BYTEA NOT NULL,
+    corpid     TEXT NOT NULL,
+    agentid    BIGINT NOT NULL,
+    issued_at  BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX tokens_by_app ON tokens (corpid, agentid, expires_at);
+
+CREATE TABLE meetings (
+    key              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    meetingid        TEXT NOT NULL UNIQUE,
+    meeting_code     TEXT NOT NULL,
+    corpid           TEXT NOT NULL,
+    agentid          BIGINT NOT NULL,
+    meeting_type     BIGINT NOT NULL,
+    title            TEXT NOT NULL,
+    meeting_start    BIGINT NOT NULL,
+    meeting_duration BIGINT NOT NULL,
+    admin_userid     TEXT,
+    last_seq         BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX meetings_by_app ON meetings (corpid, agentid, key);
+
+CREATE TABLE sub_meetings (
+    meeting_key   BIGINT NOT NULL REFERENCES meetings (key) ON DELETE CASCADE,
+    key           BIGINT NOT NULL,
+    sub_meetingid TEXT NOT NULL,
+    start_time    BIGINT NOT NULL,
+    end_time      BIGINT NOT NULL,
+    PRIMARY KEY (meeting_key, key)
+);
+
+-- participant = (participant_kind, participant_id) via Participant::kind_code / from_parts.
+CREATE TABLE sessions (
+    meeting_key         BIGINT NOT NULL,
+    session_key         TEXT NOT NULL,
+    sub_key             BIGINT NOT NULL,
+    join_time           BIGINT NOT NULL,
+    seq                 BIGINT NOT NULL,
+    participant_kind    BIGINT NOT NULL,
+    participant_id      TEXT NOT NULL,
+    quit_time           BIGINT,
+    instance_id         BIGINT NOT NULL,
+    role                BIGINT NOT NULL,
+    webinar_role        BIGINT NOT NULL,
+    join_type           BIGINT NOT NULL,
+    net                 TEXT,
+    audio_state         BOOLEAN NOT NULL,
+    video_state         BOOLEAN NOT NULL,
+    screen_shared_state BOOLEAN NOT NULL,
+    customer_data       TEXT,
+    state_at            BIGINT NOT NULL,
+    PRIMARY KEY (meeting_key, session_key)
+) WITH (fillfactor = 80);
+CREATE UNIQUE INDEX sessions_listing ON sessions (meeting_key, sub_key, join_time, seq);
+
+CREATE TABLE applied_events (
+    meeting_key BIGINT NOT NULL,
+    event_id    TEXT NOT NULL,
+    PRIMARY KEY (meeting_key, event_id)
+);
+
+-- body: serde_json of rollcall_core::ingest::Pending; ord: arrival order.
+CREATE TABLE pending_events (
+    meeting_key BIGINT NOT NULL,
+    session_key TEXT NOT NULL,
+    ord         BIGINT GENERATED ALWAYS AS IDENTITY,
+    body        TEXT NOT NULL,
+    PRIMARY KEY (meeting_key, session_key, ord)
+);
+"#];
+
+/// Is `name` a schema name that needs no quoting (and so cannot inject anything)?
+pub(crate) fn check_identifier(name: &str) -> Result<()> {
+    let mut chars = name.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_');
+    let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if first_ok && rest_ok && name.len() <= 63 {
+        Ok(())
+    } else {
+        Err(Error::Unavailable(format!(
+            "invalid schema name {name:?}: use lowercase ASCII letters, digits and _ \
+             (not starting with a digit), at most 63 bytes"
+        )))
+    }
+}
+
+/// Create `schema` if given, then apply every migration not yet applied, in one transaction
+/// under an advisory lock (see the module documentation).
+pub(crate) async fn migrate(c: &mut deadpool_postgres::Object, schema: Option<&str>) -> Result<()> {
+    let tx = c.transaction().await?;
+    // Keyed by the search_path, so stores in different schemas of one database do not wait
+    // for each other, while nodes sharing a schema do.
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('rollcall/migrate/' || \
+         current_setting('search_path'), 0))",
+        &[],
+    )
+    .await?;
+    if let Some(schema) = schema {
+        check_identifier(schema)?;
+        // Looked up first: a schema created beforehand by an administrator needs no CREATE
+        // privilege on the database, which `CREATE SCHEMA IF NOT EXISTS` would check anyway.
+        let exists = tx
+            .query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[&schema])
+            .await?
+            .is_some();
+        if !exists {
+            tx.batch_execute(&format!("CREATE SCHEMA {schema}")).await?;
+        }
+    }
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS rollcall_migrations (
+             version    BIGINT PRIMARY KEY,
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+         )",
+    )
+    .await?;
+    let row = tx
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM rollcall_migrations",
+            &[],
+        )
+        .await?;
+    let applied: i64 = get(&row, 0)?;
+    let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+    if applied > known {
+        // Written by a newer rollcall: refuse rather than misread its tables.
+        return Err(Error::Unavailable(format!(
+            "the database has schema version {applied}, newer than this rollcall knows ({known})"
+        )));
+    }
+    for (version, sql) in (1_i64..)
+        .zip(MIGRATIONS)
+        .skip(usize::try_from(applied).unwrap_or(0))
+    {
+        tx.batch_execute(sql).await?;
+        tx.execute(
+            "INSERT INTO rollcall_migrations (version) VALUES ($1)",
+            &[&version],
+        )
+        .await?;
+        tracing::info!(version, "applied PostgreSQL schema migration");
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The schema version of the connected database.
+#[cfg(test)]
+pub(crate) async fn version(c: &deadpool_postgres::Object) -> Result<i64> {
+    let row = c
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM rollcall_migrations",
+            &[],
+        )
+        .await?;
+    get(&row, 0)
+}

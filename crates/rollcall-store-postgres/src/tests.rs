@@ -1,0 +1,344 @@
+//! PostgreSQL-specific checks: the query plan of the hot scan, migrations (idempotent, safe
+//! when nodes start together, refusing a newer schema), schema names, and that undecodable
+//! rows surface as `Corrupt` instead of panicking. Each runs in a fresh schema of the database
+//! named by `TEST_POSTGRES_URL`, and says SKIPPED on stderr without one.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rollcall_core::ingest::{Event, EventKind, Join, ResolvedEvent};
+use rollcall_core::model::{AppRef, MeetingType, NewMeeting, Participant, SessionScan};
+use rollcall_store::{Store, StoreError};
+
+use super::*;
+
+/// A fresh schema name on the test database, dropped by [`Fresh`]'s `cleanup`.
+struct Fresh {
+    url: String,
+    options: PgOptions,
+}
+
+impl Fresh {
+    fn new() -> Option<Self> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let Some(url) = std::env::var("TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+        else {
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED: TEST_POSTGRES_URL not set — PostgreSQL tests did not run"
+            );
+            return None;
+        };
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let schema = format!(
+            "u_{}_{}_{}",
+            std::process::id(),
+            nanos,
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        Some(Self {
+            url,
+            options: PgOptions {
+                schema: Some(schema),
+                max_connections: 4,
+                ..PgOptions::default()
+            },
+        })
+    }
+
+    async fn store(&self) -> StoreResult<PgStore> {
+        PgStore::connect_with(&self.url, self.options.clone()).await
+    }
+
+    async fn cleanup(self) {
+        PgStore::lazy(&self.url, self.options)
+            .expect("lazy")
+            .drop_schema()
+            .await
+            .expect("drop schema");
+    }
+}
+
+const T0: i64 = 1_760_000_000;
+
+fn new_meeting(meetingid: &str) -> NewMeeting {
+    NewMeeting {
+        meetingid: meetingid.into(),
+        meeting_code: "123".into(),
+        owner: AppRef {
+            corpid: "c".into(),
+            agentid: 1,
+        },
+        meeting_type: MeetingType::Recurring,
+        title: "t".into(),
+        meeting_start: T0,
+        meeting_duration: 300,
+        admin_userid: None,
+        sub_meetings: vec![("s1".into(), T0, T0 + 300), ("s2".into(), T0, T0 + 300)],
+    }
+}
+
+fn join(meeting_key: i64, sub_key: i64, n: usize) -> ResolvedEvent {
+    ResolvedEvent {
+        meeting_key,
+        sub_key,
+        event: Event {
+            event_id: format!("e-{n}"),
+            meetingid: "m".into(),
+            sub_meetingid: None,
+            session: format!("s-{n}"),
+            at: T0 + (n % 600) as i64,
+            kind: EventKind::Join(Join {
+                participant: Participant::Member(format!("u-{n}")),
+                instance_id: 1,
+                role: 0,
+                webinar_role: 0,
+                join_type: 1,
+                net: None,
+                audio_state: false,
+                video_state: false,
+                screen_shared_state: false,
+                customer_data: None,
+            }),
+        },
+    }
+}
+
+/// The plan PostgreSQL picks for the page scan with these bounds.
+async fn plan(c: &Object, bounds: [i64; 8]) -> String {
+    let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+        bounds.iter().map(|b| b as _).collect();
+    let rows = c
+        .query(&format!("EXPLAIN {}", attendance::SCAN_SQL), &params)
+        .await
+        .expect("explain");
+    rows.iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_scan_is_one_index_range_without_sorting() {
+    let Some(fresh) = Fresh::new() else { return };
+    let store = fresh.store().await.expect("connect");
+    let m = store
+        .create_meeting(&new_meeting("m-1"))
+        .await
+        .expect("meeting");
+    for b in 0..10 {
+        let events: Vec<_> = (0..1000)
+            .map(|i| join(m.key, 1 + (i % 2) as i64, b * 1000 + i))
+            .collect();
+        store.ingest(&events).await.expect("ingest");
+    }
+    let c = store.checkout().await.expect("client");
+    c.batch_execute("ANALYZE sessions").await.expect("analyze");
+    let shallow = [m.key, 1, i64::MIN, 0, i64::MAX, 0, i64::MAX, 101];
+    let deep = [m.key, 2, T0 + 500, 7000, T0 + 599, 0, 9000, 101];
+    let mut plans = Vec::new();
+    for bounds in [shallow, deep] {
+        plans.push(plan(&c, bounds).await);
+    }
+    // And the generic plan a long-lived prepared statement may settle on, made without
+    // knowing the values.
+    c.batch_execute(&format!(
+        "SET plan_cache_mode = force_generic_plan; \
+         PREPARE generic_scan (bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint) \
+         AS {}",
+        attendance::SCAN_SQL
+    ))
+    .await
+    .expect("prepare");
+    let generic = c
+        .simple_query(&format!(
+            "EXPLAIN EXECUTE generic_scan({}, 1, 0, 0, {}, 0, 100, 101)",
+            m.key,
+            i64::MAX
+        ))
+        .await
+        .expect("explain");
+    let generic: Vec<String> = generic
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
+            _ => None,
+        })
+        .collect();
+    let generic = generic.join("\n");
+    assert!(generic.contains("$1"), "not a generic plan: {generic}");
+    plans.push(generic);
+    c.batch_execute("DEALLOCATE generic_scan; RESET plan_cache_mode")
+        .await
+        .expect("reset");
+    for p in plans {
+        assert!(p.contains("Index Scan using sessions_listing"), "{p}");
+        assert!(!p.contains("Sort"), "{p}");
+        assert!(!p.contains("Seq Scan"), "{p}");
+        // The keyset position is an index condition, not a filter over earlier rows.
+        let cond = p
+            .lines()
+            .find(|l| l.contains("Index Cond"))
+            .unwrap_or_default();
+        assert!(cond.contains("ROW(join_time, seq) >"), "{p}");
+    }
+    drop(c);
+    drop(store);
+    fresh.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_are_idempotent_and_safe_when_nodes_start_together() {
+    let Some(fresh) = Fresh::new() else { return };
+    // Eight nodes start at once on an empty schema: one migrates, the others find it done.
+    let starts: Vec<_> = (0..8)
+        .map(|_| {
+            let url = fresh.url.clone();
+            let options = fresh.options.clone();
+            tokio::spawn(async move { PgStore::connect_with(&url, options).await })
+        })
+        .collect();
+    let mut stores = Vec::new();
+    for s in starts {
+        stores.push(s.await.expect("task").expect("connect"));
+    }
+    let c = stores[0].checkout().await.expect("client");
+    assert_eq!(
+        schema::version(&c).await.expect("version"),
+        schema::MIGRATIONS.len() as i64
+    );
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM rollcall_migrations", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(n, schema::MIGRATIONS.len() as i64, "each migration once");
+    // The tables are in the store's own schema, found through the search_path alone.
+    let schema = fresh.options.schema.clone().expect("schema");
+    let tables: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = $1 AND tablename = 'sessions'",
+            &[&schema],
+        )
+        .await
+        .expect("tables")
+        .get(0);
+    assert_eq!(tables, 1);
+    drop(c);
+    // Reconnecting changes nothing, and the data is still there.
+    stores[1]
+        .create_meeting(&new_meeting("m-1"))
+        .await
+        .expect("meeting");
+    let again = fresh.store().await.expect("reconnect");
+    again.migrate().await.expect("migrate again");
+    assert!(again.meeting("m-1").await.expect("meeting").is_some());
+    drop((stores, again));
+    fresh.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newer_schema_is_refused() {
+    let Some(fresh) = Fresh::new() else { return };
+    let store = fresh.store().await.expect("connect");
+    store
+        .checkout()
+        .await
+        .expect("client")
+        .batch_execute("INSERT INTO rollcall_migrations (version) VALUES (999)")
+        .await
+        .expect("insert");
+    match fresh.store().await {
+        Err(StoreError::Unavailable(m)) => assert!(m.contains("999"), "{m}"),
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    drop(store);
+    fresh.cleanup().await;
+}
+
+#[tokio::test]
+async fn schema_names_must_be_plain_identifiers() {
+    for bad in [
+        "",
+        "Public",
+        "1abc",
+        "a-b",
+        "a b",
+        "a;drop",
+        "x\"y",
+        &"a".repeat(64),
+    ] {
+        let options = PgOptions {
+            schema: Some(bad.to_owned()),
+            ..PgOptions::default()
+        };
+        let r = PgStore::lazy("postgres://postgres@127.0.0.1:1/test", options);
+        assert!(matches!(r, Err(StoreError::Unavailable(_))), "{bad:?}");
+    }
+    for good in ["rollcall", "_x", "t_1_2_3", &"a".repeat(63)] {
+        let options = PgOptions {
+            schema: Some(good.to_owned()),
+            ..PgOptions::default()
+        };
+        assert!(
+            PgStore::lazy("postgres://postgres@127.0.0.1:1/test", options).is_ok(),
+            "{good:?}"
+        );
+    }
+    assert!(matches!(
+        PgStore::lazy("postgres://[not a url", PgOptions::default()),
+        Err(StoreError::Unavailable(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undecodable_rows_are_corrupt_not_panics() {
+    let Some(fresh) = Fresh::new() else { return };
+    let store = fresh.store().await.expect("connect");
+    let mut nm = new_meeting("m-1");
+    nm.sub_meetings.clear();
+    nm.meeting_type = MeetingType::OneOff;
+    let m = store.create_meeting(&nm).await.expect("meeting");
+    {
+        let c = store.checkout().await.expect("client");
+        let insert = "INSERT INTO sessions (meeting_key, sub_key, join_time, seq, session_key, \
+             participant_kind, participant_id, quit_time, instance_id, role, webinar_role, \
+             join_type, net, audio_state, video_state, screen_shared_state, customer_data, \
+             state_at) VALUES ($1, $2, 10, $3, $4, $5, 'x', NULL, $6, 0, 0, 1, NULL, false, \
+             false, false, NULL, 10)";
+        // An unknown participant kind, and a negative code where the model has a u32.
+        for (sub_key, seq, key, kind, instance) in
+            [(0_i64, 1_i64, "s", 9_i64, 1_i64), (1, 2, "t", 0, -1)]
+        {
+            c.execute(insert, &[&m.key, &sub_key, &seq, &key, &kind, &instance])
+                .await
+                .expect("insert");
+        }
+        c.batch_execute("UPDATE meetings SET meeting_type = 42")
+            .await
+            .expect("update");
+    }
+    for sub_key in [0, 1] {
+        let r = store
+            .scan_sessions(&SessionScan {
+                meeting_key: m.key,
+                sub_key,
+                after: (i64::MIN, 0),
+                join_max: i64::MAX,
+                seq_lo: 0,
+                seq_hi: u64::MAX,
+                limit: 10,
+            })
+            .await;
+        assert!(matches!(r, Err(StoreError::Corrupt(_))), "{r:?}");
+    }
+    let r = store.meeting("m-1").await;
+    assert!(matches!(r, Err(StoreError::Corrupt(_))), "{r:?}");
+    drop(store);
+    fresh.cleanup().await;
+}

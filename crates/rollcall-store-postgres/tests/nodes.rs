@@ -1,0 +1,368 @@
+//! Several stateless nodes on one database: two `PgStore`s (two pools, as two rollcall
+//! processes would have) on the same schema must behave as one store.
+//!
+//! - The whole contract suite runs against a store that sends each call to the next node in
+//!   turn, so every case's writes are read back through the other node.
+//! - Tokens, the server secret, meetings and sessions written through one node are what the
+//!   other one sees.
+//! - The same batch ingested through both nodes at once is applied once: each event is
+//!   accepted by exactly one node and a duplicate on the other, and each session is listed
+//!   once with its own `seq`.
+//! - Batches touching the same meetings in opposite orders do not deadlock.
+//!
+//! Without `TEST_POSTGRES_URL` each test prints "SKIPPED" on stderr and returns.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use rollcall_core::ingest::{Event, EventKind, Join, Outcome, ResolvedEvent, StatePatch};
+use rollcall_core::model::{
+    AppRef, Corp, Meeting, MeetingType, NewMeeting, Participant, SessionRow, SessionScan,
+    TokenRecord,
+};
+use rollcall_store::{Store, StoreResult};
+use rollcall_store_postgres::PgStore;
+
+/// Two nodes behind a round-robin "load balancer": each call goes to the next node.
+#[derive(Debug)]
+struct TwoNodes {
+    nodes: [PgStore; 2],
+    next: AtomicUsize,
+}
+
+impl TwoNodes {
+    fn pick(&self) -> &PgStore {
+        &self.nodes[self.next.fetch_add(1, Ordering::Relaxed) % 2]
+    }
+}
+
+#[async_trait]
+impl Store for TwoNodes {
+    async fn ping(&self) -> StoreResult<()> {
+        self.pick().ping().await
+    }
+    async fn server_secret(&self, candidate: [u8; 32]) -> StoreResult<[u8; 32]> {
+        self.pick().server_secret(candidate).await
+    }
+    async fn put_corp(&self, corp: &Corp) -> StoreResult<()> {
+        self.pick().put_corp(corp).await
+    }
+    async fn corp(&self, corpid: &str) -> StoreResult<Option<Corp>> {
+        self.pick().corp(corpid).await
+    }
+    async fn directory_version(&self) -> StoreResult<u64> {
+        self.pick().directory_version().await
+    }
+    async fn token_for_app(&self, now: i64, candidate: &TokenRecord) -> StoreResult<TokenRecord> {
+        self.pick().token_for_app(now, candidate).await
+    }
+    async fn token_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<TokenRecord>> {
+        self.pick().token_by_hash(hash).await
+    }
+    async fn create_meeting(&self, meeting: &NewMeeting) -> StoreResult<Meeting> {
+        self.pick().create_meeting(meeting).await
+    }
+    async fn meeting(&self, meetingid: &str) -> StoreResult<Option<Meeting>> {
+        self.pick().meeting(meetingid).await
+    }
+    async fn meetings_of(&self, app: &AppRef) -> StoreResult<Vec<Meeting>> {
+        self.pick().meetings_of(app).await
+    }
+    async fn ingest(&self, events: &[ResolvedEvent]) -> StoreResult<Vec<Outcome>> {
+        self.pick().ingest(events).await
+    }
+    async fn last_seq(&self, meeting_key: i64) -> StoreResult<u64> {
+        self.pick().last_seq(meeting_key).await
+    }
+    async fn scan_sessions(&self, scan: &SessionScan) -> StoreResult<Vec<SessionRow>> {
+        self.pick().scan_sessions(scan).await
+    }
+}
+
+/// Two nodes on a fresh schema, or `None` without a database.
+async fn two_nodes() -> Option<(PgStore, PgStore, common::Schema)> {
+    let url = common::url()?;
+    let schema = common::Schema::new(&url);
+    // Both connect (and migrate) at once, as nodes starting together do.
+    let (a, b) = tokio::join!(schema.store(), schema.store());
+    Some((a, b, schema))
+}
+
+mod suite_across_two_nodes {
+    use super::*;
+
+    rollcall_store::store_contract_tests!({
+        let Some((a, b, schema)) = two_nodes().await else {
+            return;
+        };
+        let store: Arc<dyn Store> = Arc::new(TwoNodes {
+            nodes: [a, b],
+            next: AtomicUsize::new(0),
+        });
+        std::future::ready((store, schema))
+    });
+}
+
+const T0: i64 = 1_760_000_000;
+
+fn app() -> AppRef {
+    AppRef {
+        corpid: "wwcorp".into(),
+        agentid: 1000002,
+    }
+}
+
+fn token(n: u8, now: i64) -> TokenRecord {
+    TokenRecord {
+        hash: [n; 32],
+        nonce: [n; 16],
+        app: app(),
+        issued_at: now,
+        expires_at: now + 7200,
+    }
+}
+
+fn new_meeting(meetingid: &str) -> NewMeeting {
+    NewMeeting {
+        meetingid: meetingid.into(),
+        meeting_code: "100200300".into(),
+        owner: app(),
+        meeting_type: MeetingType::OneOff,
+        title: "weekly".into(),
+        meeting_start: T0,
+        meeting_duration: 3600,
+        admin_userid: Some("zhangsan".into()),
+        sub_meetings: vec![],
+    }
+}
+
+fn ev(meeting_key: i64, id: &str, session: &str, at: i64, kind: EventKind) -> ResolvedEvent {
+    ResolvedEvent {
+        meeting_key,
+        sub_key: 0,
+        event: Event {
+            event_id: id.into(),
+            meetingid: "m".into(),
+            sub_meetingid: None,
+            session: session.into(),
+            at,
+            kind,
+        },
+    }
+}
+
+fn join(meeting_key: i64, id: &str, session: &str, at: i64) -> ResolvedEvent {
+    let j = Join {
+        participant: Participant::Member(format!("user-{session}")),
+        instance_id: 1,
+        role: 0,
+        webinar_role: 0,
+        join_type: 1,
+        net: Some("WIFI".into()),
+        audio_state: true,
+        video_state: false,
+        screen_shared_state: false,
+        customer_data: None,
+    };
+    ev(meeting_key, id, session, at, EventKind::Join(j))
+}
+
+fn everything(meeting_key: i64) -> SessionScan {
+    SessionScan {
+        meeting_key,
+        sub_key: 0,
+        after: (i64::MIN, 0),
+        join_max: i64::MAX,
+        seq_lo: 0,
+        seq_hi: u64::MAX,
+        limit: u32::MAX,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_see_each_others_secret_tokens_meetings_and_sessions() {
+    let Some((a, b, _schema)) = two_nodes().await else {
+        return;
+    };
+    // The server secret: whichever node comes first, both keep the same.
+    let (sa, sb) = tokio::join!(a.server_secret([1; 32]), b.server_secret([2; 32]));
+    let (sa, sb) = (sa.expect("a"), sb.expect("b"));
+    assert_eq!(sa, sb);
+    assert_eq!(b.server_secret([3; 32]).await.expect("again"), sa);
+
+    // A token issued through A is handed out again by B (gettoken on any node), and found
+    // by its hash on B (a token from node A works on node B).
+    let t = a.token_for_app(T0, &token(1, T0)).await.expect("a");
+    assert_eq!(t, token(1, T0));
+    let again = b
+        .token_for_app(T0 + 60, &token(2, T0 + 60))
+        .await
+        .expect("b");
+    assert_eq!(again, t);
+    assert_eq!(b.token_by_hash(&t.hash).await.expect("b"), Some(t.clone()));
+    // After expiry, a new token through B is what A hands out.
+    let later = T0 + 7200;
+    let t2 = b.token_for_app(later, &token(3, later)).await.expect("b");
+    assert_eq!(t2, token(3, later));
+    assert_eq!(
+        a.token_for_app(later + 1, &token(4, later + 1))
+            .await
+            .expect("a"),
+        t2
+    );
+
+    // Meetings and sessions.
+    let m = a.create_meeting(&new_meeting("m-1")).await.expect("create");
+    assert_eq!(b.meeting("m-1").await.expect("meeting"), Some(m.clone()));
+    let batch: Vec<_> = (0..20)
+        .map(|i| join(m.key, &format!("e-{i}"), &format!("s-{i}"), T0 + i))
+        .collect();
+    let out = a.ingest(&batch).await.expect("ingest");
+    assert!(out.iter().all(|o| *o == Outcome::Accepted));
+    let from_b = b.scan_sessions(&everything(m.key)).await.expect("scan");
+    assert_eq!(from_b.len(), 20);
+    assert_eq!(
+        from_b,
+        a.scan_sessions(&everything(m.key)).await.expect("scan")
+    );
+    assert_eq!(b.last_seq(m.key).await.expect("last_seq"), 20);
+    // A quit through B of a session joined through A; a duplicate through B.
+    let quit = ev(m.key, "q-0", "s-0", T0 + 100, EventKind::Quit);
+    assert_eq!(
+        b.ingest(&[quit, batch[1].clone()]).await.expect("b"),
+        [Outcome::Accepted, Outcome::Duplicate]
+    );
+    let rows = a.scan_sessions(&everything(m.key)).await.expect("scan");
+    assert_eq!(rows[0].quit_time, Some(T0 + 100));
+}
+
+/// A batch mixing joins, quits and states, out of order within sessions, as a media server's
+/// retry after a timeout would send it to another node.
+fn mixed_batch(meeting_key: i64, round: usize) -> Vec<ResolvedEvent> {
+    let mut events = Vec::new();
+    for i in 0..50_i32 {
+        let s = format!("r{round}-s{i}");
+        let at = T0 + i64::from(i);
+        if i % 5 == 0 {
+            // The quit before its join: parked, then applied.
+            events.push(ev(
+                meeting_key,
+                &format!("{s}-q"),
+                &s,
+                at + 60,
+                EventKind::Quit,
+            ));
+        }
+        events.push(join(meeting_key, &format!("{s}-j"), &s, at));
+        if i % 3 == 0 {
+            let patch = StatePatch {
+                audio_state: Some(false),
+                ..Default::default()
+            };
+            events.push(ev(
+                meeting_key,
+                &format!("{s}-st"),
+                &s,
+                at + 10,
+                EventKind::State(patch),
+            ));
+        }
+    }
+    events
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_batch_through_two_nodes_at_once_is_applied_once() {
+    let Some((a, b, _schema)) = two_nodes().await else {
+        return;
+    };
+    let m = a.create_meeting(&new_meeting("m-1")).await.expect("create");
+    let mut expected = 0;
+    for round in 0..30 {
+        let batch = mixed_batch(m.key, round);
+        let (x, y) = tokio::join!(a.ingest(&batch), b.ingest(&batch));
+        let (x, y) = (x.expect("a"), y.expect("b"));
+        for (i, pair) in x.iter().zip(&y).enumerate() {
+            let mut got = [pair.0.clone(), pair.1.clone()];
+            got.sort_by_key(|o| matches!(o, Outcome::Duplicate));
+            assert_eq!(
+                got,
+                [Outcome::Accepted, Outcome::Duplicate],
+                "round {round}, event {i}: {:?}",
+                batch[i].event
+            );
+        }
+        expected += 50;
+    }
+    let rows = b.scan_sessions(&everything(m.key)).await.expect("scan");
+    assert_eq!(rows.len(), expected, "every session listed exactly once");
+    let keys: BTreeSet<&str> = rows.iter().map(|r| r.session_key.as_str()).collect();
+    assert_eq!(keys.len(), expected);
+    let seqs: BTreeSet<u64> = rows.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs.len(), expected, "seq values are unique");
+    assert_eq!(
+        a.last_seq(m.key).await.expect("last_seq"),
+        u64::try_from(expected).expect("fits"),
+        "seq counts each join once"
+    );
+    // The parked quits and states were applied once each.
+    for r in &rows {
+        let i: usize = r
+            .session_key
+            .rsplit('s')
+            .next()
+            .expect("i")
+            .parse()
+            .expect("n");
+        assert_eq!(r.quit_time.is_some(), i % 5 == 0, "{}", r.session_key);
+        assert_eq!(!r.audio_state, i % 3 == 0, "{}", r.session_key);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_touching_meetings_in_opposite_orders_do_not_deadlock() {
+    let Some((a, b, _schema)) = two_nodes().await else {
+        return;
+    };
+    let m1 = a
+        .create_meeting(&new_meeting("m-1"))
+        .await
+        .expect("m-1")
+        .key;
+    let m2 = b
+        .create_meeting(&new_meeting("m-2"))
+        .await
+        .expect("m-2")
+        .key;
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let node = if w % 2 == 0 { a.clone() } else { b.clone() };
+            let (first, second) = if w % 2 == 0 { (m1, m2) } else { (m2, m1) };
+            tokio::spawn(async move {
+                for round in 0..10 {
+                    let s = format!("w{w}-r{round}");
+                    let batch = [
+                        join(first, &s, &s, T0),
+                        join(second, &s, &s, T0),
+                        ev(first, &format!("{s}-q"), &s, T0 + 5, EventKind::Quit),
+                    ];
+                    let out = node.ingest(&batch).await.expect("ingest");
+                    assert!(out.iter().all(|o| *o == Outcome::Accepted), "{out:?}");
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.expect("writer");
+    }
+    for m in [m1, m2] {
+        let rows = a.scan_sessions(&everything(m)).await.expect("scan");
+        assert_eq!(rows.len(), 80);
+        assert_eq!(a.last_seq(m).await.expect("last_seq"), 80);
+    }
+}

@@ -1,0 +1,349 @@
+//! Database outages: while PostgreSQL cannot be reached every call fails with
+//! `StoreError::Unavailable` in bounded time (never hangs), nothing is half-written, and the
+//! same store works again once the database is back, without a restart.
+//!
+//! The bounds asserted are generous "does not hang" limits, not performance figures.
+//!
+//! - Nothing listening (a closed port), and a server that accepts but never answers: these
+//!   need no database and always run.
+//! - With `TEST_POSTGRES_URL`: a TCP proxy in front of the real database is switched off
+//!   (connections cut, port closed) and frozen (connections kept open, nothing forwarded),
+//!   then restored.
+
+mod common;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+use rollcall_core::ingest::{Event, EventKind, Join, Outcome, ResolvedEvent};
+use rollcall_core::model::{AppRef, MeetingType, NewMeeting, Participant, SessionScan};
+use rollcall_store::{Store, StoreError};
+use rollcall_store_postgres::{PgOptions, PgStore};
+
+/// Far above every timeout configured below: reaching it means a call hung.
+const NO_HANG: Duration = Duration::from_secs(20);
+
+/// Short timeouts, as an operator wanting fast failure would set them.
+fn quick(schema: Option<String>) -> PgOptions {
+    PgOptions {
+        schema,
+        max_connections: 4,
+        connect_timeout: Duration::from_secs(1),
+        wait_timeout: Duration::from_secs(1),
+        call_timeout: Duration::from_secs(2),
+        ..PgOptions::default()
+    }
+}
+
+/// `fut` finishes within [`NO_HANG`], with `Unavailable`.
+async fn unavailable<T: std::fmt::Debug>(
+    what: &str,
+    fut: impl Future<Output = Result<T, StoreError>>,
+) {
+    match tokio::time::timeout(NO_HANG, fut).await {
+        Ok(Err(StoreError::Unavailable(_))) => {}
+        Ok(other) => panic!("{what}: expected Unavailable, got {other:?}"),
+        Err(_) => panic!("{what}: still waiting after {NO_HANG:?}"),
+    }
+}
+
+async fn all_calls_fail(store: &PgStore, meeting_key: i64) {
+    unavailable("ping", store.ping()).await;
+    unavailable("last_seq", store.last_seq(meeting_key)).await;
+    unavailable("scan", store.scan_sessions(&everything(meeting_key))).await;
+    unavailable("meeting", store.meeting("m-1")).await;
+    unavailable("secret", store.server_secret([1; 32])).await;
+    unavailable("ingest", store.ingest(&[join(meeting_key, 999)])).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_listening_fails_fast_with_unavailable() {
+    let url = "postgres://postgres@127.0.0.1:1/test";
+    unavailable("connect", PgStore::connect(url)).await;
+    unavailable(
+        "connect_with",
+        PgStore::connect_with(url, quick(Some("x".into()))),
+    )
+    .await;
+    let store = PgStore::lazy(url, quick(None)).expect("lazy");
+    all_calls_fail(&store, 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_never_answers_fails_with_unavailable() {
+    // Accepts connections and holds them open without a word.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let holder = {
+        let held = Arc::clone(&held);
+        tokio::spawn(async move {
+            while let Ok((s, _)) = listener.accept().await {
+                held.lock().unwrap_or_else(PoisonError::into_inner).push(s);
+            }
+        })
+    };
+    let url = format!("postgres://postgres@127.0.0.1:{port}/test");
+    unavailable("connect", PgStore::connect_with(&url, quick(None))).await;
+    let store = PgStore::lazy(&url, quick(None)).expect("lazy");
+    all_calls_fail(&store, 1).await;
+    holder.abort();
+}
+
+// ---------------------------------------------------------------- through a proxy
+
+/// A TCP proxy to the real database that can be switched off and frozen.
+struct Proxy {
+    port: u16,
+    upstream: String,
+    frozen: Arc<AtomicBool>,
+    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(upstream: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let proxy = Self {
+            port,
+            upstream,
+            frozen: Arc::new(AtomicBool::new(false)),
+            tasks: Arc::new(Mutex::new(Vec::new())),
+        };
+        proxy.serve(listener);
+        proxy
+    }
+
+    fn serve(&self, listener: TcpListener) {
+        let (upstream, frozen, tasks) = (
+            self.upstream.clone(),
+            Arc::clone(&self.frozen),
+            Arc::clone(&self.tasks),
+        );
+        let accept = tokio::spawn({
+            let tasks = Arc::clone(&tasks);
+            async move {
+                while let Ok((client, _)) = listener.accept().await {
+                    let Ok(server) = TcpStream::connect(&upstream).await else {
+                        continue;
+                    };
+                    let (cr, cw) = client.into_split();
+                    let (sr, sw) = server.into_split();
+                    let mut t = tasks.lock().unwrap_or_else(PoisonError::into_inner);
+                    t.push(tokio::spawn(pipe(cr, sw, Arc::clone(&frozen))));
+                    t.push(tokio::spawn(pipe(sr, cw, Arc::clone(&frozen))));
+                }
+            }
+        });
+        tasks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(accept);
+    }
+
+    /// The database "goes away": the port closes and every connection is cut.
+    fn down(&self) {
+        for t in self
+            .tasks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain(..)
+        {
+            t.abort();
+        }
+    }
+
+    /// The database "comes back" on the same address.
+    async fn up(&self) {
+        let listener = TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .expect("rebind the proxy's port");
+        self.serve(listener);
+    }
+
+    fn freeze(&self, frozen: bool) {
+        self.frozen.store(frozen, Ordering::SeqCst);
+    }
+}
+
+/// Copy bytes one way; while frozen, hold them (the connection stays open, silent).
+async fn pipe(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    frozen: Arc<AtomicBool>,
+) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        while frozen.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+const T0: i64 = 1_760_000_000;
+
+fn join(meeting_key: i64, n: usize) -> ResolvedEvent {
+    ResolvedEvent {
+        meeting_key,
+        sub_key: 0,
+        event: Event {
+            event_id: format!("e-{n}"),
+            meetingid: "m-1".into(),
+            sub_meetingid: None,
+            session: format!("s-{n}"),
+            at: T0 + i64::try_from(n).unwrap_or(0),
+            kind: EventKind::Join(Join {
+                participant: Participant::Member(format!("u-{n}")),
+                instance_id: 1,
+                role: 0,
+                webinar_role: 0,
+                join_type: 1,
+                net: None,
+                audio_state: true,
+                video_state: false,
+                screen_shared_state: false,
+                customer_data: None,
+            }),
+        },
+    }
+}
+
+fn everything(meeting_key: i64) -> SessionScan {
+    SessionScan {
+        meeting_key,
+        sub_key: 0,
+        after: (i64::MIN, 0),
+        join_max: i64::MAX,
+        seq_lo: 0,
+        seq_hi: u64::MAX,
+        limit: u32::MAX,
+    }
+}
+
+/// The database's `host:port`, from its URL.
+fn upstream_of(url: &str) -> String {
+    let c: tokio_postgres::Config = url.parse().expect("TEST_POSTGRES_URL");
+    let host = match c.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+        _ => "127.0.0.1".into(),
+    };
+    format!("{host}:{}", c.get_ports().first().copied().unwrap_or(5432))
+}
+
+/// `url` pointed at the proxy instead, in key=value form.
+fn proxied(url: &str, port: u16) -> String {
+    let c: tokio_postgres::Config = url.parse().expect("TEST_POSTGRES_URL");
+    let quote = |s: &str| format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"));
+    let mut out = format!("host=127.0.0.1 port={port}");
+    if let Some(u) = c.get_user() {
+        out.push_str(&format!(" user={}", quote(u)));
+    }
+    if let Some(p) = c.get_password() {
+        out.push_str(&format!(" password={}", quote(&String::from_utf8_lossy(p))));
+    }
+    if let Some(d) = c.get_dbname() {
+        out.push_str(&format!(" dbname={}", quote(d)));
+    }
+    out
+}
+
+/// Retry `f` until it succeeds (the pool reconnecting), within a bound.
+async fn recovers<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    for _ in 0..50 {
+        match tokio::time::timeout(NO_HANG, f()).await {
+            Ok(Ok(v)) => return v,
+            Ok(Err(StoreError::Unavailable(_))) => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Ok(Err(e)) => panic!("{what}: {e}"),
+            Err(_) => panic!("{what}: hung"),
+        }
+    }
+    panic!("{what}: did not recover")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_fails_calls_writes_nothing_and_recovers_without_a_restart() {
+    let Some(url) = common::url() else { return };
+    let schema = common::Schema::new(&url);
+    let direct = schema.store().await;
+    let proxy = Proxy::start(upstream_of(&url)).await;
+    let store = PgStore::connect_with(&proxied(&url, proxy.port), quick(Some(schema.name.clone())))
+        .await
+        .expect("connect through the proxy");
+    let m = store
+        .create_meeting(&NewMeeting {
+            meetingid: "m-1".into(),
+            meeting_code: "1".into(),
+            owner: AppRef {
+                corpid: "wwcorp".into(),
+                agentid: 1000002,
+            },
+            meeting_type: MeetingType::OneOff,
+            title: "t".into(),
+            meeting_start: T0,
+            meeting_duration: 3600,
+            admin_userid: None,
+            sub_meetings: vec![],
+        })
+        .await
+        .expect("meeting");
+    let out = store.ingest(&[join(m.key, 0)]).await.expect("ingest");
+    assert_eq!(out, [Outcome::Accepted]);
+
+    // 1. Down: connections cut, nothing listening.
+    proxy.down();
+    all_calls_fail(&store, m.key).await;
+    assert_eq!(
+        direct
+            .scan_sessions(&everything(m.key))
+            .await
+            .expect("scan")
+            .len(),
+        1,
+        "the failed ingest wrote nothing"
+    );
+    proxy.up().await;
+    let late = [join(m.key, 999)];
+    let out = recovers("ingest after the outage", || store.ingest(&late)).await;
+    assert_eq!(out, [Outcome::Accepted], "the re-sent batch applies");
+    store.ping().await.expect("ping");
+
+    // 2. Frozen: connections open, nothing answers (a network path that died silently).
+    proxy.freeze(true);
+    unavailable("ingest while frozen", store.ingest(&[join(m.key, 1)])).await;
+    unavailable("scan while frozen", store.scan_sessions(&everything(m.key))).await;
+    proxy.freeze(false);
+    // What was held back reaches the server now, but the batch never committed.
+    let held = [join(m.key, 1)];
+    let out = recovers("ingest after the freeze", || store.ingest(&held)).await;
+    assert_eq!(out, [Outcome::Accepted]);
+
+    let rows = direct
+        .scan_sessions(&everything(m.key))
+        .await
+        .expect("scan");
+    let keys: Vec<&str> = rows.iter().map(|r| r.session_key.as_str()).collect();
+    assert_eq!(keys, ["s-0", "s-1", "s-999"]);
+    assert_eq!(direct.last_seq(m.key).await.expect("last_seq"), 3);
+    assert_eq!(store.last_seq(m.key).await.expect("last_seq"), 3);
+    proxy.down();
+    drop(store);
+}
