@@ -117,6 +117,40 @@ async fn tokens_are_not_stored_in_clear() {
     let app = spawn_app().await;
     let token = app.token(SECRET).await;
     let dir = app.stop().await.expect("dir");
+    if let Some(url) = postgres_url() {
+        // Every row of every table of the test's schema, as text.
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let schema = schema_for(dir.path());
+        let tables = client
+            .query(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = $1",
+                &[&schema],
+            )
+            .await
+            .unwrap();
+        assert!(!tables.is_empty());
+        for t in tables {
+            let name: String = t.get(0);
+            for row in client
+                .query(
+                    &format!("SELECT t::text FROM \"{schema}\".\"{name}\" t"),
+                    &[],
+                )
+                .await
+                .unwrap()
+            {
+                let text: String = row.get(0);
+                assert!(
+                    !text.contains(&token) && !text.contains(SECRET),
+                    "{name} holds a token or secret in clear"
+                );
+            }
+        }
+        return;
+    }
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
         assert!(

@@ -15,6 +15,8 @@ use rollcall_core::clock::VirtualClock;
 use rollcall_core::ids::IdGen;
 use rollcall_server::ops::meetings::CreatedMeeting;
 use rollcall_server::{AppState, ServerConfig};
+use rollcall_store::Store;
+use rollcall_store_postgres::PgStore;
 use rollcall_store_sqlite::SqliteStore;
 
 /// The virtual clock starts here (2025-10-09T08:53:20Z).
@@ -80,9 +82,79 @@ pub async fn spawn_with(opts: Opts, dir: TempDir) -> TestApp {
         .with_dir(dir)
 }
 
+/// The PostgreSQL URL when the suite runs on PostgreSQL (`ROLLCALL_TEST_STORE=postgres`).
+///
+/// The same API suite runs on both backends: SQLite by default (`cargo test`), PostgreSQL
+/// when asked (`.ci/run` does so whenever `TEST_POSTGRES_URL` is set).
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("ROLLCALL_TEST_STORE").as_deref() {
+        Ok("postgres") => Some(
+            std::env::var("TEST_POSTGRES_URL")
+                .expect("ROLLCALL_TEST_STORE=postgres needs TEST_POSTGRES_URL"),
+        ),
+        Ok("sqlite") | Err(_) => None,
+        Ok(other) => panic!("ROLLCALL_TEST_STORE={other}: expected sqlite or postgres"),
+    }
+}
+
+/// The schema that stands for a test's data directory on PostgreSQL: the same directory
+/// (a restart, a second node) means the same schema.
+pub fn schema_for(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let clean: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    format!("api_{clean}")
+}
+
+/// Drop the schemas earlier runs of this suite left behind, once per run, before the first
+/// test makes its own (test schemas outlive their temp directories otherwise).
+async fn clean_old_schemas(url: &str) {
+    static ONCE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    ONCE.get_or_init(|| async {
+        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .expect("connect to PostgreSQL");
+        tokio::spawn(conn);
+        let old = client
+            .query(
+                "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'api\\_%'",
+                &[],
+            )
+            .await
+            .expect("list schemas");
+        for row in old {
+            let name: String = row.get(0);
+            let _ = client
+                .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"))
+                .await;
+        }
+    })
+    .await;
+}
+
+/// The store for a test's data directory, on the backend under test.
+pub async fn open_store(path: &Path) -> Arc<dyn Store> {
+    if let Some(url) = postgres_url() {
+        clean_old_schemas(&url).await;
+    }
+    match postgres_url() {
+        Some(url) => Arc::new(
+            PgStore::connect_with_schema(&url, &schema_for(path))
+                .await
+                .expect("connect to PostgreSQL"),
+        ),
+        None => Arc::new(SqliteStore::open(path).expect("open store")),
+    }
+}
+
 /// A server over `path` on `clock` (a second node over the same data, or a restart).
 pub async fn spawn_on(opts: Opts, path: &Path, clock: VirtualClock) -> TestApp {
-    let store = Arc::new(SqliteStore::open(path).expect("open store"));
+    let store = open_store(path).await;
     let config = ServerConfig {
         token_ttl_secs: opts.token_ttl_secs,
         ingest_key: opts.ingest_key.map(str::to_owned),

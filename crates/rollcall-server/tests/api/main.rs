@@ -10,6 +10,7 @@ mod concurrency;
 mod gettoken;
 mod helpers;
 mod ingest;
+mod nodes;
 mod outage;
 mod pagination;
 mod wire;

@@ -14,14 +14,13 @@ use rollcall_core::model::{
 };
 use rollcall_server::{AppState, ServerConfig};
 use rollcall_store::{Store, StoreError, StoreResult};
-use rollcall_store_sqlite::SqliteStore;
 
 use crate::helpers::*;
 
 /// A store that fails every call while `down` is set.
 #[derive(Debug)]
 struct Switchable {
-    inner: SqliteStore,
+    inner: Arc<dyn Store>,
     down: Arc<AtomicBool>,
 }
 
@@ -103,7 +102,7 @@ async fn a_store_outage_is_system_busy_then_recovers() {
 
     let down = Arc::new(AtomicBool::new(false));
     let store = Arc::new(Switchable {
-        inner: SqliteStore::open(dir.path()).unwrap(),
+        inner: open_store(dir.path()).await,
         down: down.clone(),
     });
     let config = ServerConfig {
