@@ -55,6 +55,8 @@ mod tests {
             meeting_duration: 3600,
             admin_userid: None,
             sub_meetings: vec![],
+            details: Default::default(),
+            cancelled: false,
         }
     }
 

@@ -1,4 +1,5 @@
-//! Authenticated pagination cursors for get_attendee_list (SPEC §3, "Pagination").
+//! Authenticated pagination cursors for get_attendee_list (SPEC §3, "Pagination") and
+//! `meeting/get_user_meetingid` (SPEC §4).
 //!
 //! A cursor is the whole state of a listing, carried by the client: which app, meeting,
 //! sub-meeting and `limit` it belongs to, the pinned window, the snapshot it covers and the
@@ -14,6 +15,11 @@
 //! is exhausted, `next_cursor` starts the next one at `seq_lo = seq_hi`: calling again later
 //! returns exactly the sessions stored since, even ones whose `join_time` lies before the
 //! position already reached (a late-delivered join).
+//!
+//! # Listing a member's meetings
+//! [`UserMeetingsCursor`] is the same idea for `meeting/get_user_meetingid`: app, member,
+//! `limit`, the window and the keyset position `(span start, meeting key)`, MACed under its own
+//! label so that neither kind of cursor is accepted as the other.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -161,28 +167,13 @@ impl CursorState {
             b.extend_from_slice(&t.to_be_bytes());
             b.extend_from_slice(&s.to_be_bytes());
         }
-        let mac = secret.mac(LABEL, &[&b]);
-        b.extend_from_slice(&mac[..MAC_LEN]);
-        URL_SAFE_NO_PAD.encode(b)
+        seal(secret, LABEL, b)
     }
 
     /// Decode and verify. Never panics, whatever the input.
     pub fn decode(s: &str, secret: &ServerSecret) -> Result<Self, CursorError> {
-        if s.len() > 256 {
-            return Err(CursorError::Malformed);
-        }
-        let raw = URL_SAFE_NO_PAD
-            .decode(s.as_bytes())
-            .map_err(|_| CursorError::Malformed)?;
-        if raw.len() < 1 + MAC_LEN {
-            return Err(CursorError::Malformed);
-        }
-        let (body, mac) = raw.split_at(raw.len() - MAC_LEN);
-        let expect = secret.mac(LABEL, &[body]);
-        if !bool::from(expect[..MAC_LEN].ct_eq(mac)) {
-            return Err(CursorError::Malformed);
-        }
-        let mut r = Reader(body);
+        let body = open(secret, LABEL, s)?;
+        let mut r = Reader(&body);
         if r.u8()? != VERSION {
             return Err(CursorError::Malformed);
         }
@@ -213,6 +204,101 @@ impl CursorState {
             seq_hi,
             pos,
         })
+    }
+}
+
+/// Append the MAC of `body` under `label` and encode: an opaque, URL-safe cursor.
+fn seal(secret: &ServerSecret, label: &[u8], mut body: Vec<u8>) -> String {
+    let mac = secret.mac(label, &[&body]);
+    body.extend_from_slice(&mac[..MAC_LEN]);
+    URL_SAFE_NO_PAD.encode(body)
+}
+
+/// Decode a cursor sealed under `label` and verify its MAC; the body, or `Malformed`.
+fn open(secret: &ServerSecret, label: &[u8], s: &str) -> Result<Vec<u8>, CursorError> {
+    if s.len() > 256 {
+        return Err(CursorError::Malformed);
+    }
+    let mut raw = URL_SAFE_NO_PAD
+        .decode(s.as_bytes())
+        .map_err(|_| CursorError::Malformed)?;
+    if raw.len() < 1 + MAC_LEN {
+        return Err(CursorError::Malformed);
+    }
+    let mac = raw.split_off(raw.len() - MAC_LEN);
+    let expect = secret.mac(label, &[&raw]);
+    if !bool::from(expect[..MAC_LEN].ct_eq(&mac)) {
+        return Err(CursorError::Malformed);
+    }
+    Ok(raw)
+}
+
+const USER_LABEL: &[u8] = b"rollcall/user_meetings/v1";
+
+/// A short, stable tag for a member, so a cursor can pin it without carrying the userid.
+pub fn user_tag(userid: &str) -> u64 {
+    let h = sha256(userid.as_bytes());
+    u64::from_be_bytes(h[..8].try_into().expect("8 bytes"))
+}
+
+/// The state of a `meeting/get_user_meetingid` listing after a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserMeetingsCursor {
+    pub app_tag: u64,
+    pub user_tag: u64,
+    pub limit: u32,
+    /// The window, pinned by the first page.
+    pub begin: i64,
+    pub end: i64,
+    /// Last `(span start, meeting key)` returned.
+    pub pos: (i64, i64),
+}
+
+impl UserMeetingsCursor {
+    /// Refuse a genuine cursor used for another app, member or `limit`.
+    pub fn check(&self, app_tag: u64, user_tag: u64, limit: u32) -> Result<(), CursorError> {
+        if self.app_tag != app_tag || self.user_tag != user_tag {
+            return Err(CursorError::WrongContext);
+        }
+        if self.limit != limit {
+            return Err(CursorError::WrongLimit);
+        }
+        Ok(())
+    }
+
+    /// Encode and authenticate.
+    pub fn encode(&self, secret: &ServerSecret) -> String {
+        let mut b = Vec::with_capacity(64);
+        b.push(VERSION);
+        b.extend_from_slice(&self.app_tag.to_be_bytes());
+        b.extend_from_slice(&self.user_tag.to_be_bytes());
+        b.extend_from_slice(&self.limit.to_be_bytes());
+        b.extend_from_slice(&self.begin.to_be_bytes());
+        b.extend_from_slice(&self.end.to_be_bytes());
+        b.extend_from_slice(&self.pos.0.to_be_bytes());
+        b.extend_from_slice(&self.pos.1.to_be_bytes());
+        seal(secret, USER_LABEL, b)
+    }
+
+    /// Decode and verify. Never panics, whatever the input.
+    pub fn decode(s: &str, secret: &ServerSecret) -> Result<Self, CursorError> {
+        let body = open(secret, USER_LABEL, s)?;
+        let mut r = Reader(&body);
+        if r.u8()? != VERSION {
+            return Err(CursorError::Malformed);
+        }
+        let c = Self {
+            app_tag: r.u64()?,
+            user_tag: r.u64()?,
+            limit: r.u32()?,
+            begin: r.i64()?,
+            end: r.i64()?,
+            pos: (r.i64()?, r.i64()?),
+        };
+        if !r.0.is_empty() {
+            return Err(CursorError::Malformed);
+        }
+        Ok(c)
     }
 }
 
@@ -347,6 +433,94 @@ mod tests {
         assert_eq!(st2.scan(50, 1000, None, 11).after, (150, 7));
         let st3 = st2.next_pass(50);
         assert_eq!((st3.seq_lo, st3.seq_hi, st3.pos), (50, None, None));
+    }
+
+    fn arb_user_cursor() -> impl Strategy<Value = UserMeetingsCursor> {
+        (
+            any::<u64>(),
+            any::<u64>(),
+            1u32..=100,
+            any::<i64>(),
+            any::<i64>(),
+            (any::<i64>(), any::<i64>()),
+        )
+            .prop_map(
+                |(app_tag, user_tag, limit, begin, end, pos)| UserMeetingsCursor {
+                    app_tag,
+                    user_tag,
+                    limit,
+                    begin,
+                    end,
+                    pos,
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn user_cursors_round_trip_and_refuse_alterations(
+            c in arb_user_cursor(),
+            idx in any::<prop::sample::Index>(),
+            bit in 0u8..8,
+        ) {
+            let s = c.encode(&secret());
+            prop_assert_eq!(UserMeetingsCursor::decode(&s, &secret()), Ok(c));
+            let mut raw = URL_SAFE_NO_PAD.decode(&s).unwrap();
+            let i = idx.index(raw.len());
+            raw[i] ^= 1 << bit;
+            let altered = URL_SAFE_NO_PAD.encode(raw);
+            prop_assert_eq!(
+                UserMeetingsCursor::decode(&altered, &secret()),
+                Err(CursorError::Malformed)
+            );
+            // Neither kind of cursor passes for the other.
+            prop_assert_eq!(CursorState::decode(&s, &secret()), Err(CursorError::Malformed));
+        }
+
+        #[test]
+        fn user_cursor_junk_never_panics(s in ".{0,300}") {
+            let _ = UserMeetingsCursor::decode(&s, &secret());
+        }
+    }
+
+    #[test]
+    fn user_cursors_pin_app_member_and_limit() {
+        let c = UserMeetingsCursor {
+            app_tag: 1,
+            user_tag: user_tag("alice"),
+            limit: 10,
+            begin: 0,
+            end: 5,
+            pos: (3, 4),
+        };
+        assert_eq!(c.check(1, user_tag("alice"), 10), Ok(()));
+        assert_eq!(
+            c.check(2, user_tag("alice"), 10),
+            Err(CursorError::WrongContext)
+        );
+        assert_eq!(
+            c.check(1, user_tag("bob"), 10),
+            Err(CursorError::WrongContext)
+        );
+        assert_eq!(
+            c.check(1, user_tag("alice"), 11),
+            Err(CursorError::WrongLimit)
+        );
+        let listing = CursorState::first(
+            1,
+            2,
+            0,
+            10,
+            Window {
+                start: 0,
+                end: None,
+            },
+        );
+        let s = listing.encode(&secret());
+        assert_eq!(
+            UserMeetingsCursor::decode(&s, &secret()),
+            Err(CursorError::Malformed)
+        );
     }
 
     #[test]

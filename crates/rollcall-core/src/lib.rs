@@ -11,10 +11,12 @@
 //! - [`directory`]: the corp directory as configured (TOML or admin API) and its validation.
 //! - [`visibility`]: an app's visible range (users, departments and all sub-departments).
 //! - [`window`]: the `start_time` / `end_time` table of SPEC §3.
-//! - [`cursor`]: authenticated, opaque pagination cursors.
+//! - [`cursor`]: authenticated, opaque pagination cursors (attendees, a member's meetings).
 //! - [`crypto`]: the server secret, access tokens, `tmp_openid`, secret hashing.
 //! - [`recurrence`]: the sub-meetings a recurring meeting's `reminders` generate.
 //! - [`schedule`]: meeting status and per-person attendance aggregates.
+//! - [`plan`]: what the meeting calls make of a request (sub-meetings, rescheduling, the
+//!   window of get_user_meetingid).
 //! - [`ingest`]: validation of ingest events, one by one, with a reason for each refusal.
 //! - [`session`]: how join / quit / state events change an attendance session.
 //! - [`clock`]: the `Clock` trait (system or virtual time).
@@ -29,6 +31,7 @@ pub mod directory;
 pub mod ids;
 pub mod ingest;
 pub mod model;
+pub mod plan;
 pub mod recurrence;
 pub mod schedule;
 pub mod session;

@@ -105,6 +105,23 @@ pub struct SubMeeting {
     pub end_time: i64,
 }
 
+/// What a meeting carries beyond its schedule: set by `meeting/create` and `meeting/update`,
+/// shown by `meeting/get_info`. Meetings made through the admin API have the defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MeetingDetails {
+    pub description: String,
+    pub location: String,
+    /// Invited corp members, in the order given, without repeats. With the administrator,
+    /// they are the members whose `meeting/get_user_meetingid` lists the meeting.
+    pub invitees: Vec<String>,
+    /// `settings` as normalized by the server (a JSON object); `None` when never given.
+    pub settings: Option<serde_json::Value>,
+    /// `reminders` as normalized by the server (a JSON object); `None` when never given. A
+    /// recurring meeting's rule is kept here, so a later change of its start regenerates the
+    /// occurrences from it.
+    pub reminders: Option<serde_json::Value>,
+}
+
 /// A meeting as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Meeting {
@@ -119,6 +136,9 @@ pub struct Meeting {
     pub meeting_duration: i64,
     pub admin_userid: Option<String>,
     pub sub_meetings: Vec<SubMeeting>,
+    pub details: MeetingDetails,
+    /// Set by `meeting/cancel`; the status is then 4 whatever the sessions say.
+    pub cancelled: bool,
 }
 
 impl Meeting {
@@ -127,6 +147,55 @@ impl Meeting {
             .iter()
             .find(|s| s.sub_meetingid == sub_meetingid)
     }
+
+    /// When the meeting's schedule begins: see [`span_start`].
+    pub fn span_start(&self) -> i64 {
+        span_start(
+            self.meeting_start,
+            self.sub_meetings.iter().map(|s| s.start_time),
+        )
+    }
+
+    /// When the meeting's schedule ends: see [`span_end`].
+    pub fn span_end(&self) -> i64 {
+        span_end(
+            self.meeting_start,
+            self.meeting_duration,
+            self.sub_meetings.iter().map(|s| s.end_time),
+        )
+    }
+
+    /// The members whose meetings this is (`meeting/get_user_meetingid`): see [`people`].
+    pub fn people(&self) -> Vec<&str> {
+        people(self.admin_userid.as_deref(), &self.details.invitees)
+    }
+}
+
+/// When a meeting's schedule begins: its start, or its first occurrence if that is earlier (a
+/// rescheduled recurring meeting keeps its past occurrences). `meeting/get_user_meetingid`
+/// lists a meeting whose span `[span_start, span_end]` meets the window asked for, in order of
+/// span start.
+pub fn span_start(meeting_start: i64, sub_starts: impl IntoIterator<Item = i64>) -> i64 {
+    sub_starts.into_iter().fold(meeting_start, i64::min)
+}
+
+/// When a meeting's schedule ends: its start plus its duration, or the end of its last
+/// occurrence if that is later.
+pub fn span_end(meeting_start: i64, duration: i64, sub_ends: impl IntoIterator<Item = i64>) -> i64 {
+    sub_ends
+        .into_iter()
+        .fold(meeting_start.saturating_add(duration), i64::max)
+}
+
+/// The administrator and the invitees, without repeats: the members a meeting is listed for.
+pub fn people<'a>(admin: Option<&'a str>, invitees: &'a [String]) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::with_capacity(invitees.len() + 1);
+    for u in admin.into_iter().chain(invitees.iter().map(String::as_str)) {
+        if !out.contains(&u) {
+            out.push(u);
+        }
+    }
+    out
 }
 
 /// A meeting to create; the store assigns keys.
@@ -142,6 +211,80 @@ pub struct NewMeeting {
     pub admin_userid: Option<String>,
     /// `(sub_meetingid, start_time, end_time)`; empty unless recurring.
     pub sub_meetings: Vec<(String, i64, i64)>,
+    pub details: MeetingDetails,
+}
+
+impl NewMeeting {
+    /// When its schedule begins: see [`span_start`].
+    pub fn span_start(&self) -> i64 {
+        span_start(self.meeting_start, self.sub_meetings.iter().map(|s| s.1))
+    }
+
+    /// When its schedule ends: see [`span_end`].
+    pub fn span_end(&self) -> i64 {
+        span_end(
+            self.meeting_start,
+            self.meeting_duration,
+            self.sub_meetings.iter().map(|s| s.2),
+        )
+    }
+}
+
+/// A meeting's new state after `meeting/update`: everything that may change, written whole.
+/// The server computed it (and checked the meeting was pending); the store only writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeetingUpdate {
+    pub key: i64,
+    pub meeting_type: MeetingType,
+    pub title: String,
+    pub meeting_start: i64,
+    pub meeting_duration: i64,
+    pub details: MeetingDetails,
+    /// The complete new list, keys chosen by the server: sub-meetings already held keep their
+    /// key (their sessions refer to it); new ones get keys not used before in the meeting.
+    pub sub_meetings: Vec<SubMeeting>,
+}
+
+impl MeetingUpdate {
+    /// When its schedule begins: see [`span_start`].
+    pub fn span_start(&self) -> i64 {
+        span_start(
+            self.meeting_start,
+            self.sub_meetings.iter().map(|s| s.start_time),
+        )
+    }
+
+    /// When its schedule ends: see [`span_end`].
+    pub fn span_end(&self) -> i64 {
+        span_end(
+            self.meeting_start,
+            self.meeting_duration,
+            self.sub_meetings.iter().map(|s| s.end_time),
+        )
+    }
+}
+
+/// A keyset page of the meetings a member is listed for (`meeting/get_user_meetingid`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserMeetingScan {
+    /// Only meetings owned by this app.
+    pub app: AppRef,
+    /// The administrator or an invitee.
+    pub userid: String,
+    /// Meetings whose span `[span_start, span_end]` meets `[begin, end]` (inclusive).
+    pub begin: i64,
+    pub end: i64,
+    /// Exclusive lower bound on `(span_start, key)`, the listing order.
+    pub after: (i64, i64),
+    pub limit: u32,
+}
+
+/// One meeting of a [`UserMeetingScan`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserMeetingRow {
+    pub span_start: i64,
+    pub key: i64,
+    pub meetingid: String,
 }
 
 /// Who attended: a corp member, an external user or a guest.

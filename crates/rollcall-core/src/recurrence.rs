@@ -16,8 +16,11 @@
 //! Occurrences before the first meeting's date are never generated.
 
 use jiff::civil::{Date, DateTime, Weekday};
-use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
+
+/// A time zone (IANA database, bundled into the binary); the server keeps one for recurring
+/// meetings. Re-exported so callers need not depend on the date-time crate.
+pub use jiff::tz::TimeZone;
 
 /// Most occurrences one recurring meeting may have.
 pub const MAX_OCCURRENCES: usize = 500;
@@ -59,6 +62,17 @@ pub enum Until {
     Date(Date),
     /// After this many occurrences.
     Count(u32),
+}
+
+impl Until {
+    /// "Through the day of `repeat_until`": the local date of the instant `at` in `tz`.
+    pub fn date_of(at: i64, tz: &TimeZone) -> Result<Self, RecurrenceError> {
+        let date = Timestamp::from_second(at)
+            .map_err(|_| RecurrenceError("reminders.repeat_until"))?
+            .to_zoned(tz.clone())
+            .date();
+        Ok(Until::Date(date))
+    }
 }
 
 /// A validated repetition rule.
@@ -208,6 +222,16 @@ impl Iterator for DateIter<'_> {
 /// The default time zone of recurring meetings.
 pub fn default_tz() -> TimeZone {
     TimeZone::get("Asia/Shanghai").unwrap_or_else(|_| TimeZone::fixed(jiff::tz::offset(8)))
+}
+
+/// The time zone called `name` in the IANA database (`"Asia/Shanghai"`, `"Europe/Berlin"`,
+/// `"UTC"`), or a message saying it is unknown: for validating configuration at start-up.
+pub fn time_zone(name: &str) -> Result<TimeZone, String> {
+    if name.trim().is_empty() {
+        return Err("the time zone name is empty; use an IANA name such as Asia/Shanghai".into());
+    }
+    TimeZone::get(name)
+        .map_err(|_| format!("unknown time zone {name:?}; use an IANA name such as Asia/Shanghai"))
 }
 
 #[cfg(test)]
@@ -435,6 +459,25 @@ mod tests {
         assert_eq!(
             occurrences(START, 60, &r, &tz),
             Err(RecurrenceError("reminders.repeat_day_of_week"))
+        );
+    }
+
+    #[test]
+    fn time_zones_by_name_and_until_dates() {
+        assert!(time_zone("Europe/Berlin").is_ok());
+        assert!(time_zone("UTC").is_ok());
+        for bad in ["", "Mars/Olympus", "+08:00"] {
+            assert!(time_zone(bad).is_err(), "{bad}");
+        }
+        // 2025-01-31 23:30 UTC is already February 1st in Shanghai.
+        let at = 1_738_366_200;
+        assert_eq!(
+            Until::date_of(at, &default_tz()),
+            Ok(Until::Date(Date::constant(2025, 2, 1)))
+        );
+        assert_eq!(
+            Until::date_of(at, &TimeZone::UTC),
+            Ok(Until::Date(Date::constant(2025, 1, 31)))
         );
     }
 

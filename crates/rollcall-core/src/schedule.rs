@@ -13,8 +13,20 @@
 //! A recurring meeting applies the rule to each sub-meeting (its own time span and sessions);
 //! the meeting as a whole is 4 if cancelled, else 2 if any sub-meeting is in progress, else 1 if
 //! any sub-meeting is still pending, else 3 if any had attendance, else 5.
+//!
+//! Only a **pending** meeting (status 1 as a whole) may be updated or cancelled ([`editable`]).
+//!
+//! # Per-person aggregates
+//! [`people`] folds the sessions of a meeting (or sub-meeting) into one line per participant:
+//! first join, last quit (0 while a session is open), number of sessions, and the time in the
+//! meeting as the *union* of the sessions' spans. A person's `status` on the wire is 1 while
+//! any of their sessions is open ("in the meeting now") and 2 once all have quit ("left").
+
+use std::collections::HashMap;
 
 use serde::Serialize;
+
+use crate::model::{Meeting, MeetingType, Participant, SessionRow};
 
 /// WeCom's meeting status codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -69,6 +81,42 @@ pub fn overall(cancelled: bool, subs: &[Status]) -> Status {
     } else {
         Status::Expired
     }
+}
+
+/// The status of a meeting as a whole and of each of its sub-meetings, in schedule order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeetingStatus {
+    pub overall: Status,
+    /// One per sub-meeting (empty unless recurring).
+    pub subs: Vec<Status>,
+}
+
+/// Apply the status rule to `m`, given what the sessions say per sub-meeting key (`0` for a
+/// meeting that is not recurring; a key missing from `presence` had no session).
+pub fn meeting_status(now: i64, m: &Meeting, presence: &HashMap<i64, Presence>) -> MeetingStatus {
+    let of = |key: i64| presence.get(&key).copied().unwrap_or_default();
+    if m.meeting_type != MeetingType::Recurring {
+        let end = m.meeting_start.saturating_add(m.meeting_duration);
+        return MeetingStatus {
+            overall: status(now, end, m.cancelled, of(0)),
+            subs: Vec::new(),
+        };
+    }
+    let subs: Vec<Status> = m
+        .sub_meetings
+        .iter()
+        .map(|s| status(now, s.end_time, m.cancelled, of(s.key)))
+        .collect();
+    MeetingStatus {
+        overall: overall(m.cancelled, &subs),
+        subs,
+    }
+}
+
+/// May a meeting in this state be updated or cancelled? Only while pending: once someone has
+/// attended, its record is history, and an expired or cancelled meeting has no future.
+pub fn editable(s: Status) -> bool {
+    s == Status::Pending
 }
 
 /// The sub-meeting `current_sub_meetingid` names: the one in progress, else the next one not
@@ -127,6 +175,65 @@ pub fn aggregate(sessions: &[(i64, Option<i64>)], now: i64) -> Option<Aggregate>
         total_join_count: sessions.len() as u32,
         cumulative_time: total,
     })
+}
+
+/// One person's attendance in a meeting or sub-meeting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonAttendance {
+    pub participant: Participant,
+    pub aggregate: Aggregate,
+    /// Any of their sessions still open.
+    pub in_meeting: bool,
+}
+
+impl PersonAttendance {
+    /// The wire's `status` of a person: 1 in the meeting now, 2 has left.
+    pub fn status_code(&self) -> u32 {
+        if self.in_meeting {
+            1
+        } else {
+            2
+        }
+    }
+}
+
+/// Fold sessions into one [`PersonAttendance`] per participant, ordered by first join (then
+/// by kind and id, so equal times give a stable order).
+pub fn people<'a>(
+    sessions: impl IntoIterator<Item = &'a SessionRow>,
+    now: i64,
+) -> Vec<PersonAttendance> {
+    let mut by_person: HashMap<&Participant, Vec<(i64, Option<i64>)>> = HashMap::new();
+    for r in sessions {
+        by_person
+            .entry(&r.participant)
+            .or_default()
+            .push((r.join_time, r.quit_time));
+    }
+    let mut out: Vec<PersonAttendance> = by_person
+        .into_iter()
+        .filter_map(|(p, spans)| {
+            let aggregate = aggregate(&spans, now)?;
+            Some(PersonAttendance {
+                participant: p.clone(),
+                in_meeting: spans.iter().any(|s| s.1.is_none()),
+                aggregate,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        (
+            a.aggregate.first_join_time,
+            a.participant.kind_code(),
+            a.participant.id(),
+        )
+            .cmp(&(
+                b.aggregate.first_join_time,
+                b.participant.kind_code(),
+                b.participant.id(),
+            ))
+    });
+    out
 }
 
 #[cfg(test)]
@@ -205,6 +312,141 @@ mod tests {
         let b = aggregate(&[(100, Some(200)), (900, None)], 1000).unwrap();
         assert_eq!((b.last_quit_time, b.cumulative_time), (0, 200));
         assert_eq!(aggregate(&[], 5), None);
+    }
+
+    fn meeting(kind: MeetingType, subs: &[(i64, i64)]) -> Meeting {
+        Meeting {
+            key: 1,
+            meetingid: "hy1".into(),
+            meeting_code: "1".into(),
+            owner: crate::model::AppRef {
+                corpid: "ww".into(),
+                agentid: 1,
+            },
+            meeting_type: kind,
+            title: "t".into(),
+            meeting_start: 100,
+            meeting_duration: 100,
+            admin_userid: None,
+            sub_meetings: subs
+                .iter()
+                .zip(1..)
+                .map(|(&(s, e), key)| crate::model::SubMeeting {
+                    key,
+                    sub_meetingid: s.to_string(),
+                    start_time: s,
+                    end_time: e,
+                })
+                .collect(),
+            details: Default::default(),
+            cancelled: false,
+        }
+    }
+
+    #[test]
+    fn meeting_status_per_sub_meeting_and_overall() {
+        let open = Presence {
+            attended: true,
+            open: true,
+        };
+        let left = Presence {
+            attended: true,
+            open: false,
+        };
+        let one = meeting(MeetingType::OneOff, &[]);
+        let none = HashMap::new();
+        assert_eq!(meeting_status(150, &one, &none).overall, Status::Pending);
+        assert_eq!(meeting_status(200, &one, &none).overall, Status::Expired);
+        let p = HashMap::from([(0, open)]);
+        assert_eq!(meeting_status(50, &one, &p).overall, Status::InProgress);
+        let rec = meeting(
+            MeetingType::Recurring,
+            &[(100, 200), (300, 400), (500, 600)],
+        );
+        let p = HashMap::from([(1, left)]);
+        let st = meeting_status(350, &rec, &p);
+        assert_eq!(
+            st.subs,
+            [Status::Ended, Status::Pending, Status::Pending],
+            "the second ends at 400"
+        );
+        assert_eq!(st.overall, Status::Pending);
+        assert!(editable(st.overall));
+        let p = HashMap::from([(1, left), (2, open)]);
+        assert_eq!(meeting_status(350, &rec, &p).overall, Status::InProgress);
+        let st = meeting_status(700, &rec, &HashMap::from([(1, left)]));
+        assert_eq!(st.subs, [Status::Ended, Status::Expired, Status::Expired]);
+        assert_eq!(st.overall, Status::Ended);
+        let mut cancelled = rec.clone();
+        cancelled.cancelled = true;
+        let st = meeting_status(0, &cancelled, &none);
+        assert_eq!(st.overall, Status::Cancelled);
+        assert!(st.subs.iter().all(|s| *s == Status::Cancelled));
+        for s in [
+            Status::InProgress,
+            Status::Ended,
+            Status::Cancelled,
+            Status::Expired,
+        ] {
+            assert!(!editable(s));
+        }
+    }
+
+    fn row(p: Participant, join: i64, quit: Option<i64>) -> SessionRow {
+        SessionRow {
+            seq: 1,
+            session_key: format!("{}-{join}", p.id()),
+            sub_key: 0,
+            participant: p,
+            join_time: join,
+            quit_time: quit,
+            instance_id: 1,
+            role: 0,
+            webinar_role: 0,
+            join_type: 1,
+            net: None,
+            audio_state: false,
+            video_state: false,
+            screen_shared_state: false,
+            customer_data: None,
+            state_at: join,
+        }
+    }
+
+    #[test]
+    fn people_fold_sessions_per_participant() {
+        let alice = Participant::Member("alice".into());
+        let guest = Participant::Guest("alice".into());
+        let rows = [
+            row(alice.clone(), 100, Some(200)),
+            row(guest.clone(), 50, None),
+            row(alice.clone(), 150, Some(300)),
+            row(alice.clone(), 400, Some(410)),
+        ];
+        let p = people(&rows, 1000);
+        assert_eq!(p.len(), 2, "a guest with the same id is another person");
+        assert_eq!(p[0].participant, guest);
+        assert!(p[0].in_meeting);
+        assert_eq!(p[0].status_code(), 1);
+        assert_eq!(
+            (
+                p[0].aggregate.last_quit_time,
+                p[0].aggregate.cumulative_time
+            ),
+            (0, 950)
+        );
+        assert_eq!(p[1].participant, alice);
+        assert_eq!(p[1].status_code(), 2);
+        assert_eq!(
+            p[1].aggregate,
+            Aggregate {
+                first_join_time: 100,
+                last_quit_time: 410,
+                total_join_count: 3,
+                cumulative_time: 210
+            }
+        );
+        assert!(people(&[], 5).is_empty());
     }
 
     proptest! {

@@ -8,10 +8,12 @@ use rollcall_core::clock::Clock;
 use rollcall_core::crypto::ServerSecret;
 use rollcall_core::ids::IdGen;
 use rollcall_core::model::{App, Corp, Meeting, TokenRecord};
+use rollcall_core::recurrence::{self, TimeZone};
 use rollcall_core::visibility::Visibility;
 use rollcall_store::{Store, StoreError, StoreResult};
 
 /// What the operator configures about the server itself (the directory lives in the store).
+/// The time zone of recurring meetings is set on the state, with [`AppState::set_time_zone`].
 #[derive(Clone, Default)]
 pub struct ServerConfig {
     /// Lifetime of an access token, seconds (WeCom: 7200).
@@ -77,6 +79,10 @@ struct Inner {
     /// Tokens seen recently, so the hot path skips a store round trip. Tokens are immutable
     /// once issued (expiry is checked on every use), so a cached record cannot go stale.
     tokens: Mutex<HashMap<[u8; 32], TokenRecord>>,
+    /// The time zone recurring meetings keep their wall-clock time in (and `repeat_until`
+    /// dates are read in). Asia/Shanghai, WeCom's, unless set with
+    /// [`AppState::set_time_zone`].
+    time_zone: RwLock<TimeZone>,
 }
 
 /// How many token records (and meetings) a cache keeps before it starts over.
@@ -123,8 +129,34 @@ impl AppState {
                 directories: RwLock::new(DirectoryCache::default()),
                 meetings: Mutex::new(HashMap::new()),
                 tokens: Mutex::new(HashMap::new()),
+                time_zone: RwLock::new(recurrence::default_tz()),
             }),
         })
+    }
+
+    /// Use the IANA time zone `name` (`"Asia/Shanghai"`, `"Europe/Berlin"`, `"UTC"`) for
+    /// recurring meetings from now on. An unknown name changes nothing and says why, for
+    /// start-up to report: call it right after [`AppState::new`] with the configured name.
+    ///
+    /// It is a setter rather than a [`ServerConfig`] field so that adding it left every
+    /// existing `ServerConfig { .. }` literal compiling.
+    pub fn set_time_zone(&self, name: &str) -> Result<(), String> {
+        let tz = recurrence::time_zone(name)?;
+        *self
+            .inner
+            .time_zone
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = tz;
+        Ok(())
+    }
+
+    /// The time zone of recurring meetings.
+    pub fn time_zone(&self) -> TimeZone {
+        self.inner
+            .time_zone
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn store(&self) -> &dyn Store {

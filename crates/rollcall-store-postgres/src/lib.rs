@@ -21,7 +21,8 @@
 //!   implementation (thin wrappers).
 //! - `schema`: the versioned migrations and why the tables look the way they do.
 //! - `directory`: the server secret, corps and access tokens.
-//! - `meetings`: meetings and sub-meetings.
+//! - `meetings`: meetings, sub-meetings, updates and cancellation, a member's meetings, and
+//!   per-sub-meeting presence.
 //! - `attendance`: batched ingest (the hot write path) and keyset scans (the hot read path).
 //! - `error`: the internal error, its mapping onto [`StoreError`], and column decoding.
 #![forbid(unsafe_code)]
@@ -41,8 +42,10 @@ use tokio_postgres::NoTls;
 
 use rollcall_core::ingest::{Outcome, ResolvedEvent};
 use rollcall_core::model::{
-    AppRef, Corp, Meeting, NewMeeting, SessionRow, SessionScan, TokenRecord,
+    AppRef, Corp, Meeting, MeetingUpdate, NewMeeting, SessionRow, SessionScan, TokenRecord,
+    UserMeetingRow, UserMeetingScan,
 };
+use rollcall_core::schedule::Presence;
 use rollcall_store::{Store, StoreError, StoreResult};
 
 use crate::error::{Error, Result};
@@ -331,6 +334,39 @@ impl Store for PgStore {
 
     async fn meetings_of(&self, app: &AppRef) -> StoreResult<Vec<Meeting>> {
         call!(self, self.timeout(), |c| meetings::meetings_of(c, app))
+    }
+
+    async fn update_meeting(&self, update: &MeetingUpdate) -> StoreResult<bool> {
+        call!(self, self.timeout(), |c| meetings::update_meeting(
+            c, update
+        ))
+    }
+
+    async fn meetingid_by_code(
+        &self,
+        app: &AppRef,
+        meeting_code: &str,
+    ) -> StoreResult<Option<String>> {
+        call!(self, self.timeout(), |c| meetings::meetingid_by_code(
+            c,
+            app,
+            meeting_code
+        ))
+    }
+
+    async fn cancel_meeting(&self, meeting_key: i64) -> StoreResult<bool> {
+        call!(self, self.timeout(), |c| meetings::cancel_meeting(
+            c,
+            meeting_key
+        ))
+    }
+
+    async fn user_meetings(&self, scan: &UserMeetingScan) -> StoreResult<Vec<UserMeetingRow>> {
+        call!(self, self.timeout(), |c| meetings::user_meetings(c, scan))
+    }
+
+    async fn presence(&self, meeting_key: i64) -> StoreResult<Vec<(i64, Presence)>> {
+        call!(self, self.timeout(), |c| meetings::presence(c, meeting_key))
     }
 
     async fn ingest(&self, events: &[ResolvedEvent]) -> StoreResult<Vec<Outcome>> {

@@ -39,12 +39,22 @@
 //!   `INSERT … ON CONFLICT DO NOTHING` wins and every other node reads what it kept.
 //! - Arrays (`users.departments`, `apps.visible_*`) are native arrays: they are read and
 //!   written whole with the row, never searched.
+//! - Migration 2 (the meeting calls): the details `meeting/create` and `meeting/update` set
+//!   live on the meeting row (`invitees` a native array, `settings` / `reminders` JSON text,
+//!   read and written whole), with the `cancelled` flag. `meeting_people` is the index behind
+//!   `meeting/get_user_meetingid`: one row per member a meeting is listed for (administrator
+//!   and invitees), keyed `(corpid, agentid, userid, span_start, meeting_key)` so that a page
+//!   of one member's meetings is one range of the primary key in listing order; `span_end`
+//!   filters the window's other side. It is rewritten with the meeting on every update, and
+//!   backfilled from the administrators of meetings made before it existed.
+//!   `meetings_by_code` finds an app's meeting by the code people type (`meeting/get_info`).
 
 use crate::error::{get, Error, Result};
 
 /// The migrations, in order; version `n` is `MIGRATIONS[n - 1]`. Never edit one that has
 /// shipped: append a new one.
-pub(crate) const MIGRATIONS: &[&str] = &[r#"
+pub(crate) const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value BIGINT NOT NULL
@@ -161,7 +171,41 @@ CREATE TABLE pending_events (
     body        TEXT NOT NULL,
     PRIMARY KEY (meeting_key, session_key, ord)
 );
-"#];
+"#,
+    r#"
+-- settings / reminders: JSON objects as text (NULL: never given).
+ALTER TABLE meetings
+    ADD COLUMN description TEXT NOT NULL DEFAULT '',
+    ADD COLUMN location    TEXT NOT NULL DEFAULT '',
+    ADD COLUMN invitees    TEXT[] NOT NULL DEFAULT '{}',
+    ADD COLUMN settings    TEXT,
+    ADD COLUMN reminders   TEXT,
+    ADD COLUMN cancelled   BOOLEAN NOT NULL DEFAULT FALSE;
+
+CREATE TABLE meeting_people (
+    corpid      TEXT NOT NULL,
+    agentid     BIGINT NOT NULL,
+    userid      TEXT NOT NULL,
+    span_start  BIGINT NOT NULL,
+    meeting_key BIGINT NOT NULL REFERENCES meetings (key) ON DELETE CASCADE,
+    span_end    BIGINT NOT NULL,
+    PRIMARY KEY (corpid, agentid, userid, span_start, meeting_key)
+);
+CREATE INDEX meeting_people_by_meeting ON meeting_people (meeting_key);
+CREATE INDEX meetings_by_code ON meetings (corpid, agentid, meeting_code, key);
+
+INSERT INTO meeting_people (corpid, agentid, userid, span_start, meeting_key, span_end)
+SELECT m.corpid, m.agentid, m.admin_userid,
+       LEAST(m.meeting_start, COALESCE(
+           (SELECT min(s.start_time) FROM sub_meetings s WHERE s.meeting_key = m.key),
+           m.meeting_start)),
+       m.key,
+       GREATEST(m.meeting_start + m.meeting_duration, COALESCE(
+           (SELECT max(s.end_time) FROM sub_meetings s WHERE s.meeting_key = m.key),
+           m.meeting_start + m.meeting_duration))
+FROM meetings m WHERE m.admin_userid IS NOT NULL;
+"#,
+];
 
 /// Is `name` a schema name that needs no quoting (and so cannot inject anything)?
 pub(crate) fn check_identifier(name: &str) -> Result<()> {

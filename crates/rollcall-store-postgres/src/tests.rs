@@ -80,6 +80,7 @@ fn new_meeting(meetingid: &str) -> NewMeeting {
         meeting_duration: 300,
         admin_userid: None,
         sub_meetings: vec![("s1".into(), T0, T0 + 300), ("s2".into(), T0, T0 + 300)],
+        details: Default::default(),
     }
 }
 
@@ -239,6 +240,57 @@ async fn migrations_are_idempotent_and_safe_when_nodes_start_together() {
     again.migrate().await.expect("migrate again");
     assert!(again.meeting("m-1").await.expect("meeting").is_some());
     drop((stores, again));
+    fresh.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_2_lists_earlier_meetings_for_their_administrators() {
+    let Some(fresh) = Fresh::new() else { return };
+    let schema = fresh.options.schema.clone().expect("schema");
+    {
+        // A database as the first release left it: version 1, one recurring meeting.
+        let lazy = PgStore::lazy(&fresh.url, fresh.options.clone()).expect("lazy");
+        let c = lazy.checkout().await.expect("client");
+        c.batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .await
+            .expect("schema");
+        c.batch_execute(schema::MIGRATIONS[0]).await.expect("v1");
+        c.batch_execute(
+            "CREATE TABLE rollcall_migrations (version BIGINT PRIMARY KEY, \
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT now()); \
+             INSERT INTO rollcall_migrations (version) VALUES (1); \
+             INSERT INTO meetings (meetingid, meeting_code, corpid, agentid, meeting_type, title, \
+               meeting_start, meeting_duration, admin_userid) \
+               VALUES ('m-1', '1', 'c', 1, 1, 't', 1000, 100, 'alice'), \
+                      ('m-2', '2', 'c', 1, 0, 't', 5000, 100, NULL); \
+             INSERT INTO sub_meetings (meeting_key, key, sub_meetingid, start_time, end_time) \
+               SELECT key, 1, '1000', 1000, 1100 FROM meetings WHERE meetingid = 'm-1'; \
+             INSERT INTO sub_meetings (meeting_key, key, sub_meetingid, start_time, end_time) \
+               SELECT key, 2, '9000', 9000, 9100 FROM meetings WHERE meetingid = 'm-1';",
+        )
+        .await
+        .expect("v1 data");
+    }
+    let store = fresh.store().await.expect("migrates");
+    let c = store.checkout().await.expect("client");
+    let rows = c
+        .query(
+            "SELECT p.userid, p.span_start, p.span_end, m.meetingid FROM meeting_people p \
+             JOIN meetings m ON m.key = p.meeting_key",
+            &[],
+        )
+        .await
+        .expect("people");
+    let got: Vec<(String, i64, i64, String)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    assert_eq!(got, [("alice".to_string(), 1000, 9100, "m-1".to_string())]);
+    drop(c);
+    let m = store.meeting("m-1").await.expect("meeting").expect("found");
+    assert!(m.details.invitees.is_empty() && !m.cancelled);
+    assert_eq!(m.sub_meetings.len(), 2);
+    drop(store);
     fresh.cleanup().await;
 }
 

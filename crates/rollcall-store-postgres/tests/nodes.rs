@@ -22,9 +22,10 @@ use async_trait::async_trait;
 
 use rollcall_core::ingest::{Event, EventKind, Join, Outcome, ResolvedEvent, StatePatch};
 use rollcall_core::model::{
-    AppRef, Corp, Meeting, MeetingType, NewMeeting, Participant, SessionRow, SessionScan,
-    TokenRecord,
+    AppRef, Corp, Meeting, MeetingType, MeetingUpdate, NewMeeting, Participant, SessionRow,
+    SessionScan, TokenRecord, UserMeetingRow, UserMeetingScan,
 };
+use rollcall_core::schedule::Presence;
 use rollcall_store::{Store, StoreResult};
 use rollcall_store_postgres::PgStore;
 
@@ -82,6 +83,21 @@ impl Store for TwoNodes {
     async fn scan_sessions(&self, scan: &SessionScan) -> StoreResult<Vec<SessionRow>> {
         self.pick().scan_sessions(scan).await
     }
+    async fn update_meeting(&self, update: &MeetingUpdate) -> StoreResult<bool> {
+        self.pick().update_meeting(update).await
+    }
+    async fn meetingid_by_code(&self, app: &AppRef, code: &str) -> StoreResult<Option<String>> {
+        self.pick().meetingid_by_code(app, code).await
+    }
+    async fn cancel_meeting(&self, meeting_key: i64) -> StoreResult<bool> {
+        self.pick().cancel_meeting(meeting_key).await
+    }
+    async fn user_meetings(&self, scan: &UserMeetingScan) -> StoreResult<Vec<UserMeetingRow>> {
+        self.pick().user_meetings(scan).await
+    }
+    async fn presence(&self, meeting_key: i64) -> StoreResult<Vec<(i64, Presence)>> {
+        self.pick().presence(meeting_key).await
+    }
 }
 
 /// Two nodes on a fresh schema, or `None` without a database.
@@ -138,6 +154,7 @@ fn new_meeting(meetingid: &str) -> NewMeeting {
         meeting_duration: 3600,
         admin_userid: Some("zhangsan".into()),
         sub_meetings: vec![],
+        details: Default::default(),
     }
 }
 

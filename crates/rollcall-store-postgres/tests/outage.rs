@@ -179,6 +179,7 @@ async fn an_outage_fails_calls_writes_nothing_and_recovers_without_a_restart() {
             meeting_duration: 3600,
             admin_userid: None,
             sub_meetings: vec![],
+            details: Default::default(),
         })
         .await
         .expect("meeting");

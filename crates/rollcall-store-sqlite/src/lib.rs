@@ -15,7 +15,8 @@
 //! - `schema`: connection settings and the versioned migrations (`PRAGMA user_version`),
 //!   with the reasons for each table's shape.
 //! - `directory`: the server secret, corps and access tokens.
-//! - `meetings`: meetings and sub-meetings.
+//! - `meetings`: meetings, sub-meetings, updates and cancellation, a member's meetings, and
+//!   per-sub-meeting presence.
 //! - `attendance`: ingest (the hot write path) and keyset session scans (the hot read path).
 //! - `error`: the internal error and its mapping onto [`StoreError`].
 #![forbid(unsafe_code)]
@@ -36,8 +37,10 @@ use r2d2_sqlite::SqliteConnectionManager;
 
 use rollcall_core::ingest::{Outcome, ResolvedEvent};
 use rollcall_core::model::{
-    AppRef, Corp, Meeting, NewMeeting, SessionRow, SessionScan, TokenRecord,
+    AppRef, Corp, Meeting, MeetingUpdate, NewMeeting, SessionRow, SessionScan, TokenRecord,
+    UserMeetingRow, UserMeetingScan,
 };
+use rollcall_core::schedule::Presence;
 use rollcall_store::{Store, StoreError, StoreResult};
 
 use crate::error::{Error, Result};
@@ -221,6 +224,36 @@ impl Store for SqliteStore {
     async fn meetings_of(&self, app: &AppRef) -> StoreResult<Vec<Meeting>> {
         let app = app.clone();
         self.read(move |c| meetings::meetings_of(c, &app)).await
+    }
+
+    async fn update_meeting(&self, update: &MeetingUpdate) -> StoreResult<bool> {
+        let update = update.clone();
+        self.write(move |c| meetings::update_meeting(c, &update))
+            .await
+    }
+
+    async fn meetingid_by_code(
+        &self,
+        app: &AppRef,
+        meeting_code: &str,
+    ) -> StoreResult<Option<String>> {
+        let (app, code) = (app.clone(), meeting_code.to_owned());
+        self.read(move |c| meetings::meetingid_by_code(c, &app, &code))
+            .await
+    }
+
+    async fn cancel_meeting(&self, meeting_key: i64) -> StoreResult<bool> {
+        self.write(move |c| meetings::cancel_meeting(c, meeting_key))
+            .await
+    }
+
+    async fn user_meetings(&self, scan: &UserMeetingScan) -> StoreResult<Vec<UserMeetingRow>> {
+        let scan = scan.clone();
+        self.read(move |c| meetings::user_meetings(c, &scan)).await
+    }
+
+    async fn presence(&self, meeting_key: i64) -> StoreResult<Vec<(i64, Presence)>> {
+        self.read(move |c| meetings::presence(c, meeting_key)).await
     }
 
     async fn ingest(&self, events: &[ResolvedEvent]) -> StoreResult<Vec<Outcome>> {

@@ -26,6 +26,15 @@
 //!   numbers, so a reader's snapshot of it always matches the rows it can see.
 //! - There is no `created_at`: the contract gives the store no creation time (and the
 //!   emulator's clock may be virtual), and the key already orders meetings by creation.
+//! - Migration 2 (the meeting calls): the details `meeting/create` and `meeting/update` set
+//!   live on the meeting row (`invitees`, `settings`, `reminders` as JSON text: read and
+//!   written whole, never searched), with the `cancelled` flag. `meeting_people` is the index
+//!   behind `meeting/get_user_meetingid`: one row per member a meeting is listed for (its
+//!   administrator and invitees), keyed `(corpid, agentid, userid, span_start, meeting_key)`
+//!   so that a page of one member's meetings is one range of the primary key in listing order;
+//!   `span_end` filters the window's other side. It is rewritten with the meeting on every
+//!   update, and backfilled from the administrators of meetings made before it existed.
+//!   `meetings_by_code` finds an app's meeting by the code people type (`meeting/get_info`).
 
 use std::time::Duration;
 
@@ -42,7 +51,8 @@ const STATEMENT_CACHE: usize = 64;
 
 /// The migrations, in order; `PRAGMA user_version` = how many are applied. Never edit one
 /// that has shipped: append a new one.
-pub(crate) const MIGRATIONS: &[&str] = &[r#"
+pub(crate) const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value ANY
@@ -156,7 +166,40 @@ CREATE TABLE pending_events (
     body        TEXT NOT NULL,
     PRIMARY KEY (meeting_key, session_key, ord)
 ) STRICT, WITHOUT ROWID;
-"#];
+"#,
+    r#"
+-- invitees: JSON array of userids; settings / reminders: JSON objects (NULL: never given).
+ALTER TABLE meetings ADD COLUMN description TEXT NOT NULL DEFAULT '';
+ALTER TABLE meetings ADD COLUMN location TEXT NOT NULL DEFAULT '';
+ALTER TABLE meetings ADD COLUMN invitees TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE meetings ADD COLUMN settings TEXT;
+ALTER TABLE meetings ADD COLUMN reminders TEXT;
+ALTER TABLE meetings ADD COLUMN cancelled INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE meeting_people (
+    corpid      TEXT NOT NULL,
+    agentid     INTEGER NOT NULL,
+    userid      TEXT NOT NULL,
+    span_start  INTEGER NOT NULL,
+    meeting_key INTEGER NOT NULL REFERENCES meetings (key) ON DELETE CASCADE,
+    span_end    INTEGER NOT NULL,
+    PRIMARY KEY (corpid, agentid, userid, span_start, meeting_key)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX meeting_people_by_meeting ON meeting_people (meeting_key);
+CREATE INDEX meetings_by_code ON meetings (corpid, agentid, meeting_code, key);
+
+INSERT INTO meeting_people (corpid, agentid, userid, span_start, meeting_key, span_end)
+SELECT m.corpid, m.agentid, m.admin_userid,
+       min(m.meeting_start, coalesce(
+           (SELECT min(s.start_time) FROM sub_meetings s WHERE s.meeting_key = m.key),
+           m.meeting_start)),
+       m.key,
+       max(m.meeting_start + m.meeting_duration, coalesce(
+           (SELECT max(s.end_time) FROM sub_meetings s WHERE s.meeting_key = m.key),
+           m.meeting_start + m.meeting_duration))
+FROM meetings m WHERE m.admin_userid IS NOT NULL;
+"#,
+];
 
 /// Settings every connection gets, reader or writer.
 fn common(conn: &Connection) -> rusqlite::Result<()> {

@@ -7,6 +7,7 @@ use rollcall_core::model::{AppRef, MeetingType, NewMeeting, SessionScan};
 use rollcall_store::{Store, StoreError};
 
 use super::*;
+use r2d2_sqlite::rusqlite::params;
 
 fn fresh() -> (SqliteStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -43,6 +44,86 @@ fn the_page_scan_is_one_primary_key_range_without_sorting() {
     );
     assert!(!p.contains("TEMP B-TREE"), "{p}");
     assert!(!p.contains("SCAN"), "{p}");
+}
+
+#[test]
+fn a_members_meetings_page_is_one_primary_key_range() {
+    let (store, _dir) = fresh();
+    let conn = store
+        .inner
+        .writer
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let mut st = conn
+        .prepare(&format!(
+            "EXPLAIN QUERY PLAN {}",
+            meetings::USER_MEETINGS_SQL
+        ))
+        .expect("explain");
+    let rows = st
+        .query_map(
+            params!["c", 1, "u", i64::MIN, i64::MIN, i64::MAX, i64::MIN, 100],
+            |r| r.get::<_, String>(3),
+        )
+        .expect("query")
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .expect("rows");
+    let p = rows.join("\n");
+    assert!(
+        p.contains("SEARCH p USING PRIMARY KEY (corpid=? AND agentid=? AND userid=?"),
+        "{p}"
+    );
+    assert!(!p.contains("TEMP B-TREE"), "{p}");
+}
+
+#[test]
+fn migration_2_lists_earlier_meetings_for_their_administrators() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(DB_FILE);
+    {
+        // A store as the first release left it: schema version 1, one recurring meeting.
+        let mut conn = Connection::open(&path).unwrap();
+        conn.execute_batch(schema::MIGRATIONS[0]).unwrap();
+        conn.execute_batch("PRAGMA user_version = 1").unwrap();
+        let tx = conn.transaction().unwrap();
+        tx.execute(
+            "INSERT INTO meetings (meetingid, meeting_code, corpid, agentid, meeting_type, title, \
+             meeting_start, meeting_duration, admin_userid) \
+             VALUES ('m-1', '1', 'c', 1, 1, 't', 1000, 100, 'alice'), \
+                    ('m-2', '2', 'c', 1, 0, 't', 5000, 100, NULL)",
+            [],
+        )
+        .unwrap();
+        tx.execute(
+            "INSERT INTO sub_meetings (meeting_key, key, sub_meetingid, start_time, end_time) \
+             VALUES (1, 1, '1000', 1000, 1100), (1, 2, '9000', 9000, 9100)",
+            [],
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    }
+    let store = SqliteStore::open(dir.path()).expect("migrates");
+    let conn = store
+        .inner
+        .writer
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let rows: Vec<(String, i64, i64, i64)> = conn
+        .prepare("SELECT userid, span_start, meeting_key, span_end FROM meeting_people")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<std::result::Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows, [("alice".to_string(), 1000, 1, 9100)]);
+    let (invitees, cancelled): (String, bool) = conn
+        .query_row(
+            "SELECT invitees, cancelled FROM meetings WHERE key = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((invitees.as_str(), cancelled), ("[]", false));
 }
 
 #[test]
@@ -118,6 +199,7 @@ async fn undecodable_rows_are_corrupt_not_panics() {
             meeting_duration: 300,
             admin_userid: None,
             sub_meetings: vec![],
+            details: Default::default(),
         })
         .await
         .unwrap();

@@ -24,6 +24,7 @@ fn new_meeting(meetingid: &str) -> NewMeeting {
         meeting_duration: 3600,
         admin_userid: Some("zhangsan".into()),
         sub_meetings: vec![("sub-1".into(), T0, T0 + 3600)],
+        details: Default::default(),
     }
 }
 

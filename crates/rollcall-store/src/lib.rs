@@ -17,8 +17,10 @@ use async_trait::async_trait;
 
 use rollcall_core::ingest::{Outcome, ResolvedEvent};
 use rollcall_core::model::{
-    AppRef, Corp, Meeting, NewMeeting, SessionRow, SessionScan, TokenRecord,
+    AppRef, Corp, Meeting, MeetingUpdate, NewMeeting, SessionRow, SessionScan, TokenRecord,
+    UserMeetingRow, UserMeetingScan,
 };
+use rollcall_core::schedule::Presence;
 
 pub mod suite;
 
@@ -72,14 +74,45 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     // ---- meetings ----
 
     /// Store a new meeting, assigning its key and its sub-meetings' keys (1, 2, … in order).
-    /// A taken `meetingid` is a [`StoreError::Conflict`].
+    /// A taken `meetingid` is a [`StoreError::Conflict`]. The meeting is listed for its
+    /// administrator and invitees ([`Self::user_meetings`]).
     async fn create_meeting(&self, meeting: &NewMeeting) -> StoreResult<Meeting>;
 
-    /// A meeting with its sub-meetings, by `meetingid`.
+    /// A meeting with its sub-meetings (in schedule order: start time, then key), details and
+    /// cancelled flag, by `meetingid`.
     async fn meeting(&self, meetingid: &str) -> StoreResult<Option<Meeting>>;
 
     /// Meetings owned by `app`, for listings and the demo (newest first).
     async fn meetings_of(&self, app: &AppRef) -> StoreResult<Vec<Meeting>>;
+
+    /// Write a meeting's new state whole, in one transaction: title, type, schedule, details,
+    /// the complete sub-meeting list (with the keys given), and the members it is listed for.
+    /// `false`, changing nothing, when no meeting has `update.key` or it is cancelled (a
+    /// cancelled meeting never changes again). The server decided the change is allowed.
+    async fn update_meeting(&self, update: &MeetingUpdate) -> StoreResult<bool>;
+
+    /// The `meetingid` of the newest meeting (highest key) owned by `app` with this
+    /// `meeting_code`, if any: `meeting/get_info` by code. Codes are random, so two of one
+    /// app's meetings rarely share one; when they do, the newest wins.
+    async fn meetingid_by_code(
+        &self,
+        app: &AppRef,
+        meeting_code: &str,
+    ) -> StoreResult<Option<String>>;
+
+    /// Mark a meeting cancelled; its sessions stay readable. `false`, changing nothing, when
+    /// no meeting has that key or it already is cancelled.
+    async fn cancel_meeting(&self, meeting_key: i64) -> StoreResult<bool>;
+
+    /// Up to `scan.limit` meetings owned by `scan.app` that list `scan.userid` (as
+    /// administrator or invitee), whose span `[span_start, span_end]` meets `[begin, end]`,
+    /// strictly after `scan.after` in `(span_start, key)` order. Keyset access.
+    async fn user_meetings(&self, scan: &UserMeetingScan) -> StoreResult<Vec<UserMeetingRow>>;
+
+    /// What the sessions of each sub-meeting say (any session; any still open), by sub-meeting
+    /// key (0 for a meeting that is not recurring), in key order. Keys without sessions are
+    /// left out.
+    async fn presence(&self, meeting_key: i64) -> StoreResult<Vec<(i64, Presence)>>;
 
     // ---- attendance ----
 

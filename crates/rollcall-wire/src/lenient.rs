@@ -5,6 +5,11 @@
 //! is indistinguishable from "not given". Clients rely on all of this (many send
 //! `"start_time": 0` or `"cursor": ""`), so the server decodes field by field with these
 //! helpers and reports the first bad field by name.
+//!
+//! A field of a nested object is named by its path (`"reminders.repeat_type"`): read the
+//! nested object with [`Fields::object`], then ask for `"reminders.repeat_type"`; the lookup
+//! uses the last segment and the error carries the whole path, so a client learns exactly
+//! which field to fix.
 
 use serde_json::{Map, Value};
 
@@ -23,8 +28,10 @@ impl<'a> Fields<'a> {
         Self { obj }
     }
 
+    /// The value of `name`, looked up by its last `.`-separated segment.
     fn get(&self, name: &str) -> Option<&'a Value> {
-        match self.obj.get(name) {
+        let key = name.rsplit('.').next().unwrap_or(name);
+        match self.obj.get(key) {
             None | Some(Value::Null) => None,
             Some(v) => Some(v),
         }
@@ -75,6 +82,78 @@ impl<'a> Fields<'a> {
     /// The raw value of a field, `null` folded into absent.
     pub fn raw(&self, name: &str) -> Option<&'a Value> {
         self.get(name)
+    }
+
+    /// An optional nested object, to read with its own [`Fields`]; anything else is a bad field.
+    pub fn object(&self, name: &'static str) -> Result<Option<Fields<'a>>, BadField> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Object(m)) => Ok(Some(Fields::new(m))),
+            Some(_) => Err(BadField(name)),
+        }
+    }
+
+    /// An optional array of unsigned integers (each a number or a digit string) no larger
+    /// than `max`, at most `max_items` long. Any bad element makes the whole field bad.
+    pub fn opt_uint_list(
+        &self,
+        name: &'static str,
+        max: u64,
+        max_items: usize,
+    ) -> Result<Option<Vec<u64>>, BadField> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Array(items)) if items.len() <= max_items => items
+                .iter()
+                .map(|v| parse_uint(v).filter(|&n| n <= max).ok_or(BadField(name)))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(_) => Err(BadField(name)),
+        }
+    }
+
+    /// An optional array of non-empty strings of at most `max_len` bytes each, at most
+    /// `max_items` long.
+    pub fn opt_str_list(
+        &self,
+        name: &'static str,
+        max_len: usize,
+        max_items: usize,
+    ) -> Result<Option<Vec<&'a str>>, BadField> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Array(items)) if items.len() <= max_items => items
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) if !s.is_empty() && s.len() <= max_len => Ok(s.as_str()),
+                    _ => Err(BadField(name)),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(_) => Err(BadField(name)),
+        }
+    }
+}
+
+/// Serde for integers that travel as JSON numbers but may arrive as digit strings
+/// (`null` and `""` read as 0): how a client decodes WeCom's replies, which are not consistent
+/// about it. Always written as a number.
+pub mod serde_uint {
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+    use serde_json::Value;
+
+    pub fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(*v)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Null => Ok(0),
+            Value::String(s) if s.is_empty() => Ok(0),
+            v => super::parse_uint(&v)
+                .ok_or_else(|| D::Error::custom(format!("expected an unsigned integer, got {v}"))),
+        }
     }
 }
 
@@ -136,5 +215,41 @@ mod tests {
         assert_eq!(f.opt_u32("e"), Err(BadField("e")));
         assert_eq!(f.opt_u32("f"), Ok(Some(u32::MAX)));
         assert_eq!(f.opt_u32("missing"), Ok(None));
+    }
+
+    #[test]
+    fn nested_fields_are_named_by_their_path() {
+        let body = json!({"reminders": {"repeat_type": "x", "repeat_interval": "2",
+                          "days": [1, "2"], "bad_days": [1, -2], "ids": ["a", ""]},
+                          "scalar": 3});
+        let f = Fields::new(body.as_object().unwrap());
+        let r = f.object("reminders").unwrap().unwrap();
+        assert_eq!(
+            r.opt_u32("reminders.repeat_type"),
+            Err(BadField("reminders.repeat_type"))
+        );
+        assert_eq!(r.opt_u32("reminders.repeat_interval"), Ok(Some(2)));
+        assert_eq!(
+            r.opt_uint_list("reminders.days", 7, 7),
+            Ok(Some(vec![1, 2]))
+        );
+        assert_eq!(
+            r.opt_uint_list("reminders.days", 1, 7),
+            Err(BadField("reminders.days"))
+        );
+        assert_eq!(
+            r.opt_uint_list("reminders.days", 7, 1),
+            Err(BadField("reminders.days"))
+        );
+        assert_eq!(
+            r.opt_uint_list("reminders.bad_days", 7, 7),
+            Err(BadField("reminders.bad_days"))
+        );
+        assert_eq!(
+            r.opt_str_list("reminders.ids", 8, 8),
+            Err(BadField("reminders.ids"))
+        );
+        assert_eq!(f.object("scalar").err(), Some(BadField("scalar")));
+        assert!(f.object("missing").unwrap().is_none());
     }
 }

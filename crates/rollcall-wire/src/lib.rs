@@ -8,12 +8,15 @@
 //! - [`errcode`]: the error catalogue (SPEC §1) as constants with their English texts.
 //! - [`ErrorBody`], [`GetTokenResponse`], [`GetAttendeeListRequest`],
 //!   [`GetAttendeeListResponse`], [`Attendee`]: request and response bodies.
+//! - [`meeting`]: the meeting calls around the attendee list (create, update, cancel,
+//!   get_info, get_user_meetingid).
 //! - [`lenient`]: WeCom's tolerant integer decoding (numbers or digit strings).
 #![forbid(unsafe_code)]
 
 use serde::{Deserialize, Serialize};
 
 pub mod lenient;
+pub mod meeting;
 
 /// WeCom error codes used by rollcall (SPEC §1), with the English text each one carries.
 pub mod errcode {

@@ -36,6 +36,7 @@ pub struct FileConfig {
     pub admin_key: Option<Secret>,
     pub seed: Option<u64>,
     pub clock: Option<ClockSpec>,
+    pub timezone: Option<String>,
     #[serde(default)]
     pub corps: Vec<Spanned<CorpToml>>,
 }

@@ -1,10 +1,20 @@
 //! `--demo`: a corp, an app and meetings with realistic attendance, ready to query.
 //!
 //! Everything goes through the same operations the HTTP API uses
-//! ([`apply_corp`], [`meetings::create`], [`ingest`]), with events shaped exactly as SPEC §5
-//! shows, so the demo exercises the real paths and doubles as a worked example of the ingest
-//! format. Randomness comes from one generator drawn from the server's [`IdGen`], so
-//! `--seed N` (with `--clock virtual:T`) reproduces the same demo.
+//! ([`apply_corp`], [`meeting_calls::create`], [`meetings::create`], [`ingest`]), with events
+//! shaped exactly as SPEC §5 shows, so the demo exercises the real paths and doubles as a
+//! worked example of the ingest format.
+//!
+//! Which meetings come from where: `meeting/create` only accepts a start in the future (as
+//! WeCom's does), so the meetings that are still ahead — the upcoming recurring meeting and
+//! a pending one-off — are created exactly as an app would, from a WeCom request body
+//! through [`meeting_calls::create`]. The meetings whose attendance is already history (and
+//! the live one, which started minutes ago) cannot be made that way, so they come from the
+//! admin API's [`meetings::create`], which is there for that; the alternative, rewinding the
+//! clock to create them, would only work on a virtual clock.
+//!
+//! Randomness comes from one generator drawn from the server's [`IdGen`], so `--seed N` (with
+//! `--clock virtual:T`) reproduces the same demo.
 //!
 //! Data directory: without an explicit `--data` (flag, env or file) the demo runs in a fresh
 //! temporary directory removed at exit, so it never leaves 10,000 sessions in
@@ -26,8 +36,10 @@ use tokio::sync::watch;
 use rollcall_core::directory::{AppSpec, CorpSpec};
 use rollcall_core::model::{AppRef, Department, Meeting, User};
 use rollcall_core::DAY;
+use rollcall_server::auth::AppToken;
 use rollcall_server::ops::directory::apply_corp;
 use rollcall_server::ops::ingest::ingest;
+use rollcall_server::ops::meeting_calls::{self, CreateRequest};
 use rollcall_server::ops::meetings::{self, AdminMeeting, SubMeetingSpec};
 use rollcall_server::AppState;
 
@@ -41,6 +53,10 @@ const TITLE_RECURRING: &str = "平台组周例会";
 const TITLE_WEBINAR: &str = "rollcall 发布会（网络研讨会）";
 const TITLE_BIG: &str = "全员大会";
 const TITLE_LIVE: &str = "研发日站会（进行中）";
+const TITLE_UPCOMING: &str = "架构评审双周会";
+const TITLE_PENDING: &str = "客户回访准备会";
+/// Occurrences of the upcoming recurring meeting.
+const UPCOMING_COUNT: u32 = 6;
 
 /// Externals and guests in the big meeting; every [`BIG_REJOIN_EVERY`]th rejoins once.
 const BIG_PARTICIPANTS: usize = 10_000;
@@ -99,6 +115,10 @@ pub struct Demo {
     pub big: String,
     pub big_sessions: usize,
     pub live: String,
+    /// Recurring every two weeks from next week, made with `meeting/create`.
+    pub upcoming: String,
+    /// A one-off tomorrow, made with `meeting/create`.
+    pub pending: String,
     /// Whether the ended meetings were found in the data directory rather than created.
     pub reused: bool,
 }
@@ -348,6 +368,31 @@ async fn create(
         .map_err(|e| anyhow!("creating demo meeting {title:?}: {}", e.message))
 }
 
+/// Create a meeting the way an app does: a WeCom `meeting/create` body, read and checked by
+/// the same code as the HTTP call, on behalf of the demo app.
+async fn create_as_app(state: &AppState, body: Value) -> anyhow::Result<String> {
+    let corp = state
+        .corp(CORPID)
+        .await?
+        .ok_or_else(|| anyhow!("the demo corp is missing"))?;
+    let token = AppToken {
+        app: AppRef {
+            corpid: CORPID.into(),
+            agentid: AGENTID,
+        },
+        corp,
+    };
+    let Value::Object(map) = &body else {
+        bail!("a meeting/create body is an object");
+    };
+    let req = CreateRequest::try_from(map)
+        .map_err(|e| anyhow!("demo meeting/create body refused: {}", e.text()))?;
+    let created = meeting_calls::create(state, &token, &req)
+        .await
+        .map_err(|e| anyhow!("demo meeting/create refused: {}", e.text()))?;
+    Ok(created.meetingid)
+}
+
 /// Seed the demo: the corp (with a new app secret), the ended meetings (or the ones already
 /// in the data directory), and a live meeting whose feed [`run_live`] keeps going.
 pub async fn seed(state: &AppState, rng: &mut StdRng) -> anyhow::Result<(Demo, LiveFeed)> {
@@ -433,6 +478,45 @@ pub async fn seed(state: &AppState, rng: &mut StdRng) -> anyhow::Result<(Demo, L
         }
     };
 
+    // Ahead of us, so made as an app makes them: an architecture review every two weeks from
+    // next week, and a one-off tomorrow. Kept from the data directory only while still ahead
+    // (they are not the ended meetings `reused` speaks of).
+    let ahead = |title: &str| find(title).filter(|m| m.meeting_start > now);
+    let upcoming =
+        match ahead(TITLE_UPCOMING) {
+            Some(m) => m.meetingid,
+            None => create_as_app(
+                state,
+                json!({
+                    "admin_userid": "lisi", "title": TITLE_UPCOMING,
+                    "meeting_start": hour + WEEK + 2 * HOUR, "meeting_duration": HOUR,
+                    "description": "架构决策记录（ADR）逐条过", "location": "研发中心 5F 会议室",
+                    "invitees": {"userid": ["wangwu", "zhaoliu", "sunqi", "zhengshi"]},
+                    "settings": {"remind_scope": 3, "allow_enter_before_host": true},
+                    "reminders": {"is_repeat": 1, "repeat_type": 1, "repeat_interval": 2,
+                                  "repeat_until_type": 1, "repeat_until_count": UPCOMING_COUNT,
+                                  "remind_before": [900]}
+                }),
+            )
+            .await?,
+        };
+    let pending = match ahead(TITLE_PENDING) {
+        Some(m) => m.meetingid,
+        None => {
+            create_as_app(
+                state,
+                json!({
+                    "admin_userid": "zhouba", "title": TITLE_PENDING,
+                    "meeting_start": hour + DAY, "meeting_duration": 45 * 60,
+                    "location": "线上", "invitees": {"userid": ["wujiu", "liuyang"]},
+                    "settings": {"password": "2580"},
+                    "reminders": {"remind_before": [300]}
+                }),
+            )
+            .await?
+        }
+    };
+
     let start = now - now.rem_euclid(60) - 20 * 60;
     let live = create(state, TITLE_LIVE, 0, start, LIVE_DURATION, vec![]).await?;
     let mut feed = LiveFeed::new(&live.meetingid, start + LIVE_DURATION, rng);
@@ -448,6 +532,8 @@ pub async fn seed(state: &AppState, rng: &mut StdRng) -> anyhow::Result<(Demo, L
             big: big.meetingid,
             big_sessions: big_session_count(),
             live: live.meetingid,
+            upcoming,
+            pending,
             reused,
         },
         feed,
@@ -903,6 +989,12 @@ pub fn banner(demo: &Demo, base: &str, ingest_key: &str, admin_key: &str, data: 
  webinar      {webinar}  ended; webinar_role 1 to 4
  big          {big}  ended; {big_sessions} sessions, page with next_cursor
  live         {live}  in progress; joins, quits and state changes every 2 s
+ upcoming     {upcoming}  every two weeks from next week ({upcoming_count} times); made with meeting/create
+ pending      {pending}  one-off tomorrow; made with meeting/create
+
+ The meeting calls take the same token: POST {base}/cgi-bin/meeting/get_info?access_token=$TOKEN
+ with {{"meetingid": "…"}}; also meeting/create, update, cancel and get_user_meetingid
+ (e.g. {{"userid": "lisi"}}).
 
  The app sees 总部 (HQ) and its sub-departments, plus {outsider} by name; {invisible}
  (顾问团, outside the visible range) attends too but is omitted from every listing.
@@ -923,6 +1015,9 @@ pub fn banner(demo: &Demo, base: &str, ingest_key: &str, admin_key: &str, data: 
         big = demo.big,
         big_sessions = demo.big_sessions,
         live = demo.live,
+        upcoming = demo.upcoming,
+        upcoming_count = UPCOMING_COUNT,
+        pending = demo.pending,
         outsider = VISIBLE_OUTSIDER,
         invisible = INVISIBLE_USER,
     )
@@ -1023,6 +1118,8 @@ mod tests {
             big: "hyBIG".into(),
             big_sessions: 11262,
             live: "hyLIVE".into(),
+            upcoming: "hyUP".into(),
+            pending: "hyPEND".into(),
             reused: false,
         };
         let b = banner(&demo, "http://127.0.0.1:8080", "IK", "AK", "/tmp/x");
@@ -1037,6 +1134,9 @@ mod tests {
             r#""sub_meetingid":"1760000000""#,
             "Authorization: Bearer IK",
             "11262 sessions",
+            "upcoming     hyUP ",
+            "pending      hyPEND ",
+            "meeting/get_info",
         ] {
             assert!(b.contains(needle), "{needle:?} missing from\n{b}");
         }

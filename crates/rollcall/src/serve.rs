@@ -20,6 +20,7 @@ use rollcall_core::ids::IdGen;
 use rollcall_server::ops::directory::{apply_corp, ApplyError};
 use rollcall_server::{AppState, ServerConfig};
 use rollcall_store::Store;
+use rollcall_store_postgres::PgStore;
 use rollcall_store_sqlite::SqliteStore;
 
 use crate::cli::ServeArgs;
@@ -56,7 +57,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
 
     // Without an explicit --data, the demo runs in a throw-away directory (see `demo`).
-    let temp = if settings.demo && !settings.data_explicit {
+    let temp = if settings.demo && !settings.data_explicit && settings.database.is_none() {
         Some(
             tempfile::Builder::new()
                 .prefix("rollcall-demo-")
@@ -69,10 +70,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let data: PathBuf = temp
         .as_ref()
         .map_or_else(|| settings.data.clone(), |t| t.path().to_owned());
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&data)
-            .with_context(|| format!("opening the store in {}", data.display()))?,
-    );
+    let store: Arc<dyn Store> = match &settings.database {
+        Some(url) => Arc::new(
+            PgStore::connect(url)
+                .await
+                .with_context(|| format!("connecting to PostgreSQL at {}", redact_url(url)))?,
+        ),
+        None => Arc::new(
+            SqliteStore::open(&data)
+                .with_context(|| format!("opening the store in {}", data.display()))?,
+        ),
+    };
+    let store_label = match &settings.database {
+        Some(url) => redact_url(url),
+        None => data.display().to_string(),
+    };
     let config = ServerConfig {
         token_ttl_secs: i64::from(settings.token_ttl_secs.get()),
         ingest_key: ingest_key.as_ref().map(|k| k.expose().to_owned()),
@@ -81,6 +93,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let state = AppState::new(store, config, clock, ids)
         .await
         .context("initialising the store")?;
+    if let Some(tz) = &settings.timezone {
+        state
+            .set_time_zone(tz)
+            .map_err(anyhow::Error::msg)
+            .context("--timezone")?;
+    }
     if let Some(file) = &file {
         apply_config(&state, file).await?;
     }
@@ -89,7 +107,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let local = listener.local_addr().context("reading the bound address")?;
-    tracing::info!(data = %data.display(), "listening on http://{local}");
+    tracing::info!(store = %store_label, "listening on http://{local}");
 
     let mut live = None;
     if settings.demo {
@@ -100,7 +118,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 "{} (temporary: removed at exit; pass --data DIR to keep it)",
                 data.display()
             ),
-            None => data.display().to_string(),
+            None => store_label.clone(),
         };
         let text = demo::banner(
             &seeded,
@@ -203,5 +221,32 @@ mod tests {
         assert_eq!(reachable(a).to_string(), "[::1]:8080");
         let a: SocketAddr = "10.1.2.3:9".parse().unwrap();
         assert_eq!(reachable(a), a);
+    }
+}
+
+/// A database URL fit for logs: the password, if any, replaced.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    #[test]
+    fn passwords_stay_out_of_logs() {
+        assert_eq!(
+            super::redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(super::redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(super::redact_url("postgres://h/db"), "postgres://h/db");
     }
 }

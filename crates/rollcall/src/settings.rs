@@ -103,6 +103,9 @@ pub struct Settings {
     /// Whether some layer named the data directory: `--demo` uses a throw-away directory
     /// unless the operator asked for a particular one.
     pub data_explicit: bool,
+    /// PostgreSQL URL: when set, the store is PostgreSQL (shared by any number of nodes)
+    /// instead of the embedded store in `data`.
+    pub database: Option<String>,
     pub config: Option<PathBuf>,
     pub demo: bool,
     pub token_ttl_secs: NonZeroU32,
@@ -110,22 +113,28 @@ pub struct Settings {
     pub admin_key: Option<Secret>,
     pub seed: Option<u64>,
     pub clock: ClockSpec,
+    /// IANA time zone for recurring meetings (`None`: the server's default, Asia/Shanghai).
+    pub timezone: Option<String>,
 }
 
 /// Why the settings cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SettingsError {
-    /// `--database` (or its env var / file key) was given; only the embedded store exists.
-    DatabaseUnsupported,
+    /// `--database` is not a PostgreSQL URL.
+    BadDatabaseUrl,
+    /// Both `--database` and an explicit `--data` were given: which store is meant?
+    DatabaseAndData,
 }
 
 impl fmt::Display for SettingsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SettingsError::DatabaseUnsupported => f.write_str(
-                "--database (ROLLCALL_DATABASE, config key `database`) is reserved for \
-                 PostgreSQL, which this build does not include: only the embedded store is \
-                 available; use --data DIR instead",
+            SettingsError::BadDatabaseUrl => f.write_str(
+                "--database (ROLLCALL_DATABASE, config key `database`) must be a PostgreSQL URL \
+                 such as postgres://user@host:5432/dbname",
+            ),
+            SettingsError::DatabaseAndData => f.write_str(
+                "give either --database (PostgreSQL) or --data (the embedded store), not both",
             ),
         }
     }
@@ -139,10 +148,17 @@ impl Settings {
     pub fn resolve(args: &ServeArgs, file: Option<&FileConfig>) -> Result<Self, SettingsError> {
         let empty = FileConfig::default();
         let file = file.unwrap_or(&empty);
-        if args.database.is_some() || file.database.is_some() {
-            return Err(SettingsError::DatabaseUnsupported);
+        let database = args.database.clone().or_else(|| file.database.clone());
+        if database
+            .as_deref()
+            .is_some_and(|u| !(u.starts_with("postgres://") || u.starts_with("postgresql://")))
+        {
+            return Err(SettingsError::BadDatabaseUrl);
         }
         let data = args.data.clone().or_else(|| file.data.clone());
+        if database.is_some() && data.is_some() {
+            return Err(SettingsError::DatabaseAndData);
+        }
         Ok(Self {
             listen: args
                 .listen
@@ -151,6 +167,7 @@ impl Settings {
                 .unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
             data_explicit: data.is_some(),
             data: data.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA)),
+            database,
             config: args.config.clone(),
             demo: args.demo.or(file.demo).unwrap_or(false),
             token_ttl_secs: args
@@ -161,6 +178,7 @@ impl Settings {
             admin_key: args.admin_key.clone().or_else(|| file.admin_key.clone()),
             seed: args.seed.or(file.seed),
             clock: args.clock.or(file.clock).unwrap_or_default(),
+            timezone: args.timezone.clone().or_else(|| file.timezone.clone()),
         })
     }
 }
@@ -280,14 +298,54 @@ demo = true
     }
 
     #[test]
-    fn database_is_refused_from_any_layer() {
-        let args = parse(&["serve", "--database", "postgres://localhost/rollcall"]);
-        let e = Settings::resolve(&args, None).unwrap_err();
-        assert!(e.to_string().contains("only the embedded store"), "{e}");
-        let f = file("database = \"postgres://localhost/rollcall\"\n");
+    fn timezone_layers() {
+        let f = file("timezone = \"Europe/Berlin\"\n");
         assert_eq!(
-            Settings::resolve(&ServeArgs::default(), Some(&f)),
-            Err(SettingsError::DatabaseUnsupported)
+            Settings::resolve(&ServeArgs::default(), Some(&f))
+                .unwrap()
+                .timezone
+                .as_deref(),
+            Some("Europe/Berlin")
+        );
+        let args = parse(&["serve", "--timezone", "Asia/Tokyo"]);
+        assert_eq!(
+            Settings::resolve(&args, Some(&f))
+                .unwrap()
+                .timezone
+                .as_deref(),
+            Some("Asia/Tokyo")
+        );
+        assert_eq!(
+            Settings::resolve(&ServeArgs::default(), None)
+                .unwrap()
+                .timezone,
+            None
+        );
+    }
+
+    #[test]
+    fn database_layers_and_validation() {
+        let f = file("database = \"postgres://file/db\"\n");
+        let from_file = Settings::resolve(&ServeArgs::default(), Some(&f)).unwrap();
+        assert_eq!(from_file.database.as_deref(), Some("postgres://file/db"));
+        let args = parse(&["serve", "--database", "postgresql://flag/db"]);
+        let both = Settings::resolve(&args, Some(&f)).unwrap();
+        assert_eq!(both.database.as_deref(), Some("postgresql://flag/db"));
+        let bad = parse(&["serve", "--database", "mysql://x/y"]);
+        assert_eq!(
+            Settings::resolve(&bad, None),
+            Err(SettingsError::BadDatabaseUrl)
+        );
+        let clash = parse(&["serve", "--database", "postgres://x/y", "--data", "/tmp/d"]);
+        assert_eq!(
+            Settings::resolve(&clash, None),
+            Err(SettingsError::DatabaseAndData)
+        );
+        assert_eq!(
+            Settings::resolve(&ServeArgs::default(), None)
+                .unwrap()
+                .database,
+            None
         );
     }
 

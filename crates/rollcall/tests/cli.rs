@@ -474,15 +474,15 @@ fn a_bad_config_stops_start_up_naming_file_and_line() {
 }
 
 #[test]
-fn database_urls_are_refused_for_now() {
+fn a_database_url_that_is_not_postgres_is_refused() {
     let mut rc = rollcall(
         &["serve", "--listen", "127.0.0.1:0"],
-        &[("ROLLCALL_DATABASE", "postgres://localhost/rollcall")],
+        &[("ROLLCALL_DATABASE", "mysql://localhost/rollcall")],
     );
     let status = rc.wait(START_TIMEOUT);
     let err = rc.finished_stderr();
     assert!(!status.success());
-    assert!(err.contains("only the embedded store"), "{err}");
+    assert!(err.contains("PostgreSQL URL"), "{err}");
 }
 
 #[tokio::test]

@@ -153,6 +153,7 @@ pub async fn create(state: &AppState, req: &AdminMeeting) -> Result<Meeting, Htt
             meeting_duration: req.meeting_duration,
             admin_userid: req.admin_userid.clone(),
             sub_meetings: subs.clone(),
+            details: Default::default(),
         };
         match state.store().create_meeting(&new).await {
             Err(StoreError::Conflict(e)) => last = Some(StoreError::Conflict(e)),

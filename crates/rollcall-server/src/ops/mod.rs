@@ -6,5 +6,6 @@
 pub mod attendees;
 pub mod directory;
 pub mod ingest;
+pub mod meeting_calls;
 pub mod meetings;
 pub mod tokens;

@@ -28,6 +28,26 @@ pub fn router(state: AppState) -> Router {
             "/cgi-bin/meeting/get_attendee_list",
             post(meeting::get_attendee_list).fallback(wrong_method),
         )
+        .route(
+            "/cgi-bin/meeting/create",
+            post(meeting::create).fallback(wrong_method),
+        )
+        .route(
+            "/cgi-bin/meeting/get_info",
+            post(meeting::get_info).fallback(wrong_method),
+        )
+        .route(
+            "/cgi-bin/meeting/update",
+            post(meeting::update).fallback(wrong_method),
+        )
+        .route(
+            "/cgi-bin/meeting/cancel",
+            post(meeting::cancel).fallback(wrong_method),
+        )
+        .route(
+            "/cgi-bin/meeting/get_user_meetingid",
+            post(meeting::get_user_meetingid).fallback(wrong_method),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), envelope));
     Router::new()
         .merge(cgi)

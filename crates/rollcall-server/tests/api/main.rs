@@ -10,6 +10,7 @@ mod concurrency;
 mod gettoken;
 mod helpers;
 mod ingest;
+mod meetings;
 mod nodes;
 mod outage;
 mod pagination;

@@ -10,8 +10,10 @@ use serde_json::{json, Value};
 use rollcall_core::ids::IdGen;
 use rollcall_core::ingest::{Outcome, ResolvedEvent};
 use rollcall_core::model::{
-    AppRef, Corp, Meeting, NewMeeting, SessionRow, SessionScan, TokenRecord,
+    AppRef, Corp, Meeting, MeetingUpdate, NewMeeting, SessionRow, SessionScan, TokenRecord,
+    UserMeetingRow, UserMeetingScan,
 };
+use rollcall_core::schedule::Presence;
 use rollcall_server::{AppState, ServerConfig};
 use rollcall_store::{Store, StoreError, StoreResult};
 
@@ -75,6 +77,26 @@ impl Store for Switchable {
     async fn meetings_of(&self, app: &AppRef) -> StoreResult<Vec<Meeting>> {
         self.check()?;
         self.inner.meetings_of(app).await
+    }
+    async fn update_meeting(&self, u: &MeetingUpdate) -> StoreResult<bool> {
+        self.check()?;
+        self.inner.update_meeting(u).await
+    }
+    async fn meetingid_by_code(&self, app: &AppRef, code: &str) -> StoreResult<Option<String>> {
+        self.check()?;
+        self.inner.meetingid_by_code(app, code).await
+    }
+    async fn cancel_meeting(&self, k: i64) -> StoreResult<bool> {
+        self.check()?;
+        self.inner.cancel_meeting(k).await
+    }
+    async fn user_meetings(&self, s: &UserMeetingScan) -> StoreResult<Vec<UserMeetingRow>> {
+        self.check()?;
+        self.inner.user_meetings(s).await
+    }
+    async fn presence(&self, k: i64) -> StoreResult<Vec<(i64, Presence)>> {
+        self.check()?;
+        self.inner.presence(k).await
     }
     async fn ingest(&self, events: &[ResolvedEvent]) -> StoreResult<Vec<Outcome>> {
         self.check()?;
