@@ -8,7 +8,7 @@
 //!
 //! A backend runs every case, each on its own fresh store, with one line in its tests:
 //!
-//! ```ignore
+//! ```text
 //! async fn fresh() -> (std::sync::Arc<dyn rollcall_store::Store>, tempfile::TempDir) { … }
 //! rollcall_store::store_contract_tests!(fresh());
 //! ```
