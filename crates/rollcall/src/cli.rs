@@ -1,4 +1,5 @@
-//! The command line: `rollcall serve …`.
+//! The command line: `rollcall serve …`, `rollcall bench …`, and the client commands
+//! `rollcall attendees …` / `rollcall report …`.
 //!
 //! Every `serve` option is an `Option` so that "not given" stays distinguishable from "given
 //! the default": the layering in [`crate::settings`] needs to know which layer said what.
@@ -28,6 +29,118 @@ pub enum Command {
     /// Measure the SPEC §10 targets on this machine: ingest throughput, 100-row pages of a
     /// large meeting (first and deep) over loopback HTTP, against a bare axum baseline.
     Bench(BenchArgs),
+    /// Export a meeting's attendance (every session, all pages) as a table, CSV, JSON or
+    /// NDJSON; with --follow, keep printing sessions as they join.
+    Attendees(AttendeesArgs),
+    /// Write a self-contained HTML report of a meeting's attendance: a per-person summary
+    /// and a timeline of every session.
+    Report(ReportArgs),
+}
+
+/// Where the WeCom-compatible API is and which app calls it (`attendees`, `report`).
+/// The same flags work against rollcall and against WeCom itself.
+#[derive(Debug, Clone, Args)]
+pub struct ApiArgs {
+    /// The corp's corpid
+    #[arg(long, env = "WECOM_CORPID", value_name = "ID")]
+    pub corpid: String,
+
+    /// The app's secret (prefer the environment variable: flags show up in `ps`)
+    #[arg(
+        long,
+        env = "WECOM_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub secret: Secret,
+
+    /// Base URL of the API: WeCom's, or a rollcall server's
+    #[arg(
+        long,
+        env = "ROLLCALL_BASE_URL",
+        value_name = "URL",
+        default_value = rollcall_client::WECOM_BASE_URL
+    )]
+    pub base_url: String,
+}
+
+/// Which sessions to read.
+#[derive(Debug, Clone, Args)]
+pub struct ListingArgs {
+    /// The meetingid
+    #[arg(long, value_name = "ID")]
+    pub meeting: String,
+
+    /// The sub_meetingid (required by the API for a recurring meeting)
+    #[arg(long, value_name = "ID")]
+    pub sub_meeting: Option<String>,
+
+    /// Only sessions that joined at or after T: unix seconds, RFC 3339
+    /// (2025-10-09T16:00:00+08:00), or a local date-time (2025-10-09 16:00, 2025-10-09)
+    #[arg(long, value_name = "T", value_parser = crate::times::parse_time)]
+    pub since: Option<u32>,
+
+    /// Only sessions that joined at or before T (same forms as --since)
+    #[arg(long, value_name = "T", value_parser = crate::times::parse_time)]
+    pub until: Option<u32>,
+}
+
+/// How `rollcall attendees` prints sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned columns with a header, times in local time, for people
+    Table,
+    /// A header row, then one row per session with the API's raw values
+    Csv,
+    /// One JSON array of the API's attendee objects
+    Json,
+    /// One attendee object per line, as the API returns it
+    Ndjson,
+}
+
+/// `rollcall attendees` options.
+#[derive(Debug, Clone, Args)]
+pub struct AttendeesArgs {
+    #[command(flatten)]
+    pub api: ApiArgs,
+
+    #[command(flatten)]
+    pub listing: ListingArgs,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// After the last page, keep polling with the last cursor and print sessions as they
+    /// join, until interrupted (Ctrl-C)
+    #[arg(long, conflicts_with = "until")]
+    pub follow: bool,
+
+    /// Seconds between polls with --follow (fractions allowed)
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = crate::times::parse_interval)]
+    pub interval: std::time::Duration,
+
+    /// Sessions per page (1 to 100) [default: the API's, 100]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub page_size: Option<u32>,
+}
+
+/// `rollcall report` options.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub api: ApiArgs,
+
+    #[command(flatten)]
+    pub listing: ListingArgs,
+
+    /// The HTML file to write
+    #[arg(long, short, value_name = "FILE")]
+    pub out: PathBuf,
+
+    /// Count sessions still in the meeting up to T (same forms as --since) [default: now]
+    #[arg(long, value_name = "T", value_parser = crate::times::parse_time)]
+    pub as_of: Option<u32>,
 }
 
 /// `rollcall bench` options.
@@ -48,6 +161,9 @@ pub struct BenchArgs {
     /// Where the benchmark store goes [default: a temporary directory].
     #[arg(long, value_name = "DIR")]
     pub data: Option<std::path::PathBuf>,
+    /// Benchmark PostgreSQL at this URL instead (a schema of its own, dropped afterwards).
+    #[arg(long, value_name = "URL")]
+    pub database: Option<String>,
 }
 
 /// `rollcall serve` options. Each also reads `ROLLCALL_<NAME>` and (except `--config`) a key
@@ -118,6 +234,10 @@ pub struct ServeArgs {
     /// [default: system]
     #[arg(long, env = "ROLLCALL_CLOCK", value_name = "CLOCK")]
     pub clock: Option<ClockSpec>,
+
+    /// IANA time zone recurring meetings are laid out in [default: Asia/Shanghai]
+    #[arg(long, env = "ROLLCALL_TIMEZONE", value_name = "ZONE")]
+    pub timezone: Option<String>,
 }
 
 #[cfg(test)]
@@ -232,6 +352,110 @@ pub(crate) mod tests {
         assert_eq!(a.listen.as_deref(), Some("10.0.0.2:2"));
         assert_eq!(a.seed, Some(42));
         assert_eq!(a.demo, Some(true));
+    }
+
+    fn parse_client(args: &[&str], env: &[(&str, &str)]) -> Result<Command, clap::Error> {
+        let _guard = ENV_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+        let vars = ["WECOM_CORPID", "WECOM_SECRET", "ROLLCALL_BASE_URL"];
+        let saved: Vec<_> = vars.iter().map(|v| (v, std::env::var_os(v))).collect();
+        for v in vars {
+            std::env::remove_var(v);
+        }
+        for (k, v) in env {
+            std::env::set_var(k, v);
+        }
+        let cli = Cli::try_parse_from(std::iter::once("rollcall").chain(args.iter().copied()));
+        for (k, v) in saved {
+            match v {
+                Some(v) => std::env::set_var(k, v),
+                None => std::env::remove_var(k),
+            }
+        }
+        cli.map(|c| c.command)
+    }
+
+    #[test]
+    fn attendees_reads_credentials_from_flags_or_env() {
+        let env = [
+            ("WECOM_CORPID", "wwenv"),
+            ("WECOM_SECRET", "env-secret"),
+            ("ROLLCALL_BASE_URL", "http://127.0.0.1:1"),
+        ];
+        let Ok(Command::Attendees(a)) = parse_client(&["attendees", "--meeting", "hy1"], &env)
+        else {
+            panic!("attendees")
+        };
+        assert_eq!(a.api.corpid, "wwenv");
+        assert_eq!(a.api.secret.expose(), "env-secret");
+        assert_eq!(a.api.base_url, "http://127.0.0.1:1");
+        assert_eq!(a.format, Format::Table);
+        assert!(!a.follow);
+        assert_eq!(a.interval, std::time::Duration::from_secs(5));
+
+        let Ok(Command::Attendees(a)) = parse_client(
+            &[
+                "attendees",
+                "--corpid",
+                "wwflag",
+                "--secret",
+                "flag-secret",
+                "--meeting",
+                "hy1",
+                "--sub-meeting",
+                "s1",
+                "--since",
+                "1760000000",
+                "--format",
+                "ndjson",
+                "--follow",
+                "--interval",
+                "0.5",
+            ],
+            &env,
+        ) else {
+            panic!("attendees")
+        };
+        assert_eq!(a.api.corpid, "wwflag");
+        assert_eq!(a.api.secret.expose(), "flag-secret");
+        assert_eq!(a.listing.sub_meeting.as_deref(), Some("s1"));
+        assert_eq!(a.listing.since, Some(1_760_000_000));
+        assert_eq!(a.format, Format::Ndjson);
+        assert!(a.follow);
+        assert_eq!(a.interval, std::time::Duration::from_millis(500));
+
+        // Without credentials: WeCom's endpoint by default, but corpid and secret are needed.
+        assert!(parse_client(&["attendees", "--meeting", "hy1"], &[]).is_err());
+        let Ok(Command::Report(r)) = parse_client(
+            &["report", "--meeting", "hy1", "--out", "r.html"],
+            &env[..2],
+        ) else {
+            panic!("report")
+        };
+        assert_eq!(r.api.base_url, "https://qyapi.weixin.qq.com");
+        assert_eq!(r.out, PathBuf::from("r.html"));
+    }
+
+    #[test]
+    fn attendees_refuses_contradictions_and_bad_values() {
+        let env = [("WECOM_CORPID", "ww"), ("WECOM_SECRET", "s")];
+        for bad in [
+            &[
+                "attendees",
+                "--meeting",
+                "hy1",
+                "--follow",
+                "--until",
+                "1760000000",
+            ][..],
+            &["attendees", "--meeting", "hy1", "--since", "tomorrow-ish"],
+            &["attendees", "--meeting", "hy1", "--format", "xml"],
+            &["attendees", "--meeting", "hy1", "--page-size", "101"],
+            &["attendees", "--meeting", "hy1", "--interval", "0"],
+            &["attendees"],
+            &["report", "--meeting", "hy1"],
+        ] {
+            assert!(parse_client(bad, &env).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -6,6 +6,9 @@
 //! errors reported as `<file>:<line>: <problem>`. `--demo` seeds a corp, an app and
 //! meetings (one of them live) and prints how to query them.
 //!
+//! `rollcall attendees` and `rollcall report` are the client side: they read attendance
+//! through `rollcall-client` from rollcall or from WeCom itself.
+//!
 //! # Layout
 //! - [`cli`]: the clap definition (flags with their env vars).
 //! - [`settings`]: `Settings` and its pure layering function; `Secret`, `ClockSpec`.
@@ -13,6 +16,9 @@
 //! - [`demo`]: the demo directory, meetings, attendance, live feed and banner.
 //! - [`serve`]: start-up order, signals, graceful shutdown.
 //! - [`bench`]: `rollcall bench`, the SPEC §10 measurements.
+//! - [`attendees`]: `rollcall attendees`, the export (table, CSV, JSON, NDJSON, `--follow`).
+//! - [`report`]: `rollcall report`, the self-contained HTML report with its timeline.
+//! - [`times`]: parsing and showing times (unix seconds, RFC 3339, local time).
 #![forbid(unsafe_code)]
 
 use std::io::IsTerminal;
@@ -20,12 +26,15 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod attendees;
 mod bench;
 mod cli;
 mod config;
 mod demo;
+mod report;
 mod serve;
 mod settings;
+mod times;
 
 use cli::{Cli, Command};
 use config::ConfigError;
@@ -33,11 +42,17 @@ use config::ConfigError;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The benchmark runs the server in-process: a log line per request would be measured too.
-    init_logging(if matches!(cli.command, Command::Bench(_)) {
-        "warn"
-    } else {
-        "info"
-    });
+    // The client commands print data on stdout and their own errors; only warnings log.
+    init_logging(
+        if matches!(
+            cli.command,
+            Command::Bench(_) | Command::Attendees(_) | Command::Report(_)
+        ) {
+            "warn"
+        } else {
+            "info"
+        },
+    );
     let result = match cli.command {
         Command::Serve(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -45,6 +60,8 @@ fn main() -> ExitCode {
             .map_err(anyhow::Error::from)
             .and_then(|rt| rt.block_on(serve::run(args))),
         Command::Bench(args) => run_bench(args),
+        Command::Attendees(args) => run_client(attendees::run(args)),
+        Command::Report(args) => run_client(report::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -72,6 +89,15 @@ fn init_logging(default: &str) {
         .init();
 }
 
+/// A client command on a single-threaded runtime: it waits on the network, one call at a
+/// time.
+fn run_client(f: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(f)
+}
+
 /// `rollcall bench`: run the measurements and print the Markdown report.
 fn run_bench(args: cli::BenchArgs) -> anyhow::Result<()> {
     let opts = bench::BenchOpts {
@@ -80,6 +106,7 @@ fn run_bench(args: cli::BenchArgs) -> anyhow::Result<()> {
         duration_secs: args.duration_secs,
         deep_page: args.deep_page,
         data_dir: args.data,
+        database: args.database,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
