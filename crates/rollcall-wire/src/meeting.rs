@@ -21,7 +21,7 @@
 //!   [`CancelMeetingRequest`]: scheduling (update and cancel answer [`crate::ErrorBody`]).
 //! - [`MeetingSettings`], [`Reminders`], [`UserIds`]: the nested objects.
 //! - [`GetMeetingInfoRequest`] / [`MeetingInfo`] (with [`MeetingAttendance`],
-//!   [`MemberAttendance`], [`ExternalAttendance`], [`SubMeeting`]): one meeting.
+//!   [`MemberAttendance`], [`ExternalAttendance`], [`AttendanceFigures`], [`SubMeeting`]): one meeting.
 //! - [`GetUserMeetingIdRequest`] / [`GetUserMeetingIdResponse`]: a member's meetings.
 //! - [`status`], [`meeting_type`], [`attendee_status`], [`repeat_type`]: the enum codes.
 
@@ -343,6 +343,22 @@ pub struct MeetingAttendance {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberAttendance {
     pub userid: String,
+    #[serde(flatten)]
+    pub figures: AttendanceFigures,
+}
+
+/// An external user's or guest's attendance in `meeting/get_info`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExternalAttendance {
+    /// Their per-meeting temporary id: the `tmp_openid` get_attendee_list shows.
+    pub tmp_external_userid: String,
+    #[serde(flatten)]
+    pub figures: AttendanceFigures,
+}
+
+/// One person's attendance figures, the same for members and external users.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttendanceFigures {
     /// See [`attendee_status`].
     #[serde(default)]
     pub status: u32,
@@ -357,24 +373,6 @@ pub struct MemberAttendance {
     pub total_join_count: u64,
     /// Seconds in the meeting: the union of the sessions' spans (open ones up to now), so
     /// two devices at once count once.
-    #[serde(default, with = "serde_uint")]
-    pub cumulative_time: u64,
-}
-
-/// An external user's or guest's attendance in `meeting/get_info`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExternalAttendance {
-    /// Their per-meeting temporary id: the `tmp_openid` get_attendee_list shows.
-    pub tmp_external_userid: String,
-    /// See [`attendee_status`].
-    #[serde(default)]
-    pub status: u32,
-    #[serde(default, with = "serde_uint")]
-    pub first_join_time: u64,
-    #[serde(default, with = "serde_uint")]
-    pub last_quit_time: u64,
-    #[serde(default, with = "serde_uint")]
-    pub total_join_count: u64,
     #[serde(default, with = "serde_uint")]
     pub cumulative_time: u64,
 }
@@ -482,11 +480,13 @@ mod tests {
             attendees: MeetingAttendance {
                 member: vec![MemberAttendance {
                     userid: "lisi".into(),
-                    status: attendee_status::LEFT,
-                    first_join_time: 5,
-                    last_quit_time: 9,
-                    total_join_count: 1,
-                    cumulative_time: 4,
+                    figures: AttendanceFigures {
+                        status: attendee_status::LEFT,
+                        first_join_time: 5,
+                        last_quit_time: 9,
+                        total_join_count: 1,
+                        cumulative_time: 4,
+                    },
                 }],
                 tmp_external_user: vec![],
             },

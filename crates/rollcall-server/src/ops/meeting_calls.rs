@@ -34,8 +34,8 @@ use rollcall_store::StoreError;
 use rollcall_wire::errcode;
 use rollcall_wire::lenient::{BadField, Fields};
 use rollcall_wire::meeting::{
-    CreateMeetingResponse, ExternalAttendance, GetUserMeetingIdResponse, MeetingAttendance,
-    MeetingInfo, MeetingSettings, MemberAttendance, Reminders, SubMeeting,
+    AttendanceFigures, CreateMeetingResponse, ExternalAttendance, GetUserMeetingIdResponse,
+    MeetingAttendance, MeetingInfo, MeetingSettings, MemberAttendance, Reminders, SubMeeting,
 };
 
 use crate::auth::AppToken;
@@ -676,28 +676,21 @@ pub async fn info(
     let mut attendees = MeetingAttendance::default();
     for p in schedule::people(&sessions, now) {
         let a = p.aggregate;
-        let (first, last, count, time) = (
-            unsigned(a.first_join_time),
-            unsigned(a.last_quit_time),
-            u64::from(a.total_join_count),
-            unsigned(a.cumulative_time),
-        );
+        let figures = AttendanceFigures {
+            status: p.status_code(),
+            first_join_time: unsigned(a.first_join_time),
+            last_quit_time: unsigned(a.last_quit_time),
+            total_join_count: u64::from(a.total_join_count),
+            cumulative_time: unsigned(a.cumulative_time),
+        };
         match &p.participant {
             Participant::Member(userid) => attendees.member.push(MemberAttendance {
                 userid: userid.clone(),
-                status: p.status_code(),
-                first_join_time: first,
-                last_quit_time: last,
-                total_join_count: count,
-                cumulative_time: time,
+                figures,
             }),
             other => attendees.tmp_external_user.push(ExternalAttendance {
                 tmp_external_userid: state.secret().tmp_openid(m.key, other),
-                status: p.status_code(),
-                first_join_time: first,
-                last_quit_time: last,
-                total_join_count: count,
-                cumulative_time: time,
+                figures,
             }),
         }
     }

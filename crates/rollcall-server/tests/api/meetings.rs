@@ -381,13 +381,18 @@ async fn a_one_off_meeting_goes_pending_in_progress_ended() {
     assert_eq!(live.status, status::IN_PROGRESS);
     let bob = &live.attendees.member[0];
     assert_eq!(
-        (bob.userid.as_str(), bob.status),
+        (bob.userid.as_str(), bob.figures.status),
         ("bob", attendee_status::IN_MEETING)
     );
-    assert_eq!((bob.last_quit_time, bob.cumulative_time), (0, 0));
+    assert_eq!(
+        (bob.figures.last_quit_time, bob.figures.cumulative_time),
+        (0, 0)
+    );
     app.clock.set(start + 600);
     assert_eq!(
-        info(&app, &m).await.attendees.member[0].cumulative_time,
+        info(&app, &m).await.attendees.member[0]
+            .figures
+            .cumulative_time,
         540,
         "an open session counts up to now"
     );
@@ -396,13 +401,13 @@ async fn a_one_off_meeting_goes_pending_in_progress_ended() {
     let ended = info(&app, &m).await;
     assert_eq!(ended.status, status::ENDED);
     let bob = &ended.attendees.member[0];
-    assert_eq!(bob.status, attendee_status::LEFT);
+    assert_eq!(bob.figures.status, attendee_status::LEFT);
     assert_eq!(
         (
-            bob.first_join_time,
-            bob.last_quit_time,
-            bob.total_join_count,
-            bob.cumulative_time
+            bob.figures.first_join_time,
+            bob.figures.last_quit_time,
+            bob.figures.total_join_count,
+            bob.figures.cumulative_time
         ),
         ((start + 60) as u64, (start + 1200) as u64, 1, 1140)
     );
@@ -667,11 +672,11 @@ async fn aggregates_are_the_union_of_sessions_within_the_visible_range() {
         .map(|a| {
             (
                 a.userid.as_str(),
-                a.status,
-                a.first_join_time,
-                a.last_quit_time,
-                a.total_join_count,
-                a.cumulative_time,
+                a.figures.status,
+                a.figures.first_join_time,
+                a.figures.last_quit_time,
+                a.figures.total_join_count,
+                a.figures.cumulative_time,
             )
         })
         .collect();
@@ -714,9 +719,9 @@ async fn aggregates_are_the_union_of_sessions_within_the_visible_range() {
         .map(|a| {
             (
                 a.tmp_external_userid.clone(),
-                a.status,
-                a.last_quit_time,
-                a.cumulative_time,
+                a.figures.status,
+                a.figures.last_quit_time,
+                a.figures.cumulative_time,
             )
         })
         .collect();

@@ -465,7 +465,7 @@ async fn meeting_calls_use_wecoms_paths_and_shapes() {
         .unwrap();
     assert_eq!(info.status, status::IN_PROGRESS);
     assert_eq!(info.meeting_type, meeting_type::RECURRING);
-    assert_eq!(info.attendees.member[0].cumulative_time, 2700);
+    assert_eq!(info.attendees.member[0].figures.cumulative_time, 2700);
     assert_eq!(info.current_sub_meetingid.as_deref(), Some("sub1"));
     assert_eq!(
         calls.bodies("meeting/get_info")[0],
