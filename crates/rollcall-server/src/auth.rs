@@ -52,16 +52,16 @@ impl AppToken {
 
 /// The first value of a query parameter (the token is read only from the query).
 pub fn query_param(parts: &Parts, name: &str) -> Option<String> {
-    let q = parts.uri.query()?;
-    form_urlencoded_pairs(q)
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v)
+    first_query_value(parts.uri.query()?, name)
 }
 
-fn form_urlencoded_pairs(q: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+/// The first value of `name` in a query string; later repeats are ignored, as WeCom does.
+pub fn first_query_value(query: &str, name: &str) -> Option<String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query)
         .unwrap_or_default()
         .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
 }
 
 impl FromRequestParts<AppState> for AppToken {

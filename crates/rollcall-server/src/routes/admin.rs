@@ -22,11 +22,16 @@ const MAX_ADMIN_BODY: usize = 16 << 20;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/admin/v1/meetings", post(create_meeting))
-        .route("/admin/v1/corps", post(put_corp))
+        .route(
+            "/admin/v1/meetings",
+            post(create_meeting).fallback(wrong_method),
+        )
+        .route("/admin/v1/corps", post(put_corp).fallback(wrong_method))
         .route(
             "/admin/v1/clock",
-            axum::routing::get(get_clock).post(set_clock),
+            axum::routing::get(get_clock)
+                .post(set_clock)
+                .fallback(wrong_method),
         )
 }
 
@@ -119,4 +124,12 @@ async fn set_clock(
             "the clock must stay within 1..=4294967295 (unix seconds)",
         )),
     }
+}
+
+/// A wrong method on the admin API: 405 with a reason.
+async fn wrong_method() -> HttpError {
+    HttpError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this endpoint only accepts POST (GET and POST for /admin/v1/clock)",
+    )
 }

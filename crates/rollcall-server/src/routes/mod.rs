@@ -51,7 +51,10 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), envelope));
     Router::new()
         .merge(cgi)
-        .route("/ingest/v1/events", post(ingest::events))
+        .route(
+            "/ingest/v1/events",
+            post(ingest::events).fallback(post_only),
+        )
         .merge(admin::routes())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -61,4 +64,12 @@ pub fn router(state: AppState) -> Router {
 
 async fn wrong_method_get() -> crate::ApiError {
     crate::ApiError::Param40058("invalid param: this call only accepts GET")
+}
+
+/// The ingest and admin APIs' answer to a wrong method: 405 with a reason.
+async fn post_only() -> crate::HttpError {
+    crate::HttpError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this endpoint only accepts POST",
+    )
 }

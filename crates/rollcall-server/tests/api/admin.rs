@@ -224,3 +224,25 @@ async fn the_system_clock_cannot_be_moved() {
         .unwrap();
     assert_eq!(v["virtual"], false);
 }
+
+#[tokio::test]
+async fn wrong_methods_on_ingest_and_admin_say_so() {
+    let app = spawn_app().await;
+    for path in [
+        "/ingest/v1/events",
+        "/admin/v1/meetings",
+        "/admin/v1/corps",
+        "/admin/v1/clock",
+    ] {
+        let r = app
+            .http
+            .delete(format!("{}{path}", app.base))
+            .bearer_auth(ADMIN_KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 405, "{path}");
+        let v: Value = r.json().await.unwrap();
+        assert!(v["error"].as_str().unwrap().contains("POST"), "{path}: {v}");
+    }
+}

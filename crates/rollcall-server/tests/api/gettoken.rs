@@ -212,3 +212,23 @@ async fn malformed_unknown_and_missing_tokens() {
         .unwrap();
     expect_err(&r.json().await.unwrap(), 41001);
 }
+
+#[tokio::test]
+async fn odd_query_strings_still_get_wecom_answers() {
+    let app = spawn_app().await;
+    // A repeated parameter: the first value counts (never axum's plain-text 400).
+    let v = app
+        .gettoken_raw(&format!(
+            "corpid={CORP}&corpid=other&corpsecret={SECRET}&corpsecret=x"
+        ))
+        .await;
+    assert_eq!(v["errcode"], 0, "{v}");
+    for (query, code) in [
+        ("corpid=%ZZ&corpsecret=x", 40013),
+        ("corpsecret=%FF%FE&corpid=wwtestcorp000001", 40001),
+        ("corpid[]=1&corpsecret[]=2", 41004),
+        ("&&&=&corpsecret", 41004),
+    ] {
+        expect_err(&app.gettoken_raw(query).await, code);
+    }
+}
