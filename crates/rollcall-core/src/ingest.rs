@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use rollcall_wire::lenient::Fields;
 
-use crate::model::Participant;
+use crate::model::{Meeting, MeetingType, Participant};
 
 /// Longest accepted `event_id`, `session`, `meetingid` and participant id.
 pub const MAX_KEY_LEN: usize = 128;
@@ -107,6 +107,32 @@ pub enum Outcome {
     Accepted,
     Duplicate,
     Rejected(String),
+}
+
+/// Which sub-meeting a join belongs to: none (0) unless the meeting is recurring; then the one
+/// named, or else the one whose time span contains the join, so platforms that do not track
+/// sub-meeting ids still work.
+pub fn sub_key_for(meeting: &Meeting, given: Option<&str>, at: i64) -> Result<i64, String> {
+    if meeting.meeting_type != MeetingType::Recurring {
+        return Ok(0);
+    }
+    match given {
+        Some(id) => meeting
+            .sub_meeting(id)
+            .map(|s| s.key)
+            .ok_or_else(|| format!("meeting {} has no sub-meeting {id:?}", meeting.meetingid)),
+        None => meeting
+            .sub_meetings
+            .iter()
+            .find(|s| s.start_time <= at && at <= s.end_time)
+            .map(|s| s.key)
+            .ok_or_else(|| {
+                format!(
+                    "recurring meeting {}: give sub_meetingid (no sub-meeting spans {at})",
+                    meeting.meetingid
+                )
+            }),
+    }
 }
 
 fn key(f: &Fields<'_>, name: &'static str) -> Result<String, String> {
@@ -394,6 +420,44 @@ mod tests {
             let e = parse_event(&v).unwrap_err();
             assert!(e.contains(needle), "{v} -> {e}");
         }
+    }
+
+    #[test]
+    fn joins_find_their_sub_meeting() {
+        use crate::model::{AppRef, SubMeeting};
+        let sub = |key, id: &str, s, e| SubMeeting {
+            key,
+            sub_meetingid: id.into(),
+            start_time: s,
+            end_time: e,
+        };
+        let mut m = Meeting {
+            key: 1,
+            meetingid: "hy1".into(),
+            meeting_code: "1".into(),
+            owner: AppRef {
+                corpid: "ww".into(),
+                agentid: 1,
+            },
+            meeting_type: MeetingType::Recurring,
+            title: "t".into(),
+            meeting_start: 100,
+            meeting_duration: 50,
+            admin_userid: None,
+            sub_meetings: vec![sub(1, "100", 100, 150), sub(2, "200", 200, 250)],
+            details: Default::default(),
+            cancelled: false,
+        };
+        assert_eq!(sub_key_for(&m, Some("200"), 0), Ok(2));
+        assert!(sub_key_for(&m, Some("300"), 0)
+            .unwrap_err()
+            .contains("no sub-meeting"));
+        assert_eq!(sub_key_for(&m, None, 150), Ok(1));
+        assert!(sub_key_for(&m, None, 175)
+            .unwrap_err()
+            .contains("give sub_meetingid"));
+        m.meeting_type = MeetingType::OneOff;
+        assert_eq!(sub_key_for(&m, Some("nope"), 175), Ok(0));
     }
 
     #[test]

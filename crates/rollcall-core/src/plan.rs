@@ -27,12 +27,19 @@ pub const MAX_DURATION: i64 = 86_399;
 /// Longest `[begin_time, end_time]` of `meeting/get_user_meetingid`: 180 days.
 pub const USER_SPAN: i64 = 180 * DAY;
 
-/// The sub-meetings of a new recurring meeting: one per occurrence, named by its start time.
+/// The sub-meetings of a new recurring meeting: one per occurrence, named by its start time
+/// as WeCom names them; two occurrences at the same second (possible only through the admin
+/// API's explicit list) get `<start>-<index>` so ids stay unique within the meeting.
 pub fn new_sub_meetings(occurrences: &[(i64, i64)]) -> Vec<(String, i64, i64)> {
-    occurrences
-        .iter()
-        .map(|&(s, e)| (s.to_string(), s, e))
-        .collect()
+    let mut out: Vec<(String, i64, i64)> = Vec::with_capacity(occurrences.len());
+    for (i, &(s, e)) in occurrences.iter().enumerate() {
+        let mut id = s.to_string();
+        if out.iter().any(|(x, _, _)| *x == id) {
+            id = format!("{s}-{i}");
+        }
+        out.push((id, s, e));
+    }
+    out
 }
 
 /// Why a reschedule is refused; names the request field at fault (`reminders`).
@@ -159,6 +166,13 @@ mod tests {
             attended: true,
             open: false,
         }
+    }
+
+    #[test]
+    fn new_sub_meetings_keep_ids_unique() {
+        let subs = new_sub_meetings(&[(10, 20), (10, 30)]);
+        assert_eq!(subs[0].0, "10");
+        assert_eq!(subs[1].0, "10-1");
     }
 
     #[test]

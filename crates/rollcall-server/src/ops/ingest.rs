@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use rollcall_core::ingest::{parse_event, EventKind, Outcome, ResolvedEvent};
-use rollcall_core::model::{Meeting, MeetingType};
+use rollcall_core::model::Meeting;
 use rollcall_store::StoreError;
 
 use crate::state::AppState;
@@ -25,31 +25,6 @@ pub struct IngestReport {
 pub struct Rejection {
     pub index: usize,
     pub error: String,
-}
-
-/// Which sub-meeting a join belongs to: the one named, or else the one whose time span
-/// contains the join (so platforms that do not track sub-meeting ids still work).
-fn sub_key_for(meeting: &Meeting, given: Option<&str>, at: i64) -> Result<i64, String> {
-    if meeting.meeting_type != MeetingType::Recurring {
-        return Ok(0);
-    }
-    match given {
-        Some(id) => meeting
-            .sub_meeting(id)
-            .map(|s| s.key)
-            .ok_or_else(|| format!("meeting {} has no sub-meeting {id:?}", meeting.meetingid)),
-        None => meeting
-            .sub_meetings
-            .iter()
-            .find(|s| s.start_time <= at && at <= s.end_time)
-            .map(|s| s.key)
-            .ok_or_else(|| {
-                format!(
-                    "recurring meeting {}: give sub_meetingid (no sub-meeting spans {at})",
-                    meeting.meetingid
-                )
-            }),
-    }
 }
 
 /// Apply a batch of raw events (each already split from the body, or a reason it could not be
@@ -83,7 +58,11 @@ pub async fn ingest(
         };
         let sub_key = match &event.kind {
             EventKind::Join(_) => {
-                match sub_key_for(meeting, event.sub_meetingid.as_deref(), event.at) {
+                match rollcall_core::ingest::sub_key_for(
+                    meeting,
+                    event.sub_meetingid.as_deref(),
+                    event.at,
+                ) {
                     Ok(k) => k,
                     Err(error) => {
                         report.rejected.push(Rejection { index, error });

@@ -123,13 +123,13 @@ pub async fn create(state: &AppState, req: &AdminMeeting) -> Result<Meeting, Htt
                         "sub_meetings[{i}] needs 0 < start_time < end_time (unix seconds)"
                     )));
                 }
-                // WeCom's sub-meeting ids are the occurrence's start time; keep them unique.
-                let mut id = s.start_time.to_string();
-                if subs.iter().any(|(x, _, _)| *x == id) {
-                    id = format!("{}-{i}", s.start_time);
-                }
-                subs.push((id, s.start_time, s.end_time));
             }
+            let spans: Vec<(i64, i64)> = req
+                .sub_meetings
+                .iter()
+                .map(|s| (s.start_time, s.end_time))
+                .collect();
+            subs = rollcall_core::plan::new_sub_meetings(&spans);
         }
         _ if !req.sub_meetings.is_empty() => {
             return Err(bad(
