@@ -17,10 +17,14 @@
 //! Only a **pending** meeting (status 1 as a whole) may be updated or cancelled ([`editable`]).
 //!
 //! # Per-person aggregates
-//! [`people`] folds the sessions of a meeting (or sub-meeting) into one line per participant:
-//! first join, last quit (0 while a session is open), number of sessions, and the time in the
-//! meeting as the *union* of the sessions' spans. A person's `status` on the wire is 1 while
-//! any of their sessions is open ("in the meeting now") and 2 once all have quit ("left").
+//! [`attendance`] is the one rule for a person's sessions: first join, last quit (none while a
+//! session is open), number of sessions, and the time in the meeting as the *union* of the
+//! sessions' spans ([`union_secs`]), open ones counted up to "as of" ([`span_end`]).
+//! [`aggregate`] is that rule in `meeting/get_info`'s shape (last quit 0 while open);
+//! `rollcall report` builds its summary on [`attendance`] too. [`people`] folds the sessions
+//! of a meeting (or sub-meeting) into one line per participant. A person's `status` on the
+//! wire is 1 while any of their sessions is open ("in the meeting now") and 2 once all have
+//! quit ("left").
 
 use std::collections::HashMap;
 
@@ -131,7 +135,72 @@ pub fn current_sub(now: i64, subs: &[(i64, i64, Status)]) -> Option<usize> {
         .or_else(|| subs.len().checked_sub(1))
 }
 
-/// One person's attendance, summed over their sessions.
+/// Where a session's span ends as of `as_of`: its quit, or `as_of` while it is still open,
+/// never before its join (a stale "as of" or a quit stamped before the join does not make a
+/// span negative).
+pub fn span_end(join: i64, quit: Option<i64>, as_of: i64) -> i64 {
+    quit.unwrap_or(as_of).max(join)
+}
+
+/// The length of the union of `[start, end)` spans, in any order: overlapping or
+/// back-to-back spans count once.
+pub fn union_secs(spans: impl IntoIterator<Item = (i64, i64)>) -> i64 {
+    let mut spans: Vec<(i64, i64)> = spans.into_iter().collect();
+    spans.sort_unstable();
+    let mut total = 0;
+    let mut current: Option<(i64, i64)> = None;
+    for (s, e) in spans {
+        current = match current {
+            Some((cs, ce)) if s <= ce => Some((cs, ce.max(e))),
+            Some((cs, ce)) => {
+                total += ce - cs;
+                Some((s, e))
+            }
+            None => Some((s, e)),
+        };
+    }
+    total + current.map_or(0, |(s, e)| e - s)
+}
+
+/// One person's attendance over their sessions: **the** rule, which `meeting/get_info`'s
+/// aggregates ([`aggregate`]) and `rollcall report`'s summary both apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attendance {
+    /// The earliest join.
+    pub first_join: i64,
+    /// The latest quit; `None` while any session is still open.
+    pub last_quit: Option<i64>,
+    /// Sessions (each join is one).
+    pub joins: usize,
+    /// Seconds in the meeting: the *union* of the sessions' spans, open ones up to "as of"
+    /// ([`span_end`]), so two devices at once do not count twice.
+    pub in_meeting_secs: i64,
+}
+
+impl Attendance {
+    /// Any session still open: the person is in the meeting now.
+    pub fn in_meeting(&self) -> bool {
+        self.last_quit.is_none()
+    }
+}
+
+/// Fold one person's sessions `(join, quit)` as of `as_of`; `None` for no sessions.
+pub fn attendance(sessions: &[(i64, Option<i64>)], as_of: i64) -> Option<Attendance> {
+    let first_join = sessions.iter().map(|s| s.0).min()?;
+    let open = sessions.iter().any(|s| s.1.is_none());
+    Some(Attendance {
+        first_join,
+        last_quit: if open {
+            None
+        } else {
+            sessions.iter().filter_map(|s| s.1).max()
+        },
+        joins: sessions.len(),
+        in_meeting_secs: union_secs(sessions.iter().map(|&(j, q)| (j, span_end(j, q, as_of)))),
+    })
+}
+
+/// One person's attendance as `meeting/get_info` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Aggregate {
     pub first_join_time: i64,
@@ -143,38 +212,21 @@ pub struct Aggregate {
     pub cumulative_time: i64,
 }
 
-/// Aggregate one person's sessions `(join, quit)`; `None` for no sessions.
-pub fn aggregate(sessions: &[(i64, Option<i64>)], now: i64) -> Option<Aggregate> {
-    if sessions.is_empty() {
-        return None;
-    }
-    let mut spans: Vec<(i64, i64)> = sessions
-        .iter()
-        .map(|&(j, q)| (j, q.unwrap_or(now).max(j)))
-        .collect();
-    spans.sort_unstable();
-    let mut total = 0;
-    let (mut cur_s, mut cur_e) = spans[0];
-    for &(s, e) in &spans[1..] {
-        if s <= cur_e {
-            cur_e = cur_e.max(e);
-        } else {
-            total += cur_e - cur_s;
-            (cur_s, cur_e) = (s, e);
+impl From<Attendance> for Aggregate {
+    fn from(a: Attendance) -> Self {
+        Self {
+            first_join_time: a.first_join,
+            last_quit_time: a.last_quit.unwrap_or(0),
+            total_join_count: a.joins as u32,
+            cumulative_time: a.in_meeting_secs,
         }
     }
-    total += cur_e - cur_s;
-    let open = sessions.iter().any(|s| s.1.is_none());
-    Some(Aggregate {
-        first_join_time: spans[0].0,
-        last_quit_time: if open {
-            0
-        } else {
-            sessions.iter().filter_map(|s| s.1).max().unwrap_or(0)
-        },
-        total_join_count: sessions.len() as u32,
-        cumulative_time: total,
-    })
+}
+
+/// Aggregate one person's sessions `(join, quit)` ([`attendance`] in WeCom's shape); `None`
+/// for no sessions.
+pub fn aggregate(sessions: &[(i64, Option<i64>)], now: i64) -> Option<Aggregate> {
+    attendance(sessions, now).map(Aggregate::from)
 }
 
 /// One person's attendance in a meeting or sub-meeting.
@@ -213,11 +265,11 @@ pub fn people<'a>(
     let mut out: Vec<PersonAttendance> = by_person
         .into_iter()
         .filter_map(|(p, spans)| {
-            let aggregate = aggregate(&spans, now)?;
+            let a = attendance(&spans, now)?;
             Some(PersonAttendance {
                 participant: p.clone(),
-                in_meeting: spans.iter().any(|s| s.1.is_none()),
-                aggregate,
+                in_meeting: a.in_meeting(),
+                aggregate: a.into(),
             })
         })
         .collect();
@@ -312,6 +364,35 @@ mod tests {
         let b = aggregate(&[(100, Some(200)), (900, None)], 1000).unwrap();
         assert_eq!((b.last_quit_time, b.cumulative_time), (0, 200));
         assert_eq!(aggregate(&[], 5), None);
+    }
+
+    #[test]
+    fn union_of_intervals() {
+        assert_eq!(union_secs([].into_iter()), 0);
+        assert_eq!(union_secs([(0, 10), (10, 20)].into_iter()), 20);
+        assert_eq!(union_secs([(0, 10), (5, 7), (20, 25)].into_iter()), 15);
+        assert_eq!(union_secs([(0, 0), (3, 3)].into_iter()), 0);
+    }
+
+    #[test]
+    fn attendance_is_the_rule_aggregate_reports() {
+        let s = [(100, Some(200)), (900, None), (50, Some(60))];
+        let a = attendance(&s, 1000).unwrap();
+        assert_eq!(
+            a,
+            Attendance {
+                first_join: 50,
+                last_quit: None,
+                joins: 3,
+                in_meeting_secs: 10 + 100 + 100
+            }
+        );
+        assert!(a.in_meeting());
+        assert_eq!(aggregate(&s, 1000), Some(Aggregate::from(a)));
+        // An "as of" before an open session's join counts it as empty, not negative.
+        assert_eq!(span_end(900, None, 0), 900);
+        assert_eq!(attendance(&[(900, None)], 0).unwrap().in_meeting_secs, 0);
+        assert_eq!(attendance(&[], 5), None);
     }
 
     fn meeting(kind: MeetingType, subs: &[(i64, i64)]) -> Meeting {

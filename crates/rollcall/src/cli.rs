@@ -1,5 +1,5 @@
-//! The command line: `rollcall serve …`, `rollcall bench …`, and the client commands
-//! `rollcall attendees …` / `rollcall report …`.
+//! The command line: `rollcall serve …` and the client commands `rollcall attendees …` /
+//! `rollcall report …`. (The benchmark is its own binary, `rollcall-bench`.)
 //!
 //! Every `serve` option is an `Option` so that "not given" stays distinguishable from "given
 //! the default": the layering in [`crate::settings`] needs to know which layer said what.
@@ -26,9 +26,6 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (WeCom-compatible API, ingest API, admin API).
     Serve(ServeArgs),
-    /// Measure the SPEC §10 targets on this machine: ingest throughput, 100-row pages of a
-    /// large meeting (first and deep) over loopback HTTP, against a bare axum baseline.
-    Bench(BenchArgs),
     /// Export a meeting's attendance (every session, all pages) as a table, CSV, JSON or
     /// NDJSON; with --follow, keep printing sessions as they join.
     Attendees(AttendeesArgs),
@@ -141,29 +138,6 @@ pub struct ReportArgs {
     /// Count sessions still in the meeting up to T (same forms as --since) [default: now]
     #[arg(long, value_name = "T", value_parser = crate::times::parse_time)]
     pub as_of: Option<u32>,
-}
-
-/// `rollcall bench` options.
-#[derive(Debug, Clone, Args)]
-pub struct BenchArgs {
-    /// Sessions in the benchmark meeting.
-    #[arg(long, default_value_t = 100_000)]
-    pub sessions: usize,
-    /// Concurrent HTTP connections of the load generator.
-    #[arg(long, default_value_t = 16)]
-    pub connections: usize,
-    /// Seconds each load phase runs.
-    #[arg(long, default_value_t = 10)]
-    pub duration_secs: u64,
-    /// The deep page measured against the first (100 rows per page).
-    #[arg(long, default_value_t = 900)]
-    pub deep_page: usize,
-    /// Where the benchmark store goes [default: a temporary directory].
-    #[arg(long, value_name = "DIR")]
-    pub data: Option<std::path::PathBuf>,
-    /// Benchmark PostgreSQL at this URL instead (a schema of its own, dropped afterwards).
-    #[arg(long, value_name = "URL")]
-    pub database: Option<String>,
 }
 
 /// `rollcall serve` options. Each also reads `ROLLCALL_<NAME>` and (except `--config`) a key

@@ -12,13 +12,12 @@
 //! # Layout
 //! - [`cli`]: the clap definition (flags with their env vars).
 //! - [`settings`]: `Settings` and its pure layering function; `Secret`, `ClockSpec`.
-//! - [`config`]: the TOML file, its spans, and `file:line` errors.
+//! - [`config`]: reading the TOML file (`rollcall_server::config` parses it, `file:line`).
 //! - [`demo`]: the demo directory, meetings, attendance, live feed and banner.
 //! - [`serve`]: start-up order, signals, graceful shutdown.
-//! - [`bench`]: `rollcall bench`, the SPEC §10 measurements.
 //! - [`attendees`]: `rollcall attendees`, the export (table, CSV, JSON, NDJSON, `--follow`).
-//! - [`report`]: `rollcall report`, the self-contained HTML report with its timeline.
-//! - [`times`]: parsing and showing times (unix seconds, RFC 3339, local time).
+//! - [`report`]: `rollcall report`, fetch and write (the report itself: `rollcall-report`).
+//! - [`times`]: parsing the times people type (unix seconds, RFC 3339, local time).
 #![forbid(unsafe_code)]
 
 use std::io::IsTerminal;
@@ -27,7 +26,6 @@ use std::process::ExitCode;
 use clap::Parser;
 
 mod attendees;
-mod bench;
 mod cli;
 mod config;
 mod demo;
@@ -40,20 +38,17 @@ use cli::{Cli, Command};
 
 /// mimalloc instead of the system allocator: a page of attendees allocates a few hundred
 /// small strings and frees them at once, and glibc's malloc/free were 10–15% of the page
-/// path's CPU under `perf`; `rollcall bench` measured the difference (see the README).
+/// path's CPU under `perf`; the benchmark (`rollcall-bench`, which uses it too) measured the
+/// difference (see the README).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use config::ConfigError;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // The benchmark runs the server in-process: a log line per request would be measured too.
     // The client commands print data on stdout and their own errors; only warnings log.
     init_logging(
-        if matches!(
-            cli.command,
-            Command::Bench(_) | Command::Attendees(_) | Command::Report(_)
-        ) {
+        if matches!(cli.command, Command::Attendees(_) | Command::Report(_)) {
             "warn"
         } else {
             "info"
@@ -65,7 +60,6 @@ fn main() -> ExitCode {
             .build()
             .map_err(anyhow::Error::from)
             .and_then(|rt| rt.block_on(serve::run(args))),
-        Command::Bench(args) => run_bench(args),
         Command::Attendees(args) => run_client(attendees::run(args)),
         Command::Report(args) => run_client(report::run(args)),
     };
@@ -102,22 +96,4 @@ fn run_client(f: impl std::future::Future<Output = anyhow::Result<()>>) -> anyho
         .enable_all()
         .build()?
         .block_on(f)
-}
-
-/// `rollcall bench`: run the measurements and print the Markdown report.
-fn run_bench(args: cli::BenchArgs) -> anyhow::Result<()> {
-    let opts = bench::BenchOpts {
-        sessions: args.sessions,
-        connections: args.connections,
-        duration_secs: args.duration_secs,
-        deep_page: args.deep_page,
-        data_dir: args.data,
-        database: args.database,
-    };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let report = rt.block_on(bench::run(opts))?;
-    println!("{report}");
-    Ok(())
 }

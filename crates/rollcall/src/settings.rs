@@ -2,17 +2,19 @@
 //!
 //! clap folds the environment under the flags (see [`crate::cli`]); [`Settings::resolve`]
 //! merges that with the config file's top-level keys and the defaults. It is a pure function
-//! so the precedence rules are tested without processes, files or environment.
+//! so the precedence rules are tested without processes, files or environment. The file's
+//! keys and their types ([`FileConfig`], [`Secret`], [`ClockSpec`]) are
+//! `rollcall_server::config`'s.
 
 use std::fmt;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
-use std::str::FromStr;
 
-use serde::Deserialize;
+use rollcall_server::config::FileConfig;
+/// The value types the flags share with the config file (parsed, and refused, alike).
+pub use rollcall_server::config::{ClockSpec, Secret};
 
 use crate::cli::ServeArgs;
-use crate::config::FileConfig;
 
 /// Where the server listens when nothing says otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -20,80 +22,6 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA: &str = "./rollcall-data";
 /// WeCom's access-token lifetime (checked at compile time to be non-zero).
 pub const DEFAULT_TOKEN_TTL_SECS: NonZeroU32 = NonZeroU32::new(7200).unwrap();
-
-/// A key or secret: printable when the program means to (`expose`), never by `Debug`, so
-/// it cannot leak into logs through a derived `Debug` of a struct holding it.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "String")]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
-        Self(s.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
-impl FromStr for Secret {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        s.to_owned().try_into()
-    }
-}
-
-/// An empty key would make `Authorization: Bearer ` a valid credential: refuse it.
-impl TryFrom<String> for Secret {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        if s.is_empty() {
-            return Err("a key or secret must not be empty".into());
-        }
-        Ok(Self(s))
-    }
-}
-
-/// Which clock the server reads (SPEC §9).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(try_from = "String")]
-pub enum ClockSpec {
-    /// The machine's wall clock.
-    #[default]
-    System,
-    /// A clock that moves only when told to, starting at the given unix seconds (or at the
-    /// current time when none is given).
-    Virtual(Option<i64>),
-}
-
-impl FromStr for ClockSpec {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("clock {s:?} is not `system`, `virtual` or `virtual:<unix secs>`");
-        match s {
-            "system" => Ok(ClockSpec::System),
-            "virtual" => Ok(ClockSpec::Virtual(None)),
-            _ => {
-                let t = s.strip_prefix("virtual:").ok_or_else(bad)?;
-                let t: u32 = t.parse().map_err(|_| bad())?;
-                Ok(ClockSpec::Virtual(Some(i64::from(t))))
-            }
-        }
-    }
-}
-
-impl TryFrom<String> for ClockSpec {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        s.parse()
-    }
-}
 
 /// Everything `serve` needs to know, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,7 +115,7 @@ impl Settings {
 mod tests {
     use super::*;
     use crate::cli::tests::parse;
-    use crate::config::parse_config;
+    use rollcall_server::config::parse_config;
 
     fn file(src: &str) -> FileConfig {
         parse_config("rollcall.toml", src).expect("valid").file
@@ -346,31 +274,6 @@ demo = true
                 .unwrap()
                 .database,
             None
-        );
-    }
-
-    #[test]
-    fn clock_spec_parses() {
-        assert_eq!("system".parse(), Ok(ClockSpec::System));
-        assert_eq!("virtual".parse(), Ok(ClockSpec::Virtual(None)));
-        assert_eq!("virtual:5".parse(), Ok(ClockSpec::Virtual(Some(5))));
-        for bad in [
-            "",
-            "virtual:",
-            "virtual:-1",
-            "virtual:1.5",
-            "System",
-            "wall",
-        ] {
-            assert!(bad.parse::<ClockSpec>().is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn secret_debug_is_redacted() {
-        assert_eq!(
-            format!("{:?}", Secret::new("hunter2")),
-            "Secret(<redacted>)"
         );
     }
 }

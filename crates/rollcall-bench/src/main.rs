@@ -1,0 +1,174 @@
+//! `rollcall-bench`: measures the SPEC §10 performance targets on this machine.
+//!
+//! Run it with an optimized build (a debug build's figures mean little, and the report says
+//! so):
+//!
+//! ```text
+//! cargo run --release -p rollcall-bench -- [--sessions N] [--connections N]
+//!     [--duration-secs N] [--deep-page N] [--data DIR | --database postgres://…]
+//! ```
+//!
+//! It prints a Markdown table with the SPEC's targets beside the figures. It is a binary of
+//! its own, not a `rollcall` subcommand, so the production binary ships no load generator;
+//! it drives the server only through its public surface (`AppState`, `ServerConfig`,
+//! `serve`) and the HTTP APIs, like any client.
+//!
+//! Everything runs on loopback and stops by itself. [`run::run`] starts a real rollcall
+//! server (fresh SQLite store, or a schema of its own on PostgreSQL) and, for comparison, a
+//! bare axum server, each on its own multi-thread runtime in its own OS thread; the load
+//! generator stays on the caller's runtime, so the servers' executors never queue behind the
+//! client's tasks. It then measures:
+//!
+//! 1. **Ingest**: `sessions` joins, quits for half of them and a state change for a tenth,
+//!    sent as NDJSON in batches of 1,000 by one client, one batch after another, the way a
+//!    media server pushes them. The bodies are built before the clock starts, so the figure is
+//!    the server's (parse, validate, durable write), not the generator's.
+//! 2. **get_attendee_list**: a closed loop of `connections` connections (one client each,
+//!    one idle connection kept, so N really is N sockets) asking for the first page, then for
+//!    page `deep_page` with its cursor, for `duration_secs` each.
+//! 3. **Baseline**: the same load against a bare axum handler that answers a real page's exact
+//!    bytes, so "≥ 0.5 × bare axum" compares like with like on this machine.
+//!
+//! Timings are reported, never asserted: `main` prints the
+//! [`BenchReport`](report::BenchReport). Only correctness is checked: every ingest batch
+//! fully accepted (else `run` fails), and every page answering errcode 0 with a full page
+//! (else it counts as a failed request in the report).
+//!
+//! # Layout
+//! - [`run`]: [`BenchOpts`](run::BenchOpts), [`run::run`], the whole measurement in order.
+//! - [`report`]: `BenchReport` (with `IngestFigures`, `LoadFigures`) and its Markdown.
+//! - [`server`]: `ServerThread`, a server on a dedicated runtime, started and stopped from
+//!   async code.
+//! - [`setup`]: the setup calls (directory, meeting, ingest, a token, the pages' cursors).
+//! - [`stream`]: `plan_events` / `ndjson_batches`, the synthetic attendance stream.
+//! - [`load`]: `closed_loop`, the load generator and its latency figures.
+#![forbid(unsafe_code)]
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod load;
+mod report;
+mod run;
+mod server;
+mod setup;
+mod stream;
+
+/// The allocator `rollcall serve` runs with (see its `main`): the in-process server must
+/// be measured as it is deployed.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Measure the SPEC §10 targets on this machine: ingest throughput, 100-row pages of a
+/// large meeting (first and deep) over loopback HTTP, against a bare axum baseline.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "rollcall-bench", version)]
+struct Cli {
+    /// Sessions in the benchmark meeting.
+    #[arg(long, default_value_t = 100_000)]
+    sessions: usize,
+    /// Concurrent HTTP connections of the load generator.
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    /// Seconds each load phase runs.
+    #[arg(long, default_value_t = 10)]
+    duration_secs: u64,
+    /// The deep page measured against the first (100 rows per page).
+    #[arg(long, default_value_t = 900)]
+    deep_page: usize,
+    /// Where the benchmark store goes [default: a temporary directory].
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Benchmark PostgreSQL at this URL instead (a schema of its own, dropped afterwards).
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The server runs in-process: a log line per request would be measured too.
+    init_logging("warn");
+    match bench(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rollcall-bench: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr (stdout is for the report); `RUST_LOG` filters, default `warn`.
+/// Colours only on a terminal, so log files and CI output stay plain text.
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+/// Run the measurements and print the Markdown report.
+fn bench(cli: Cli) -> anyhow::Result<()> {
+    let opts = run::BenchOpts {
+        sessions: cli.sessions,
+        connections: cli.connections,
+        duration_secs: cli.duration_secs,
+        deep_page: cli.deep_page,
+        data_dir: cli.data,
+        database: cli.database,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let report = rt.block_on(run::run(opts))?;
+    println!("{report}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn flags_and_defaults_are_rollcall_bench_s() {
+        let d = Cli::try_parse_from(["rollcall-bench"]).expect("parses");
+        assert_eq!(
+            (d.sessions, d.connections, d.duration_secs, d.deep_page),
+            (100_000, 16, 10, 900)
+        );
+        assert_eq!((d.data, d.database), (None, None));
+        let c = Cli::try_parse_from([
+            "rollcall-bench",
+            "--sessions",
+            "2000",
+            "--connections",
+            "2",
+            "--duration-secs",
+            "1",
+            "--deep-page",
+            "15",
+            "--data",
+            "/tmp/b",
+            "--database",
+            "postgres://u@h/db",
+        ])
+        .expect("parses");
+        assert_eq!(
+            (c.sessions, c.connections, c.duration_secs, c.deep_page),
+            (2_000, 2, 1, 15)
+        );
+        assert_eq!(c.data, Some(PathBuf::from("/tmp/b")));
+        assert_eq!(c.database.as_deref(), Some("postgres://u@h/db"));
+    }
+}

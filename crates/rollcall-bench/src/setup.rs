@@ -1,0 +1,146 @@
+//! The setup calls, over HTTP like any client: the admin API (directory, meeting), the
+//! ingest API (the stream, checked accepted whole) and full pages of get_attendee_list.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context};
+use axum::body::Bytes;
+use axum::http::header::CONTENT_TYPE;
+use rand::Rng;
+use reqwest::Url;
+use serde::Deserialize;
+
+use rollcall_wire::GetAttendeeListResponse;
+
+use crate::load::Target;
+use crate::report::IngestFigures;
+use crate::run::PAGE;
+
+/// The ingest API's reply (SPEC §5: `{"accepted", "duplicates", "rejected": [{"index",
+/// "error"}]}`), read here from its JSON like any client would: the server's own types are
+/// not its public surface.
+#[derive(Debug, Deserialize)]
+struct IngestReply {
+    accepted: usize,
+    duplicates: usize,
+    rejected: Vec<Rejection>,
+}
+
+/// One refused event, by its position in the request.
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)] // Read only through `Debug`, in the error naming the first refusal.
+struct Rejection {
+    index: usize,
+    error: String,
+}
+
+/// An HTTP client for one connection: at most one idle socket kept, no proxy (an
+/// `HTTP_PROXY` in the environment must not reroute loopback traffic).
+pub fn client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .tcp_nodelay(true)
+        .no_proxy()
+        .timeout(timeout)
+        .build()?)
+}
+
+pub fn random_key() -> String {
+    let mut rng = rand::thread_rng();
+    (0..32)
+        .map(|_| char::from(rng.sample(rand::distributions::Alphanumeric)))
+        .collect()
+}
+
+pub fn json_bytes(v: &serde_json::Value) -> Bytes {
+    Bytes::from(serde_json::to_vec(v).expect("a JSON value serializes"))
+}
+
+pub async fn admin_post(
+    http: &reqwest::Client,
+    base: &Url,
+    key: &str,
+    path: &str,
+    body: &serde_json::Value,
+) -> anyhow::Result<serde_json::Value> {
+    let resp = http
+        .post(base.join(path)?)
+        .bearer_auth(key)
+        .json(body)
+        .send()
+        .await
+        .with_context(|| format!("POST /{path}"))?;
+    let status = resp.status();
+    let text = resp.text().await?;
+    ensure!(status.is_success(), "POST /{path}: {status} {text}");
+    serde_json::from_str(&text).with_context(|| format!("POST /{path} answered {text}"))
+}
+
+/// One page through the setup client, checked to be full; returns its raw body too.
+pub async fn fetch_page(
+    http: &reqwest::Client,
+    t: &Target,
+) -> anyhow::Result<(Bytes, GetAttendeeListResponse)> {
+    let body = http
+        .post(t.url.clone())
+        .header(CONTENT_TYPE, "application/json")
+        .body(t.body.clone())
+        .send()
+        .await?
+        .error_for_status()?
+        .bytes()
+        .await?;
+    let page: GetAttendeeListResponse = serde_json::from_slice(&body)
+        .with_context(|| format!("not a page: {}", String::from_utf8_lossy(&body)))?;
+    ensure!(
+        page.errcode == 0,
+        "errcode {}: {}",
+        page.errcode,
+        page.errmsg
+    );
+    ensure!(
+        page.attendees.len() == PAGE,
+        "{} attendees instead of {PAGE}",
+        page.attendees.len()
+    );
+    Ok((body, page))
+}
+
+/// Send every batch, one after another, and check each was accepted whole.
+pub async fn ingest_all(
+    http: &reqwest::Client,
+    base: &Url,
+    key: &str,
+    batches: &[(usize, Bytes)],
+) -> anyhow::Result<IngestFigures> {
+    let url = base.join("ingest/v1/events")?;
+    let mut events = 0u64;
+    let started = Instant::now();
+    for (i, (n, body)) in batches.iter().enumerate() {
+        let resp = http
+            .post(url.clone())
+            .bearer_auth(key)
+            .header(CONTENT_TYPE, "application/x-ndjson")
+            .body(body.clone())
+            .send()
+            .await
+            .with_context(|| format!("ingest batch {i}"))?;
+        let status = resp.status();
+        let text = resp.text().await?;
+        ensure!(status.is_success(), "ingest batch {i}: {status} {text}");
+        let report: IngestReply = serde_json::from_str(&text)
+            .with_context(|| format!("ingest batch {i} answered {text}"))?;
+        ensure!(
+            report.accepted == *n && report.duplicates == 0 && report.rejected.is_empty(),
+            "ingest batch {i}: {} of {n} accepted, {} duplicates, first rejection: {:?}",
+            report.accepted,
+            report.duplicates,
+            report.rejected.first()
+        );
+        events += *n as u64;
+    }
+    Ok(IngestFigures {
+        events,
+        secs: started.elapsed().as_secs_f64(),
+    })
+}

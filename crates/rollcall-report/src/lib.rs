@@ -1,0 +1,45 @@
+//! `rollcall report`'s content: one self-contained HTML file about a meeting's attendance.
+//!
+//! The file has to open anywhere — mailed, archived, on a machine with no network — so it
+//! carries its own CSS and draws the timeline as inline SVG generated here: no script, no
+//! font or library fetched, and it renders (and prints) the same in every browser.
+//!
+//! The logic is pure and in two steps, each tested on its own: attendees → [`Report`] (the
+//! numbers: per-person summary and chart rows) → [`render`] (an HTML string). The `rollcall
+//! report` command only fetches, calls both and writes the file.
+//!
+//! Decisions:
+//! - A person is a userid, or for non-members (no userid) their per-meeting `tmp_openid`.
+//! - **Time in meeting is the union of a person's sessions**, not their sum: half an hour
+//!   on a laptop and a phone at once is half an hour in the meeting. (The summed figure
+//!   would double-count exactly the people who joined on two devices.) The rule is
+//!   [`rollcall_core::schedule::attendance`], the one `meeting/get_info`'s aggregates use.
+//! - A session still in the meeting counts up to the report's "as of" time (default: now;
+//!   never before the latest join or quit in the data).
+//!
+//! Showing times, durations and WeCom's codes to people ([`Local`], [`human_duration`],
+//! [`device_name`], [`role_name`]) lives here too, once: `rollcall attendees` prints its
+//! table with the same functions.
+//!
+//! # Layout
+//! - [`model`]: [`Report::build`], [`Person`], [`Session`], [`Meta`], [`BadTime`].
+//! - [`html`]: [`render`], the document.
+//! - [`svg`]: [`timeline_svg`], the chart.
+//! - [`local`]: [`Local`] (a time zone for people) and [`human_duration`].
+//! - [`names`]: [`device_name`], [`role_name`].
+#![forbid(unsafe_code)]
+
+pub mod html;
+pub mod local;
+pub mod model;
+pub mod names;
+pub mod svg;
+
+pub use html::render;
+pub use local::{human_duration, Local};
+pub use model::{BadTime, Meta, Person, Report, Session};
+pub use names::{device_name, role_name};
+pub use svg::{timeline_svg, BAR_COLOUR, LIVE_COLOUR};
+
+#[cfg(test)]
+mod tests;
