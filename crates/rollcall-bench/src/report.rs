@@ -41,7 +41,8 @@ impl LoadFigures {
     }
 }
 
-/// Everything [`run`] measured; `Display` renders it as a Markdown table beside SPEC §10.
+/// Everything [`run`](crate::run::run) measured; `Display` renders it as a Markdown table
+/// beside SPEC §10.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BenchReport {
     pub opts: BenchOpts,
@@ -49,7 +50,6 @@ pub struct BenchReport {
     pub cpus: usize,
     /// Whether this binary was built with optimizations (debug figures mean little).
     pub optimized: bool,
-    /// Where the SQLite store was.
     /// Where the store was: a directory (SQLite) or a URL and schema (PostgreSQL).
     pub store: String,
     pub ingest: IngestFigures,

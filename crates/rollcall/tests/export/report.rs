@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::harness::*;
 
-/// The report's bar colours (`report::BAR_COLOUR` #2563eb, `report::LIVE_COLOUR` #16a34a).
+/// The report's bar colours (`rollcall_report::BAR_COLOUR` #2563eb, `LIVE_COLOUR` #16a34a).
 const BAR: [u8; 3] = [0x25, 0x63, 0xeb];
 const LIVE: [u8; 3] = [0x16, 0xa3, 0x4a];
 
