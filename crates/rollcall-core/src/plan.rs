@@ -21,8 +21,9 @@ use crate::DAY;
 
 /// Shortest `meeting_duration`, seconds (5 minutes).
 pub const MIN_DURATION: i64 = 300;
-/// Longest `meeting_duration`, seconds (one second short of a day).
-pub const MAX_DURATION: i64 = 86_399;
+/// Longest `meeting_duration` of the WeCom meeting calls, seconds (one second short of a day).
+/// The admin API, which builds fixtures, allows longer meetings (its own limit).
+pub const MAX_MEETING_CALL_DURATION: i64 = 86_399;
 
 /// Longest `[begin_time, end_time]` of `meeting/get_user_meetingid`: 180 days.
 pub const USER_SPAN: i64 = 180 * DAY;
@@ -100,7 +101,7 @@ pub fn reschedule(
 /// Why a `get_user_meetingid` window is refused; always reported as `begin_time` (the begin is
 /// what lies after the end, or too far before it), as get_attendee_list names `start_time`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WindowError;
+pub struct UserWindowError;
 
 /// The inclusive `[begin, end]` of `meeting/get_user_meetingid` (`0` = not given):
 ///
@@ -114,15 +115,15 @@ pub fn user_window(
     now: i64,
     begin_time: Option<u64>,
     end_time: Option<u64>,
-) -> Result<(i64, i64), WindowError> {
-    let clamp = |v: u64| i64::try_from(v).map_err(|_| WindowError);
+) -> Result<(i64, i64), UserWindowError> {
+    let clamp = |v: u64| i64::try_from(v).map_err(|_| UserWindowError);
     let begin = begin_time.filter(|&b| b != 0).map(clamp).transpose()?;
     let end = end_time.filter(|&e| e != 0).map(clamp).transpose()?;
     match (begin, end) {
         (None, None) => Ok((now - USER_SPAN / 2, now + USER_SPAN / 2)),
         (Some(b), None) => Ok((b, b.saturating_add(USER_SPAN))),
         (None, Some(e)) => Ok((e.saturating_sub(USER_SPAN), e)),
-        (Some(b), Some(e)) if b > e || e - b > USER_SPAN => Err(WindowError),
+        (Some(b), Some(e)) if b > e || e - b > USER_SPAN => Err(UserWindowError),
         (Some(b), Some(e)) => Ok((b, e)),
     }
 }
@@ -272,10 +273,10 @@ mod tests {
         );
         assert_eq!(
             user_window(now, Some(b), Some(b + USER_SPAN as u64 + 1)),
-            Err(WindowError)
+            Err(UserWindowError)
         );
-        assert_eq!(user_window(now, Some(b + 1), Some(b)), Err(WindowError));
-        assert_eq!(user_window(now, Some(u64::MAX), None), Err(WindowError));
+        assert_eq!(user_window(now, Some(b + 1), Some(b)), Err(UserWindowError));
+        assert_eq!(user_window(now, Some(u64::MAX), None), Err(UserWindowError));
     }
 
     proptest! {

@@ -40,7 +40,9 @@ impl std::fmt::Debug for ServerConfig {
 /// A corp's directory with each app's visible range precomputed.
 #[derive(Debug)]
 pub struct CorpView {
-    pub corp: Corp,
+    /// The corp as stored: departments, members, apps.
+    pub directory: Corp,
+    /// Each app's visible range, by agentid.
     pub visibility: HashMap<u32, Arc<Visibility>>,
 }
 
@@ -51,11 +53,19 @@ impl CorpView {
             .iter()
             .map(|a| (a.agentid, Arc::new(Visibility::compute(&corp, a))))
             .collect();
-        Self { corp, visibility }
+        Self {
+            directory: corp,
+            visibility,
+        }
     }
 
     pub fn app(&self, agentid: u32) -> Option<&App> {
-        self.corp.apps.iter().find(|a| a.agentid == agentid)
+        self.directory.apps.iter().find(|a| a.agentid == agentid)
+    }
+
+    /// The members app `agentid` may see (nobody, for an app the corp does not have).
+    pub fn visibility_of(&self, agentid: u32) -> Arc<Visibility> {
+        self.visibility.get(&agentid).cloned().unwrap_or_default()
     }
 }
 
@@ -85,8 +95,10 @@ struct Inner {
     time_zone: RwLock<TimeZone>,
 }
 
-/// How many token records (and meetings) a cache keeps before it starts over.
+/// How many token records the token cache keeps before it starts over.
 const TOKEN_CACHE_MAX: usize = 10_000;
+/// How many meetings the meeting cache keeps before it starts over.
+const MEETING_CACHE_MAX: usize = 10_000;
 
 /// How long a node trusts directory and meeting data it cached before asking the store again.
 /// Changes made through this node are seen at once (it invalidates its own cache); changes
@@ -258,7 +270,7 @@ impl AppState {
             .meetings
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        if cache.len() >= TOKEN_CACHE_MAX {
+        if cache.len() >= MEETING_CACHE_MAX {
             cache.clear();
         }
         cache.insert(meetingid.to_owned(), (Instant::now(), m.clone()));

@@ -53,7 +53,7 @@ use rollcall_core::clock::{Clock, SystemClock};
 use rollcall_core::ids::IdGen;
 use rollcall_core::ingest::{INSTANCE_IDS, MAX_JOIN_TYPE, MAX_ROLE};
 use rollcall_core::DAY;
-use rollcall_server::ops::ingest::IngestReport;
+use rollcall_server::internal::IngestReport;
 use rollcall_server::{AppState, ServerConfig};
 use rollcall_store_postgres::PgStore;
 use rollcall_store_sqlite::SqliteStore;

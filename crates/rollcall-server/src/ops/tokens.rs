@@ -26,7 +26,7 @@ pub async fn issue(
         .ok_or(ApiError::Code(errcode::INVALID_CORPID))?;
     // Compare against every app so the time taken does not say which one matched.
     let mut found = None;
-    for app in &corp.corp.apps {
+    for app in &corp.directory.apps {
         if secret_matches(secret, &app.secret_hash) {
             found = Some(app);
         }
@@ -40,7 +40,7 @@ pub async fn issue(
         hash: sha256(state.secret().token(&nonce).as_bytes()),
         nonce,
         app: AppRef {
-            corpid: corp.corp.corpid.clone(),
+            corpid: corp.directory.corpid.clone(),
             agentid: app.agentid,
         },
         issued_at: now,

@@ -12,8 +12,8 @@ use rollcall_core::directory::CorpSpec;
 
 use crate::auth::AdminKey;
 use crate::error::HttpError;
+use crate::ops::admin_meetings::{self, AdminMeeting, CreatedMeeting};
 use crate::ops::directory::{apply_corp, ApplyError};
-use crate::ops::meetings::{self, AdminMeeting, CreatedMeeting};
 use crate::state::AppState;
 use crate::wecom::read_limited;
 
@@ -64,7 +64,7 @@ async fn create_meeting(
     _key: AdminKey,
     AdminJson(req): AdminJson<AdminMeeting>,
 ) -> Result<(StatusCode, Json<CreatedMeeting>), HttpError> {
-    let m = meetings::create(&state, &req).await?;
+    let m = admin_meetings::create(&state, &req).await?;
     Ok((StatusCode::CREATED, Json(CreatedMeeting::from(&m))))
 }
 

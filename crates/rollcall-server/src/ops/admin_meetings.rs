@@ -10,7 +10,7 @@ use crate::error::HttpError;
 use crate::state::AppState;
 
 /// Longest span a meeting may last through the admin API (31 days).
-const MAX_DURATION: i64 = 31 * rollcall_core::DAY;
+const MAX_ADMIN_DURATION: i64 = 31 * rollcall_core::DAY;
 /// Most sub-meetings one recurring meeting may have.
 const MAX_SUB_MEETINGS: usize = 1000;
 
@@ -94,13 +94,13 @@ pub async fn create(state: &AppState, req: &AdminMeeting) -> Result<Meeting, Htt
     if req.meeting_start <= 0 || req.meeting_start > i64::from(u32::MAX) {
         return Err(bad("meeting_start must be unix seconds"));
     }
-    if !(1..=MAX_DURATION).contains(&req.meeting_duration) {
+    if !(1..=MAX_ADMIN_DURATION).contains(&req.meeting_duration) {
         return Err(bad(format!(
-            "meeting_duration must be 1..={MAX_DURATION} seconds"
+            "meeting_duration must be 1..={MAX_ADMIN_DURATION} seconds"
         )));
     }
     if let Some(u) = &req.admin_userid {
-        if !corp.corp.users.iter().any(|x| &x.userid == u) {
+        if !corp.directory.users.iter().any(|x| &x.userid == u) {
             return Err(bad(format!(
                 "admin_userid {u:?} is not a member of the corp"
             )));
