@@ -43,9 +43,22 @@ pub fn new_sub_meetings(occurrences: &[(i64, i64)]) -> Vec<(String, i64, i64)> {
     out
 }
 
-/// Why a reschedule is refused; names the request field at fault (`reminders`).
+/// Why a reschedule is refused. Either way the request field at fault is `reminders`
+/// ([`RescheduleError::field`]): the new rule cannot hold the meeting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RescheduleError(pub &'static str);
+pub enum RescheduleError {
+    /// A one-off was asked of a meeting with history (its sessions belong to sub-meetings).
+    HistoryNeedsRecurrence,
+    /// A webinar cannot become recurring.
+    WebinarCannotRecur,
+}
+
+impl RescheduleError {
+    /// The request field named in the refusal.
+    pub fn field(self) -> &'static str {
+        "reminders"
+    }
+}
 
 /// A meeting's type and complete sub-meeting list after its schedule changed.
 ///
@@ -68,7 +81,7 @@ pub fn reschedule(
         .collect();
     let Some(occurrences) = occurrences else {
         if !history.is_empty() {
-            return Err(RescheduleError("reminders"));
+            return Err(RescheduleError::HistoryNeedsRecurrence);
         }
         let kind = match old.meeting_type {
             MeetingType::Webinar => MeetingType::Webinar,
@@ -77,7 +90,7 @@ pub fn reschedule(
         return Ok((kind, Vec::new()));
     };
     if old.meeting_type == MeetingType::Webinar {
-        return Err(RescheduleError("reminders"));
+        return Err(RescheduleError::WebinarCannotRecur);
     }
     let first_key = old.sub_meetings.iter().map(|s| s.key).max().unwrap_or(0) + 1;
     let mut subs = history;
@@ -212,7 +225,7 @@ mod tests {
         // Becoming a one-off is refused while there is history, allowed without.
         assert_eq!(
             reschedule(500, &old, &presence, None),
-            Err(RescheduleError("reminders"))
+            Err(RescheduleError::HistoryNeedsRecurrence)
         );
         let fresh = meeting(MeetingType::Recurring, &[(1, 600, 700)]);
         assert_eq!(
@@ -232,6 +245,16 @@ mod tests {
     }
 
     #[test]
+    fn refusals_name_reminders() {
+        for e in [
+            RescheduleError::HistoryNeedsRecurrence,
+            RescheduleError::WebinarCannotRecur,
+        ] {
+            assert_eq!(e.field(), "reminders");
+        }
+    }
+
+    #[test]
     fn one_offs_become_recurring_and_webinars_stay_webinars() {
         let one = meeting(MeetingType::OneOff, &[]);
         let (kind, subs) = reschedule(0, &one, &HashMap::new(), Some(&[(10, 20)])).unwrap();
@@ -246,7 +269,7 @@ mod tests {
         );
         assert_eq!(
             reschedule(0, &web, &HashMap::new(), Some(&[(10, 20)])),
-            Err(RescheduleError("reminders"))
+            Err(RescheduleError::WebinarCannotRecur)
         );
     }
 

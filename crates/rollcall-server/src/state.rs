@@ -8,7 +8,7 @@ use rollcall_core::clock::Clock;
 use rollcall_core::crypto::ServerSecret;
 use rollcall_core::ids::IdGen;
 use rollcall_core::model::{App, Corp, Meeting, TokenRecord};
-use rollcall_core::recurrence::{self, TimeZone};
+use rollcall_core::recurrence::{self, TimeZone, TimeZoneError};
 use rollcall_core::visibility::Visibility;
 use rollcall_store::{Store, StoreError, StoreResult};
 
@@ -152,7 +152,7 @@ impl AppState {
     ///
     /// It is a setter rather than a [`ServerConfig`] field so that adding it left every
     /// existing `ServerConfig { .. }` literal compiling.
-    pub fn set_time_zone(&self, name: &str) -> Result<(), String> {
+    pub fn set_time_zone(&self, name: &str) -> Result<(), TimeZoneError> {
         let tz = recurrence::time_zone(name)?;
         *self
             .inner

@@ -317,7 +317,7 @@ mod tests {
         .expect("valid");
         let s = r.settings.expect("settings");
         assert_eq!(
-            s.value,
+            serde_json::to_value(&s.value).unwrap(),
             json!({"remind_scope": 3, "password": "123456", "hosts": {"userid": ["a", "b"]},
                    "enable_doc_upload": true})
         );

@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 use rollcall_wire::lenient::{BadField, Fields};
+use rollcall_wire::meeting::MeetingSettings;
 
 use super::{small, user_ids};
 
@@ -11,7 +12,8 @@ use super::{small, user_ids};
 /// they are. `hosts` / `ring_users` are returned too, for the membership check.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SettingsSpec {
-    pub value: Value,
+    /// What is stored and shown by `meeting/get_info`.
+    pub value: MeetingSettings,
     /// The userids of `settings.hosts` and `settings.ring_users`, by field path.
     pub members: Vec<(&'static str, Vec<String>)>,
 }
@@ -76,8 +78,8 @@ pub(super) fn settings(f: &Fields<'_>) -> Result<Option<SettingsSpec>, BadField>
             members.push((name, ids));
         }
     }
-    Ok(Some(SettingsSpec {
-        value: Value::Object(out),
-        members,
-    }))
+    // Every field typed in `MeetingSettings` was checked (or normalized) above, so this
+    // reads the object get_info used to decode from the stored JSON; it cannot fail.
+    let value = serde_json::from_value(Value::Object(out)).map_err(|_| BadField("settings"))?;
+    Ok(Some(SettingsSpec { value, members }))
 }

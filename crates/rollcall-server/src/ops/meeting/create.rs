@@ -6,8 +6,7 @@ use rollcall_core::model::{MeetingDetails, MeetingType, NewMeeting};
 use rollcall_core::plan;
 use rollcall_store::StoreError;
 use rollcall_wire::errcode;
-use rollcall_wire::meeting::{CreateMeetingResponse, Reminders};
-use serde_json::Value;
+use rollcall_wire::meeting::CreateMeetingResponse;
 
 use crate::error::ApiError;
 use crate::ops::access::{check_settings, members};
@@ -47,7 +46,7 @@ pub async fn create(
         location: req.location.clone(),
         invitees: req.invitees.clone(),
         settings: req.settings.as_ref().map(|s| s.value.clone()),
-        reminders: req.reminders.as_ref().map(json_of).transpose()?,
+        reminders: req.reminders.clone(),
     };
     // A generated meetingid that is taken (vanishingly rare) is drawn again.
     let mut last = None;
@@ -81,8 +80,4 @@ pub async fn create(
     Err(last
         .unwrap_or_else(|| StoreError::Unavailable("meetingid generation".into()))
         .into())
-}
-
-pub(super) fn json_of(r: &Reminders) -> Result<Value, ApiError> {
-    serde_json::to_value(r).map_err(|e| ApiError::Busy(format!("encoding reminders: {e}")))
 }

@@ -2,15 +2,15 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::Map;
 
 use rollcall_core::meeting_request::{InfoRequest, MeetingRef};
 use rollcall_core::model::{Meeting, MeetingType, Participant, SessionRow, SessionScan};
 use rollcall_core::schedule::{self, current_sub, meeting_status};
 use rollcall_wire::errcode;
 use rollcall_wire::meeting::{
-    AttendanceFigures, ExternalAttendance, MeetingAttendance, MeetingInfo, MeetingSettings,
-    MemberAttendance, Reminders, SubMeeting,
+    AttendanceFigures, ExternalAttendance, MeetingAttendance, MeetingInfo, MemberAttendance,
+    SubMeeting,
 };
 
 use crate::error::ApiError;
@@ -79,18 +79,6 @@ async fn info_meeting(
                 .map_err(|_| ApiError::InvalidParam("meeting_code"))
         }
     }
-}
-
-/// A JSON detail as the server stored it, decoded; undecodable is a store problem (-1).
-pub(super) fn stored<T: serde::de::DeserializeOwned>(
-    m: &Meeting,
-    v: &Option<Value>,
-    what: &str,
-) -> Result<Option<T>, ApiError> {
-    v.clone()
-        .map(serde_json::from_value)
-        .transpose()
-        .map_err(|e| ApiError::Busy(format!("stored {what} of {}: {e}", m.meetingid)))
 }
 
 fn unsigned(v: i64) -> u64 {
@@ -170,8 +158,6 @@ pub async fn info(
         .admin_userid
         .as_ref()
         .and_then(|a| caller.main_department(a));
-    let settings: Option<MeetingSettings> = stored(&m, &m.details.settings, "settings")?;
-    let reminders: Option<Reminders> = stored(&m, &m.details.reminders, "reminders")?;
     Ok(MeetingInfo {
         errcode: errcode::OK,
         errmsg: "ok".into(),
@@ -186,9 +172,9 @@ pub async fn info(
         status: status.code(),
         meeting_type: m.meeting_type.code(),
         attendees,
-        settings,
+        settings: m.details.settings.clone(),
         cal_id: None,
-        reminders,
+        reminders: m.details.reminders.clone(),
         meeting_code: Some(m.meeting_code.clone()),
         meeting_link: Some(meeting_link(&m.meeting_code)),
         sub_meetings: m

@@ -3,10 +3,7 @@
 use rollcall_core::meeting_request::{occurrences_of, UpdateRequest};
 use rollcall_core::model::{MeetingDetails, MeetingType, MeetingUpdate};
 use rollcall_core::plan;
-use rollcall_wire::meeting::Reminders;
 
-use super::create::json_of;
-use super::info::stored;
 use crate::error::ApiError;
 use crate::ops::access::{check_settings, members, pending_meeting};
 use crate::ops::caller::Caller;
@@ -32,8 +29,10 @@ pub async fn update(
     if req.schedule.is_some_and(|(start, _)| start <= now) {
         return Err(ApiError::InvalidParam("meeting_start"));
     }
-    let kept: Option<Reminders> = stored(&m, &m.details.reminders, "reminders")?;
-    let reminders = req.reminders.clone().or(kept);
+    let reminders = req
+        .reminders
+        .clone()
+        .or_else(|| m.details.reminders.clone());
 
     let (meeting_type, sub_meetings, (start, duration)) =
         if req.schedule.is_some() || req.reminders.is_some() {
@@ -48,7 +47,7 @@ pub async fn update(
             let tz = state.time_zone();
             let occurrences = occurrences_of(reminders.as_ref(), start, duration, &tz)?;
             let (kind, subs) = plan::reschedule(now, &m, &presence, occurrences.as_deref())
-                .map_err(|e| ApiError::InvalidParam(e.0))?;
+                .map_err(|e| ApiError::InvalidParam(e.field()))?;
             (kind, subs, (start, duration))
         } else {
             (
@@ -80,7 +79,7 @@ pub async fn update(
                 Some(s) => Some(s.value.clone()),
                 None => m.details.settings.clone(),
             },
-            reminders: reminders.as_ref().map(json_of).transpose()?,
+            reminders,
         },
         sub_meetings,
     };
