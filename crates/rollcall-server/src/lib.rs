@@ -65,7 +65,7 @@ pub mod internal {
         state: &AppState,
         req: &AdminMeeting,
     ) -> Result<Meeting, HttpError> {
-        crate::ops::admin_meetings::create(state, req).await
+        Ok(crate::ops::admin_meetings::create(state, req).await?)
     }
 
     /// `meeting/create` on behalf of `app`, the body read and checked by the same code as the

@@ -11,8 +11,8 @@ use rollcall_core::meeting_request::SettingsSpec;
 use rollcall_core::model::{Meeting, MeetingType};
 use rollcall_core::schedule::{self, meeting_status, Presence};
 
-use crate::error::ApiError;
 use crate::ops::caller::Caller;
+use crate::ops::error::CallError;
 use crate::state::AppState;
 
 /// The meeting the app may read, or 40058 `meetingid` — the same answer whether it does not
@@ -21,10 +21,10 @@ pub async fn readable_meeting(
     state: &AppState,
     caller: &Caller,
     meetingid: &str,
-) -> Result<Arc<Meeting>, ApiError> {
+) -> Result<Arc<Meeting>, CallError> {
     match state.meeting(meetingid).await? {
         Some(m) if m.owner == caller.app => Ok(m),
-        _ => Err(ApiError::InvalidParam("meetingid")),
+        _ => Err(CallError::Field("meetingid")),
     }
 }
 
@@ -34,11 +34,11 @@ pub async fn pending_meeting(
     state: &AppState,
     caller: &Caller,
     meetingid: &str,
-) -> Result<(Arc<Meeting>, HashMap<i64, Presence>), ApiError> {
+) -> Result<(Arc<Meeting>, HashMap<i64, Presence>), CallError> {
     let m = readable_meeting(state, caller, meetingid).await?;
     let presence = presence(state, m.key).await?;
     if !schedule::editable(meeting_status(state.now(), &m, &presence).overall) {
-        return Err(ApiError::InvalidParam("meetingid"));
+        return Err(CallError::Field("meetingid"));
     }
     Ok((m, presence))
 }
@@ -47,7 +47,7 @@ pub async fn pending_meeting(
 pub async fn presence(
     state: &AppState,
     meeting_key: i64,
-) -> Result<HashMap<i64, Presence>, ApiError> {
+) -> Result<HashMap<i64, Presence>, CallError> {
     Ok(state
         .store()
         .presence(meeting_key)
@@ -58,27 +58,27 @@ pub async fn presence(
 
 /// The sub-meeting key a listing is about: required and valid for recurring meetings,
 /// ignored (0) otherwise.
-pub fn sub_key(meeting: &Meeting, sub_meetingid: Option<&str>) -> Result<i64, ApiError> {
+pub fn sub_key(meeting: &Meeting, sub_meetingid: Option<&str>) -> Result<i64, CallError> {
     if meeting.meeting_type != MeetingType::Recurring {
         return Ok(0);
     }
     sub_meetingid
         .and_then(|id| meeting.sub_meeting(id))
         .map(|s| s.key)
-        .ok_or(ApiError::InvalidParam("sub_meetingid"))
+        .ok_or(CallError::Field("sub_meetingid"))
 }
 
 /// Every one of `userids` is a member of the caller's corp, or 40058 naming `field`.
-pub fn members(caller: &Caller, userids: &[String], field: &'static str) -> Result<(), ApiError> {
+pub fn members(caller: &Caller, userids: &[String], field: &'static str) -> Result<(), CallError> {
     if userids.iter().all(|u| caller.is_member(u)) {
         Ok(())
     } else {
-        Err(ApiError::InvalidParam(field))
+        Err(CallError::Field(field))
     }
 }
 
 /// The members named in `settings` (`hosts`, `ring_users`) are all members of the corp.
-pub fn check_settings(caller: &Caller, s: Option<&SettingsSpec>) -> Result<(), ApiError> {
+pub fn check_settings(caller: &Caller, s: Option<&SettingsSpec>) -> Result<(), CallError> {
     for (field, ids) in s.iter().flat_map(|s| &s.members) {
         members(caller, ids, field)?;
     }

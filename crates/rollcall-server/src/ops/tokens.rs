@@ -2,9 +2,8 @@
 
 use rollcall_core::crypto::{secret_matches, sha256};
 use rollcall_core::model::{AppRef, TokenRecord};
-use rollcall_wire::errcode;
 
-use crate::error::ApiError;
+use crate::ops::error::TokenError;
 use crate::state::AppState;
 
 /// The app's current token and its remaining lifetime in seconds.
@@ -12,18 +11,15 @@ pub async fn issue(
     state: &AppState,
     corpid: Option<&str>,
     secret: Option<&str>,
-) -> Result<(String, i64), ApiError> {
+) -> Result<(String, i64), TokenError> {
     // Secret first when both are missing (SPEC §1).
     let secret = secret
         .filter(|s| !s.is_empty())
-        .ok_or(ApiError::Code(errcode::CORPSECRET_MISSING))?;
+        .ok_or(TokenError::SecretMissing)?;
     let corpid = corpid
         .filter(|s| !s.is_empty())
-        .ok_or(ApiError::Code(errcode::CORPID_MISSING))?;
-    let corp = state
-        .corp(corpid)
-        .await?
-        .ok_or(ApiError::Code(errcode::INVALID_CORPID))?;
+        .ok_or(TokenError::CorpidMissing)?;
+    let corp = state.corp(corpid).await?.ok_or(TokenError::UnknownCorp)?;
     // Compare against every app so the time taken does not say which one matched.
     let mut found = None;
     for app in &corp.directory.apps {
@@ -33,7 +29,7 @@ pub async fn issue(
     }
     let app = found
         .filter(|a| a.enabled)
-        .ok_or(ApiError::Code(errcode::INVALID_CREDENTIAL))?;
+        .ok_or(TokenError::BadCredential)?;
     let now = state.now();
     let nonce = state.ids().bytes::<16>();
     let candidate = TokenRecord {

@@ -13,7 +13,7 @@ use rollcall_core::directory::CorpSpec;
 use crate::auth::AdminKey;
 use crate::error::HttpError;
 use crate::ops::admin_meetings::{self, AdminMeeting, CreatedMeeting};
-use crate::ops::directory::{apply_corp, ApplyError};
+use crate::ops::directory::apply_corp;
 use crate::state::AppState;
 use crate::wecom::read_limited;
 
@@ -73,11 +73,8 @@ async fn put_corp(
     _key: AdminKey,
     AdminJson(spec): AdminJson<CorpSpec>,
 ) -> Result<Json<Value>, HttpError> {
-    match apply_corp(&state, &spec).await {
-        Ok(()) => Ok(Json(json!({ "corpid": spec.corpid }))),
-        Err(ApplyError::Invalid(e)) => Err(HttpError::bad_request(e.message)),
-        Err(ApplyError::Store(e)) => Err(e.into()),
-    }
+    apply_corp(&state, &spec).await?;
+    Ok(Json(json!({ "corpid": spec.corpid })))
 }
 
 /// `GET /admin/v1/clock`: the server's now, and whether it is virtual.

@@ -9,9 +9,9 @@ use rollcall_core::window;
 use rollcall_wire::errcode;
 use rollcall_wire::GetAttendeeListResponse;
 
-use crate::error::ApiError;
 use crate::ops::access::{readable_meeting, sub_key};
 use crate::ops::caller::Caller;
+use crate::ops::error::CallError;
 use crate::state::AppState;
 
 /// Rows fetched per store round trip after the first (when invisible members are skipped).
@@ -22,7 +22,7 @@ pub async fn list(
     state: &AppState,
     caller: &Caller,
     req: &AttendeeRequest,
-) -> Result<GetAttendeeListResponse, ApiError> {
+) -> Result<GetAttendeeListResponse, CallError> {
     let meeting = readable_meeting(state, caller, &req.meetingid).await?;
     let sub_key = sub_key(&meeting, req.sub_meetingid.as_deref())?;
     let now = state.now();
@@ -37,7 +37,7 @@ pub async fn list(
         None => {
             let window =
                 window::for_meeting(now, meeting.meeting_type, req.start_time, req.end_time)
-                    .map_err(|_| ApiError::InvalidParam("start_time"))?;
+                    .map_err(|_| CallError::Field("start_time"))?;
             CursorState::first(tag, meeting.key, sub_key, req.limit, window)
         }
     };
@@ -88,6 +88,6 @@ pub async fn list(
     })
 }
 
-fn cursor_err(_: CursorError) -> ApiError {
-    ApiError::Code(errcode::INVALID_CURSOR)
+fn cursor_err(_: CursorError) -> CallError {
+    CallError::Cursor
 }

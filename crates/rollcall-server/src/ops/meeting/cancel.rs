@@ -3,9 +3,9 @@
 
 use rollcall_core::meeting_request::CancelRequest;
 
-use crate::error::ApiError;
 use crate::ops::access::pending_meeting;
 use crate::ops::caller::Caller;
+use crate::ops::error::CallError;
 use crate::state::AppState;
 
 /// Cancel the meeting.
@@ -13,13 +13,13 @@ pub async fn cancel(
     state: &AppState,
     caller: &Caller,
     req: &CancelRequest,
-) -> Result<(), ApiError> {
+) -> Result<(), CallError> {
     let (m, _) = pending_meeting(state, caller, &req.meetingid).await?;
     let cancelled = state.store().cancel_meeting(m.key).await?;
     state.invalidate_meeting(&m.meetingid);
     if cancelled {
         Ok(())
     } else {
-        Err(ApiError::InvalidParam("meetingid"))
+        Err(CallError::Field("meetingid"))
     }
 }

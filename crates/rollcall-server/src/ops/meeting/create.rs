@@ -8,9 +8,9 @@ use rollcall_store::StoreError;
 use rollcall_wire::errcode;
 use rollcall_wire::meeting::CreateMeetingResponse;
 
-use crate::error::ApiError;
 use crate::ops::access::{check_settings, members};
 use crate::ops::caller::Caller;
+use crate::ops::error::CallError;
 use crate::state::AppState;
 
 /// Create the meeting.
@@ -18,15 +18,15 @@ pub async fn create(
     state: &AppState,
     caller: &Caller,
     req: &CreateRequest,
-) -> Result<CreateMeetingResponse, ApiError> {
+) -> Result<CreateMeetingResponse, CallError> {
     if !caller.is_member(&req.admin_userid) {
-        return Err(ApiError::InvalidParam("admin_userid"));
+        return Err(CallError::Field("admin_userid"));
     }
     if req.meeting_start <= state.now() {
-        return Err(ApiError::InvalidParam("meeting_start"));
+        return Err(CallError::Field("meeting_start"));
     }
     if req.agentid.is_some_and(|a| a != caller.app.agentid) {
-        return Err(ApiError::InvalidParam("agentid"));
+        return Err(CallError::Field("agentid"));
     }
     members(caller, &req.invitees, "invitees")?;
     check_settings(caller, req.settings.as_ref())?;

@@ -13,9 +13,9 @@ use rollcall_wire::meeting::{
     SubMeeting,
 };
 
-use crate::error::ApiError;
 use crate::ops::access::{presence, readable_meeting};
 use crate::ops::caller::Caller;
+use crate::ops::error::CallError;
 use crate::state::AppState;
 
 /// Where a meeting's link points. rollcall has no meeting client to open, so the link is
@@ -33,7 +33,7 @@ async fn all_sessions(
     meeting_key: i64,
     sub_key: i64,
     out: &mut Vec<SessionRow>,
-) -> Result<(), ApiError> {
+) -> Result<(), CallError> {
     let mut after = (i64::MIN, 0);
     loop {
         let rows = state
@@ -64,7 +64,7 @@ async fn info_meeting(
     state: &AppState,
     caller: &Caller,
     which: &MeetingRef,
-) -> Result<Arc<Meeting>, ApiError> {
+) -> Result<Arc<Meeting>, CallError> {
     match which {
         MeetingRef::Id(id) => readable_meeting(state, caller, id).await,
         MeetingRef::Code(code) => {
@@ -72,11 +72,11 @@ async fn info_meeting(
                 .store()
                 .meetingid_by_code(&caller.app, code)
                 .await?
-                .ok_or(ApiError::InvalidParam("meeting_code"))?;
+                .ok_or(CallError::Field("meeting_code"))?;
             // The lookup was scoped to the app; the ownership check is repeated anyway.
             readable_meeting(state, caller, &id)
                 .await
-                .map_err(|_| ApiError::InvalidParam("meeting_code"))
+                .map_err(|_| CallError::Field("meeting_code"))
         }
     }
 }
@@ -90,7 +90,7 @@ pub async fn info(
     state: &AppState,
     caller: &Caller,
     req: &InfoRequest,
-) -> Result<MeetingInfo, ApiError> {
+) -> Result<MeetingInfo, CallError> {
     let m = info_meeting(state, caller, &req.meeting).await?;
     let recurring = m.meeting_type == MeetingType::Recurring;
     // As in get_attendee_list: a sub-meeting must exist in a recurring meeting, and is
@@ -100,7 +100,7 @@ pub async fn info(
             m.sub_meetings
                 .iter()
                 .position(|s| &s.sub_meetingid == id)
-                .ok_or(ApiError::InvalidParam("sub_meetingid"))?,
+                .ok_or(CallError::Field("sub_meetingid"))?,
         ),
         _ => None,
     };

@@ -10,12 +10,12 @@
 //! answers like an unknown code.
 //!
 //! # Layout
-//! - [`attendee_list`]: `meeting/get_attendee_list`.
-//! - [`create`]: `meeting/create`.
-//! - [`info`]: `meeting/get_info`.
-//! - [`update`]: `meeting/update`.
-//! - [`cancel`]: `meeting/cancel`.
-//! - [`user_meetings`]: `meeting/get_user_meetingid`.
+//! - [`attendee_list`]: the `meeting/get_attendee_list` call.
+//! - [`create`]: the `meeting/create` call.
+//! - [`info`]: the `meeting/get_info` call.
+//! - [`update`]: the `meeting/update` call.
+//! - [`cancel`]: the `meeting/cancel` call.
+//! - [`user_meetings`]: the `meeting/get_user_meetingid` call.
 //!
 //! [`recurrence`]: rollcall_core::recurrence
 //! [`schedule`]: rollcall_core::schedule

@@ -4,9 +4,9 @@ use rollcall_core::meeting_request::{occurrences_of, UpdateRequest};
 use rollcall_core::model::{MeetingDetails, MeetingType, MeetingUpdate};
 use rollcall_core::plan;
 
-use crate::error::ApiError;
 use crate::ops::access::{check_settings, members, pending_meeting};
 use crate::ops::caller::Caller;
+use crate::ops::error::CallError;
 use crate::state::AppState;
 
 /// Update the meeting.
@@ -14,12 +14,12 @@ pub async fn update(
     state: &AppState,
     caller: &Caller,
     req: &UpdateRequest,
-) -> Result<(), ApiError> {
+) -> Result<(), CallError> {
     let (m, presence) = pending_meeting(state, caller, &req.meetingid).await?;
     let now = state.now();
     if let Some(a) = &req.admin_userid {
         if !caller.is_member(a) {
-            return Err(ApiError::InvalidParam("admin_userid"));
+            return Err(CallError::Field("admin_userid"));
         }
     }
     if let Some(invitees) = &req.invitees {
@@ -27,7 +27,7 @@ pub async fn update(
     }
     check_settings(caller, req.settings.as_ref())?;
     if req.schedule.is_some_and(|(start, _)| start <= now) {
-        return Err(ApiError::InvalidParam("meeting_start"));
+        return Err(CallError::Field("meeting_start"));
     }
     let reminders = req
         .reminders
@@ -42,12 +42,12 @@ pub async fn update(
             if m.meeting_type == MeetingType::Recurring && reminders.is_none() {
                 // Made through the admin API with explicit sub-meetings: there is no rule to
                 // move, so the caller must give one.
-                return Err(ApiError::InvalidParam("reminders"));
+                return Err(CallError::Field("reminders"));
             }
             let tz = state.time_zone();
             let occurrences = occurrences_of(reminders.as_ref(), start, duration, &tz)?;
             let (kind, subs) = plan::reschedule(now, &m, &presence, occurrences.as_deref())
-                .map_err(|e| ApiError::InvalidParam(e.field()))?;
+                .map_err(|e| CallError::Field(e.field()))?;
             (kind, subs, (start, duration))
         } else {
             (
@@ -89,6 +89,6 @@ pub async fn update(
         Ok(())
     } else {
         // Cancelled by a concurrent call since it was read.
-        Err(ApiError::InvalidParam("meetingid"))
+        Err(CallError::Field("meetingid"))
     }
 }

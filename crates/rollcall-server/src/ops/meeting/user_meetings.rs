@@ -8,8 +8,8 @@ use rollcall_core::plan;
 use rollcall_wire::errcode;
 use rollcall_wire::meeting::GetUserMeetingIdResponse;
 
-use crate::error::ApiError;
 use crate::ops::caller::Caller;
+use crate::ops::error::CallError;
 use crate::state::AppState;
 
 /// One page of the member's meetings.
@@ -17,21 +17,21 @@ pub async fn user_meetings(
     state: &AppState,
     caller: &Caller,
     req: &UserMeetingsRequest,
-) -> Result<GetUserMeetingIdResponse, ApiError> {
+) -> Result<GetUserMeetingIdResponse, CallError> {
     if !caller.is_member(&req.userid) {
-        return Err(ApiError::InvalidParam("userid"));
+        return Err(CallError::Field("userid"));
     }
     let (atag, utag) = (app_tag(&caller.app), user_tag(&req.userid));
     let (begin, end, after) = match &req.cursor {
         Some(c) => {
             let c = UserMeetingsCursor::decode(c, state.secret())
                 .and_then(|c| c.check(atag, utag, req.limit).map(|()| c))
-                .map_err(|_| ApiError::Code(errcode::INVALID_CURSOR))?;
+                .map_err(|_| CallError::Cursor)?;
             (c.begin, c.end, c.pos)
         }
         None => {
             let (b, e) = plan::user_window(state.now(), req.begin_time, req.end_time)
-                .map_err(|_| ApiError::InvalidParam("begin_time"))?;
+                .map_err(|_| CallError::Field("begin_time"))?;
             (b, e, (i64::MIN, i64::MIN))
         }
     };
