@@ -192,7 +192,7 @@ impl AppState {
     }
 
     /// The corp's directory, at most [`CACHE_TTL`] behind the store.
-    pub async fn corp(&self, corpid: &str) -> StoreResult<Option<Arc<CorpView>>> {
+    pub(crate) async fn corp(&self, corpid: &str) -> StoreResult<Option<Arc<CorpView>>> {
         {
             let cache = self
                 .inner
@@ -237,7 +237,7 @@ impl AppState {
     }
 
     /// Forget cached directories (this node just changed one).
-    pub fn invalidate_directories(&self) {
+    pub(crate) fn invalidate_directories(&self) {
         let mut cache = self
             .inner
             .directories
@@ -249,7 +249,7 @@ impl AppState {
 
     /// A meeting by meetingid, at most [`CACHE_TTL`] behind the store. Unknown meetings are
     /// not cached, so a meeting is readable as soon as it is created on any node.
-    pub async fn meeting(&self, meetingid: &str) -> StoreResult<Option<Arc<Meeting>>> {
+    pub(crate) async fn meeting(&self, meetingid: &str) -> StoreResult<Option<Arc<Meeting>>> {
         if let Some((at, m)) = self
             .inner
             .meetings
@@ -278,7 +278,7 @@ impl AppState {
     }
 
     /// Forget a cached meeting (this node just changed it).
-    pub fn invalidate_meeting(&self, meetingid: &str) {
+    pub(crate) fn invalidate_meeting(&self, meetingid: &str) {
         self.inner
             .meetings
             .lock()
@@ -287,7 +287,7 @@ impl AppState {
     }
 
     /// A token record by hash, from the cache or the store.
-    pub async fn token(&self, hash: &[u8; 32]) -> StoreResult<Option<TokenRecord>> {
+    pub(crate) async fn token(&self, hash: &[u8; 32]) -> StoreResult<Option<TokenRecord>> {
         if let Some(t) = self
             .inner
             .tokens
