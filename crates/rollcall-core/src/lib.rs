@@ -30,6 +30,7 @@ pub mod cursor;
 pub mod directory;
 pub mod ids;
 pub mod ingest;
+pub mod meeting_request;
 pub mod model;
 pub mod plan;
 pub mod recurrence;

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use rollcall_wire::meeting::{MeetingSettings, Reminders};
+
 /// Meeting kinds, with WeCom's `meeting_type` codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MeetingType {
@@ -107,19 +109,42 @@ pub struct SubMeeting {
 
 /// What a meeting carries beyond its schedule: set by `meeting/create` and `meeting/update`,
 /// shown by `meeting/get_info`. Meetings made through the admin API have the defaults.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct MeetingDetails {
     pub description: String,
     pub location: String,
     /// Invited corp members, in the order given, without repeats. With the administrator,
     /// they are the members whose `meeting/get_user_meetingid` lists the meeting.
     pub invitees: Vec<String>,
-    /// `settings` as normalized by the server (a JSON object); `None` when never given.
-    pub settings: Option<serde_json::Value>,
-    /// `reminders` as normalized by the server (a JSON object); `None` when never given. A
-    /// recurring meeting's rule is kept here, so a later change of its start regenerates the
+    /// `settings` as normalized by the server, unknown fields kept; `None` when never given.
+    pub settings: Option<MeetingSettings>,
+    /// `reminders` as normalized by the server; `None` when never given. A recurring
+    /// meeting's rule is kept here, so a later change of its start regenerates the
     /// occurrences from it.
-    pub reminders: Option<serde_json::Value>,
+    pub reminders: Option<Reminders>,
+}
+
+// The details hold JSON values only (no floats are compared), so equality is total; the wire
+// types derive `PartialEq` alone.
+impl Eq for MeetingDetails {}
+
+impl MeetingDetails {
+    /// `settings` as the JSON text a store keeps: an object with its keys sorted, the text
+    /// written before the details were typed (so old and new rows read alike).
+    pub fn settings_json(&self) -> serde_json::Result<Option<String>> {
+        stored_json(self.settings.as_ref())
+    }
+
+    /// `reminders` as the JSON text a store keeps (see [`MeetingDetails::settings_json`]).
+    pub fn reminders_json(&self) -> serde_json::Result<Option<String>> {
+        stored_json(self.reminders.as_ref())
+    }
+}
+
+/// A value's JSON text through [`serde_json::Value`], whose maps sort their keys.
+fn stored_json<T: Serialize>(v: Option<&T>) -> serde_json::Result<Option<String>> {
+    v.map(|v| serde_json::to_value(v).and_then(|v| serde_json::to_string(&v)))
+        .transpose()
 }
 
 /// A meeting as stored.
@@ -357,4 +382,28 @@ pub struct SessionScan {
     pub seq_lo: u64,
     pub seq_hi: u64,
     pub limit: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows written while the details were untyped JSON (`Value` objects, keys sorted) read
+    /// back, and are written again, as the same text.
+    #[test]
+    fn stored_details_keep_their_text() {
+        let settings = r#"{"enable_doc_upload":true,"hosts":{"userid":["a","b"]},"password":"","remind_scope":3,"x":[1,2]}"#;
+        let reminders = r#"{"is_repeat":1,"remind_before":[0,900],"repeat_interval":2,"repeat_type":1,"repeat_until_count":4,"repeat_until_type":1}"#;
+        let details = MeetingDetails {
+            settings: Some(serde_json::from_str(settings).expect("old settings")),
+            reminders: Some(serde_json::from_str(reminders).expect("old reminders")),
+            ..MeetingDetails::default()
+        };
+        assert_eq!(details.settings_json().unwrap().as_deref(), Some(settings));
+        assert_eq!(
+            details.reminders_json().unwrap().as_deref(),
+            Some(reminders)
+        );
+        assert_eq!(MeetingDetails::default().settings_json().unwrap(), None);
+    }
 }

@@ -21,8 +21,9 @@ use crate::DAY;
 
 /// Shortest `meeting_duration`, seconds (5 minutes).
 pub const MIN_DURATION: i64 = 300;
-/// Longest `meeting_duration`, seconds (one second short of a day).
-pub const MAX_DURATION: i64 = 86_399;
+/// Longest `meeting_duration` of the WeCom meeting calls, seconds (one second short of a day).
+/// The admin API, which builds fixtures, allows longer meetings (its own limit).
+pub const MAX_MEETING_CALL_DURATION: i64 = 86_399;
 
 /// Longest `[begin_time, end_time]` of `meeting/get_user_meetingid`: 180 days.
 pub const USER_SPAN: i64 = 180 * DAY;
@@ -42,9 +43,22 @@ pub fn new_sub_meetings(occurrences: &[(i64, i64)]) -> Vec<(String, i64, i64)> {
     out
 }
 
-/// Why a reschedule is refused; names the request field at fault (`reminders`).
+/// Why a reschedule is refused. Either way the request field at fault is `reminders`
+/// ([`RescheduleError::field`]): the new rule cannot hold the meeting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RescheduleError(pub &'static str);
+pub enum RescheduleError {
+    /// A one-off was asked of a meeting with history (its sessions belong to sub-meetings).
+    HistoryNeedsRecurrence,
+    /// A webinar cannot become recurring.
+    WebinarCannotRecur,
+}
+
+impl RescheduleError {
+    /// The request field named in the refusal.
+    pub fn field(self) -> &'static str {
+        "reminders"
+    }
+}
 
 /// A meeting's type and complete sub-meeting list after its schedule changed.
 ///
@@ -67,7 +81,7 @@ pub fn reschedule(
         .collect();
     let Some(occurrences) = occurrences else {
         if !history.is_empty() {
-            return Err(RescheduleError("reminders"));
+            return Err(RescheduleError::HistoryNeedsRecurrence);
         }
         let kind = match old.meeting_type {
             MeetingType::Webinar => MeetingType::Webinar,
@@ -76,7 +90,7 @@ pub fn reschedule(
         return Ok((kind, Vec::new()));
     };
     if old.meeting_type == MeetingType::Webinar {
-        return Err(RescheduleError("reminders"));
+        return Err(RescheduleError::WebinarCannotRecur);
     }
     let first_key = old.sub_meetings.iter().map(|s| s.key).max().unwrap_or(0) + 1;
     let mut subs = history;
@@ -100,7 +114,7 @@ pub fn reschedule(
 /// Why a `get_user_meetingid` window is refused; always reported as `begin_time` (the begin is
 /// what lies after the end, or too far before it), as get_attendee_list names `start_time`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WindowError;
+pub struct UserWindowError;
 
 /// The inclusive `[begin, end]` of `meeting/get_user_meetingid` (`0` = not given):
 ///
@@ -114,15 +128,15 @@ pub fn user_window(
     now: i64,
     begin_time: Option<u64>,
     end_time: Option<u64>,
-) -> Result<(i64, i64), WindowError> {
-    let clamp = |v: u64| i64::try_from(v).map_err(|_| WindowError);
+) -> Result<(i64, i64), UserWindowError> {
+    let clamp = |v: u64| i64::try_from(v).map_err(|_| UserWindowError);
     let begin = begin_time.filter(|&b| b != 0).map(clamp).transpose()?;
     let end = end_time.filter(|&e| e != 0).map(clamp).transpose()?;
     match (begin, end) {
         (None, None) => Ok((now - USER_SPAN / 2, now + USER_SPAN / 2)),
         (Some(b), None) => Ok((b, b.saturating_add(USER_SPAN))),
         (None, Some(e)) => Ok((e.saturating_sub(USER_SPAN), e)),
-        (Some(b), Some(e)) if b > e || e - b > USER_SPAN => Err(WindowError),
+        (Some(b), Some(e)) if b > e || e - b > USER_SPAN => Err(UserWindowError),
         (Some(b), Some(e)) => Ok((b, e)),
     }
 }
@@ -211,7 +225,7 @@ mod tests {
         // Becoming a one-off is refused while there is history, allowed without.
         assert_eq!(
             reschedule(500, &old, &presence, None),
-            Err(RescheduleError("reminders"))
+            Err(RescheduleError::HistoryNeedsRecurrence)
         );
         let fresh = meeting(MeetingType::Recurring, &[(1, 600, 700)]);
         assert_eq!(
@@ -231,6 +245,16 @@ mod tests {
     }
 
     #[test]
+    fn refusals_name_reminders() {
+        for e in [
+            RescheduleError::HistoryNeedsRecurrence,
+            RescheduleError::WebinarCannotRecur,
+        ] {
+            assert_eq!(e.field(), "reminders");
+        }
+    }
+
+    #[test]
     fn one_offs_become_recurring_and_webinars_stay_webinars() {
         let one = meeting(MeetingType::OneOff, &[]);
         let (kind, subs) = reschedule(0, &one, &HashMap::new(), Some(&[(10, 20)])).unwrap();
@@ -245,7 +269,7 @@ mod tests {
         );
         assert_eq!(
             reschedule(0, &web, &HashMap::new(), Some(&[(10, 20)])),
-            Err(RescheduleError("reminders"))
+            Err(RescheduleError::WebinarCannotRecur)
         );
     }
 
@@ -272,10 +296,10 @@ mod tests {
         );
         assert_eq!(
             user_window(now, Some(b), Some(b + USER_SPAN as u64 + 1)),
-            Err(WindowError)
+            Err(UserWindowError)
         );
-        assert_eq!(user_window(now, Some(b + 1), Some(b)), Err(WindowError));
-        assert_eq!(user_window(now, Some(u64::MAX), None), Err(WindowError));
+        assert_eq!(user_window(now, Some(b + 1), Some(b)), Err(UserWindowError));
+        assert_eq!(user_window(now, Some(u64::MAX), None), Err(UserWindowError));
     }
 
     proptest! {

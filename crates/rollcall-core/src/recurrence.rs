@@ -224,14 +224,22 @@ pub fn default_tz() -> TimeZone {
     TimeZone::get("Asia/Shanghai").unwrap_or_else(|_| TimeZone::fixed(jiff::tz::offset(8)))
 }
 
+/// Why a configured time zone name was refused; the message says what to use instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimeZoneError {
+    #[error("the time zone name is empty; use an IANA name such as Asia/Shanghai")]
+    Empty,
+    #[error("unknown time zone {0:?}; use an IANA name such as Asia/Shanghai")]
+    Unknown(String),
+}
+
 /// The time zone called `name` in the IANA database (`"Asia/Shanghai"`, `"Europe/Berlin"`,
-/// `"UTC"`), or a message saying it is unknown: for validating configuration at start-up.
-pub fn time_zone(name: &str) -> Result<TimeZone, String> {
+/// `"UTC"`), or why not: for validating configuration at start-up.
+pub fn time_zone(name: &str) -> Result<TimeZone, TimeZoneError> {
     if name.trim().is_empty() {
-        return Err("the time zone name is empty; use an IANA name such as Asia/Shanghai".into());
+        return Err(TimeZoneError::Empty);
     }
-    TimeZone::get(name)
-        .map_err(|_| format!("unknown time zone {name:?}; use an IANA name such as Asia/Shanghai"))
+    TimeZone::get(name).map_err(|_| TimeZoneError::Unknown(name.to_owned()))
 }
 
 #[cfg(test)]

@@ -3,7 +3,11 @@
 //! The window filters sessions on `join_time`, inclusive at both ends. WeCom decodes JSON
 //! like protobuf, so a `0` is the same as an absent field; we honour that, since clients
 //! commonly send `"start_time": 0`.
+//!
+//! The window does not apply to recurring meetings (WeCom: "暂时不生效"): [`for_meeting`]
+//! decides, [`resolve`] is the table itself.
 
+use crate::model::MeetingType;
 use crate::DAY;
 
 /// The longest span a caller may ask for: 31 days.
@@ -20,6 +24,12 @@ pub struct Window {
 }
 
 impl Window {
+    /// Every join, whenever it happened.
+    pub const EVERYTHING: Window = Window {
+        start: i64::MIN,
+        end: Some(i64::MAX),
+    };
+
     /// The effective end at time `now`.
     pub fn end_at(&self, now: i64) -> i64 {
         self.end.unwrap_or(now)
@@ -65,6 +75,21 @@ pub fn resolve(
                 end: Some(e),
             })
         }
+    }
+}
+
+/// The window of a listing of a meeting of type `kind`: every join for a recurring meeting
+/// (the bounds are ignored there, not checked), the SPEC §3 table otherwise.
+pub fn for_meeting(
+    now: i64,
+    kind: MeetingType,
+    start_time: Option<u32>,
+    end_time: Option<u32>,
+) -> Result<Window, WindowError> {
+    if kind == MeetingType::Recurring {
+        Ok(Window::EVERYTHING)
+    } else {
+        resolve(now, start_time, end_time)
     }
 }
 
@@ -147,6 +172,30 @@ mod tests {
                 end: Some(200)
             })
         );
+    }
+
+    #[test]
+    fn the_window_does_not_apply_to_recurring_meetings() {
+        // Bounds that the table refuses are ignored, not checked, for a recurring meeting.
+        let bad = (Some(200), Some(100));
+        assert_eq!(
+            for_meeting(NOW, MeetingType::Recurring, bad.0, bad.1),
+            Ok(Window::EVERYTHING)
+        );
+        assert_eq!(
+            for_meeting(NOW, MeetingType::Recurring, None, None),
+            Ok(Window {
+                start: i64::MIN,
+                end: Some(i64::MAX)
+            })
+        );
+        for kind in [MeetingType::OneOff, MeetingType::Webinar] {
+            assert_eq!(
+                for_meeting(NOW, kind, bad.0, bad.1),
+                Err(WindowError::StartAfterEnd)
+            );
+            assert_eq!(for_meeting(NOW, kind, None, None), resolve(NOW, None, None));
+        }
     }
 
     proptest! {

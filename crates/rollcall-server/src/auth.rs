@@ -1,7 +1,5 @@
 //! Who is calling: the access token on `/cgi-bin/*`, bearer keys on ingest and admin.
 
-use std::sync::Arc;
-
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -9,46 +7,16 @@ use axum::http::StatusCode;
 use subtle::ConstantTimeEq;
 
 use rollcall_core::crypto::{sha256, token_hash};
-use rollcall_core::model::{App, AppRef};
-use rollcall_core::visibility::Visibility;
 use rollcall_wire::errcode;
 
 use crate::error::{ApiError, HttpError};
-use crate::state::{AppState, CorpView};
+use crate::ops::caller::Caller;
+use crate::state::AppState;
 
-/// The app an access token was issued to, resolved before the body is read (SPEC §1).
+/// The app an access token was issued to, resolved before the body is read (SPEC §1), as
+/// the [`Caller`] the operations take.
 #[derive(Debug, Clone)]
-pub struct AppToken {
-    pub app: AppRef,
-    pub corp: Arc<CorpView>,
-}
-
-impl AppToken {
-    /// The stored app (present: the extractor checked).
-    pub fn app_record(&self) -> &App {
-        self.corp
-            .app(self.app.agentid)
-            .expect("checked by the extractor")
-    }
-
-    /// Meeting calls need the app listed in 可调用接口的应用 (48002 otherwise).
-    pub fn require_meeting_api(&self) -> Result<(), ApiError> {
-        if self.app_record().meeting_api {
-            Ok(())
-        } else {
-            Err(ApiError::Code(errcode::API_FORBIDDEN))
-        }
-    }
-
-    /// The members this app may see.
-    pub fn visibility(&self) -> Arc<Visibility> {
-        self.corp
-            .visibility
-            .get(&self.app.agentid)
-            .cloned()
-            .unwrap_or_default()
-    }
-}
+pub struct AppToken(pub Caller);
 
 /// The first value of a query parameter (the token is read only from the query).
 pub fn query_param(parts: &Parts, name: &str) -> Option<String> {
@@ -78,8 +46,8 @@ impl FromRequestParts<AppState> for AppToken {
         }
         // A token of an app that was removed or disabled since is revoked.
         let corp = state.corp(&rec.app.corpid).await?.ok_or(invalid.clone())?;
-        match corp.app(rec.app.agentid) {
-            Some(app) if app.enabled => Ok(AppToken { app: rec.app, corp }),
+        match Caller::new(corp, rec.app) {
+            Some(caller) if caller.app_record().enabled => Ok(AppToken(caller)),
             _ => Err(invalid),
         }
     }
@@ -123,18 +91,21 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     sha256(a).ct_eq(&sha256(b)).into()
 }
 
-/// An [`AppToken`] whose app may call the meeting API (48002 otherwise). Checked with the
-/// token, before the body is read.
+/// An [`AppToken`] whose app may call the meeting API (listed in 可调用接口的应用; 48002
+/// otherwise). Checked with the token, before the body is read.
 #[derive(Debug, Clone)]
-pub struct MeetingToken(pub AppToken);
+pub struct MeetingToken(pub Caller);
 
 impl FromRequestParts<AppState> for MeetingToken {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = AppToken::from_request_parts(parts, state).await?;
-        token.require_meeting_api()?;
-        Ok(MeetingToken(token))
+        let AppToken(caller) = AppToken::from_request_parts(parts, state).await?;
+        if caller.app_record().meeting_api {
+            Ok(MeetingToken(caller))
+        } else {
+            Err(ApiError::Code(errcode::API_FORBIDDEN))
+        }
     }
 }
 

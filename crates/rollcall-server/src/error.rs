@@ -4,6 +4,9 @@
 //! 200 with an errcode, rendered by the envelope in [`crate::wecom`] so that every message
 //! carries the request id), and [`HttpError`] for rollcall's own ingest and admin APIs (plain
 //! HTTP status with `{"error": reason}`). Internal causes are logged, never sent.
+//!
+//! The operations return domain errors (`crate::ops::error`, `ApplyError`); the `From` impls
+//! here are the one place each becomes an errcode or a status.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -11,6 +14,9 @@ use axum::Json;
 use rollcall_store::StoreError;
 use rollcall_wire::errcode;
 use rollcall_wire::lenient::BadField;
+
+use crate::ops::directory::ApplyError;
+use crate::ops::error::{AdminError, CallError, TokenError};
 
 /// A WeCom API outcome other than success.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +68,30 @@ impl From<BadField> for ApiError {
     }
 }
 
+/// A meeting call's refusal on the wire.
+impl From<CallError> for ApiError {
+    fn from(e: CallError) -> Self {
+        match e {
+            CallError::Field(f) => ApiError::InvalidParam(f),
+            CallError::Cursor => ApiError::Code(errcode::INVALID_CURSOR),
+            CallError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// `gettoken`'s refusal on the wire.
+impl From<TokenError> for ApiError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::SecretMissing => ApiError::Code(errcode::CORPSECRET_MISSING),
+            TokenError::CorpidMissing => ApiError::Code(errcode::CORPID_MISSING),
+            TokenError::UnknownCorp => ApiError::Code(errcode::INVALID_CORPID),
+            TokenError::BadCredential => ApiError::Code(errcode::INVALID_CREDENTIAL),
+            TokenError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     /// An empty response carrying the error; the envelope middleware renders the body, since
     /// only it knows the request id.
@@ -102,6 +132,27 @@ impl From<StoreError> for HttpError {
                     "the store is unavailable; nothing was applied, retry later",
                 )
             }
+        }
+    }
+}
+
+/// The admin API's refusal of a meeting: 404 for what does not exist, 400 for the rest.
+impl From<AdminError> for HttpError {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::NotFound(m) => HttpError::new(StatusCode::NOT_FOUND, m),
+            AdminError::Invalid(m) => HttpError::bad_request(m),
+            AdminError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// The admin API's refusal of a corp: 400 with the directory's reason.
+impl From<ApplyError> for HttpError {
+    fn from(e: ApplyError) -> Self {
+        match e {
+            ApplyError::Invalid(e) => HttpError::bad_request(e.message),
+            ApplyError::Store(e) => e.into(),
         }
     }
 }

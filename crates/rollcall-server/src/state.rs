@@ -8,7 +8,7 @@ use rollcall_core::clock::Clock;
 use rollcall_core::crypto::ServerSecret;
 use rollcall_core::ids::IdGen;
 use rollcall_core::model::{App, Corp, Meeting, TokenRecord};
-use rollcall_core::recurrence::{self, TimeZone};
+use rollcall_core::recurrence::{self, TimeZone, TimeZoneError};
 use rollcall_core::visibility::Visibility;
 use rollcall_store::{Store, StoreError, StoreResult};
 
@@ -40,7 +40,9 @@ impl std::fmt::Debug for ServerConfig {
 /// A corp's directory with each app's visible range precomputed.
 #[derive(Debug)]
 pub struct CorpView {
-    pub corp: Corp,
+    /// The corp as stored: departments, members, apps.
+    pub directory: Corp,
+    /// Each app's visible range, by agentid.
     pub visibility: HashMap<u32, Arc<Visibility>>,
 }
 
@@ -51,11 +53,19 @@ impl CorpView {
             .iter()
             .map(|a| (a.agentid, Arc::new(Visibility::compute(&corp, a))))
             .collect();
-        Self { corp, visibility }
+        Self {
+            directory: corp,
+            visibility,
+        }
     }
 
     pub fn app(&self, agentid: u32) -> Option<&App> {
-        self.corp.apps.iter().find(|a| a.agentid == agentid)
+        self.directory.apps.iter().find(|a| a.agentid == agentid)
+    }
+
+    /// The members app `agentid` may see (nobody, for an app the corp does not have).
+    pub fn visibility_of(&self, agentid: u32) -> Arc<Visibility> {
+        self.visibility.get(&agentid).cloned().unwrap_or_default()
     }
 }
 
@@ -85,8 +95,10 @@ struct Inner {
     time_zone: RwLock<TimeZone>,
 }
 
-/// How many token records (and meetings) a cache keeps before it starts over.
+/// How many token records the token cache keeps before it starts over.
 const TOKEN_CACHE_MAX: usize = 10_000;
+/// How many meetings the meeting cache keeps before it starts over.
+const MEETING_CACHE_MAX: usize = 10_000;
 
 /// How long a node trusts directory and meeting data it cached before asking the store again.
 /// Changes made through this node are seen at once (it invalidates its own cache); changes
@@ -140,7 +152,7 @@ impl AppState {
     ///
     /// It is a setter rather than a [`ServerConfig`] field so that adding it left every
     /// existing `ServerConfig { .. }` literal compiling.
-    pub fn set_time_zone(&self, name: &str) -> Result<(), String> {
+    pub fn set_time_zone(&self, name: &str) -> Result<(), TimeZoneError> {
         let tz = recurrence::time_zone(name)?;
         *self
             .inner
@@ -180,7 +192,7 @@ impl AppState {
     }
 
     /// The corp's directory, at most [`CACHE_TTL`] behind the store.
-    pub async fn corp(&self, corpid: &str) -> StoreResult<Option<Arc<CorpView>>> {
+    pub(crate) async fn corp(&self, corpid: &str) -> StoreResult<Option<Arc<CorpView>>> {
         {
             let cache = self
                 .inner
@@ -225,7 +237,7 @@ impl AppState {
     }
 
     /// Forget cached directories (this node just changed one).
-    pub fn invalidate_directories(&self) {
+    pub(crate) fn invalidate_directories(&self) {
         let mut cache = self
             .inner
             .directories
@@ -237,7 +249,7 @@ impl AppState {
 
     /// A meeting by meetingid, at most [`CACHE_TTL`] behind the store. Unknown meetings are
     /// not cached, so a meeting is readable as soon as it is created on any node.
-    pub async fn meeting(&self, meetingid: &str) -> StoreResult<Option<Arc<Meeting>>> {
+    pub(crate) async fn meeting(&self, meetingid: &str) -> StoreResult<Option<Arc<Meeting>>> {
         if let Some((at, m)) = self
             .inner
             .meetings
@@ -258,7 +270,7 @@ impl AppState {
             .meetings
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        if cache.len() >= TOKEN_CACHE_MAX {
+        if cache.len() >= MEETING_CACHE_MAX {
             cache.clear();
         }
         cache.insert(meetingid.to_owned(), (Instant::now(), m.clone()));
@@ -266,7 +278,7 @@ impl AppState {
     }
 
     /// Forget a cached meeting (this node just changed it).
-    pub fn invalidate_meeting(&self, meetingid: &str) {
+    pub(crate) fn invalidate_meeting(&self, meetingid: &str) {
         self.inner
             .meetings
             .lock()
@@ -275,7 +287,7 @@ impl AppState {
     }
 
     /// A token record by hash, from the cache or the store.
-    pub async fn token(&self, hash: &[u8; 32]) -> StoreResult<Option<TokenRecord>> {
+    pub(crate) async fn token(&self, hash: &[u8; 32]) -> StoreResult<Option<TokenRecord>> {
         if let Some(t) = self
             .inner
             .tokens

@@ -25,10 +25,6 @@ pub const MAX_BODY: usize = 1 << 20;
 
 const JSON_UTF8: &str = "application/json; charset=UTF-8";
 
-/// The id of the request being served, as shown in `hint: [...]`.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
-
 /// Marks a successful WeCom reply for the envelope.
 #[derive(Debug, Clone, Copy)]
 struct Success;
@@ -73,12 +69,11 @@ fn header_text(s: &str) -> HeaderValue {
 }
 
 /// The `/cgi-bin/*` middleware.
-pub async fn envelope(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn envelope(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let rid = state.ids().request_id(state.now());
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    req.extensions_mut().insert(RequestId(rid.clone()));
     let mut resp = next.run(req).await;
 
     let (code, msg) = if let Some(err) = resp.extensions_mut().remove::<ApiError>() {

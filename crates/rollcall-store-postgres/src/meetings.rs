@@ -42,11 +42,6 @@ const INSERT_PEOPLE: &str = "INSERT INTO meeting_people \
      (corpid, agentid, userid, span_start, meeting_key, span_end) \
      SELECT $1, $2, u, $4, $5, $6 FROM UNNEST($3::text[]) AS u";
 
-/// A JSON column of an optional object.
-fn json_opt(v: &Option<serde_json::Value>) -> Result<Option<String>> {
-    Ok(v.as_ref().map(serde_json::to_string).transpose()?)
-}
-
 pub(crate) async fn create_meeting(c: &mut Client, m: &NewMeeting) -> Result<Meeting> {
     let tx = c.transaction().await?;
     let (insert, insert_subs, insert_people) = tokio::try_join!(
@@ -69,8 +64,8 @@ pub(crate) async fn create_meeting(c: &mut Client, m: &NewMeeting) -> Result<Mee
     )?;
     let agentid = i64::from(m.owner.agentid);
     let meeting_type = i64::from(m.meeting_type.code());
-    let settings = json_opt(&m.details.settings)?;
-    let reminders = json_opt(&m.details.reminders)?;
+    let settings = m.details.settings_json()?;
+    let reminders = m.details.reminders_json()?;
     let row = tx
         .query_opt(
             &insert,
@@ -164,8 +159,8 @@ pub(crate) async fn update_meeting(c: &mut Client, u: &MeetingUpdate) -> Result<
         tx.prepare_cached(INSERT_PEOPLE),
     )?;
     let meeting_type = i64::from(u.meeting_type.code());
-    let settings = json_opt(&u.details.settings)?;
-    let reminders = json_opt(&u.details.reminders)?;
+    let settings = u.details.settings_json()?;
+    let reminders = u.details.reminders_json()?;
     let Some(row) = tx
         .query_opt(
             &update,

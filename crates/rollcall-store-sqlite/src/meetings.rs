@@ -24,11 +24,6 @@ macro_rules! meeting_cols {
     };
 }
 
-/// A JSON column of an optional object.
-fn json_opt(v: &Option<serde_json::Value>) -> Result<Option<String>> {
-    Ok(v.as_ref().map(serde_json::to_string).transpose()?)
-}
-
 pub(crate) fn create_meeting(conn: &mut Connection, m: &NewMeeting) -> Result<Meeting> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let inserted = tx
@@ -51,8 +46,8 @@ pub(crate) fn create_meeting(conn: &mut Connection, m: &NewMeeting) -> Result<Me
             m.details.description,
             m.details.location,
             serde_json::to_string(&m.details.invitees)?,
-            json_opt(&m.details.settings)?,
-            json_opt(&m.details.reminders)?,
+            m.details.settings_json()?,
+            m.details.reminders_json()?,
         ]);
     match inserted {
         Ok(_) => {}
@@ -161,8 +156,8 @@ pub(crate) fn update_meeting(conn: &mut Connection, u: &MeetingUpdate) -> Result
             u.details.description,
             u.details.location,
             serde_json::to_string(&u.details.invitees)?,
-            json_opt(&u.details.settings)?,
-            json_opt(&u.details.reminders)?,
+            u.details.settings_json()?,
+            u.details.reminders_json()?,
         ])?;
     if changed == 0 {
         return Ok(false);

@@ -622,8 +622,14 @@ fn details(invitees: &[&str]) -> MeetingDetails {
         description: "季度复盘 — 带上数据".into(),
         location: "3F 会议室".into(),
         invitees: invitees.iter().map(|s| s.to_string()).collect(),
-        settings: Some(json!({"password": "1234", "hosts": {"userid": ["lisi"]}, "x": [1, 2]})),
-        reminders: Some(json!({"is_repeat": 1, "repeat_type": 1, "remind_before": [0, 900]})),
+        settings: serde_json::from_value(
+            json!({"password": "1234", "hosts": {"userid": ["lisi"]}, "x": [1, 2]}),
+        )
+        .expect("settings"),
+        reminders: serde_json::from_value(
+            json!({"is_repeat": 1, "repeat_type": 1, "remind_before": [0, 900]}),
+        )
+        .expect("reminders"),
     }
 }
 

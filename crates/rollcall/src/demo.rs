@@ -1,16 +1,16 @@
 //! `--demo`: a corp, an app and meetings with realistic attendance, ready to query.
 //!
 //! Everything goes through the same operations the HTTP API uses
-//! ([`apply_corp`], [`meeting_calls::create`], [`meetings::create`], [`ingest`]), with events
+//! ([`apply_corp`], [`meetings::create_meeting_as`], [`meetings::create_admin_meeting`], [`ingest`]), with events
 //! shaped exactly as SPEC §5 shows, so the demo exercises the real paths and doubles as a
 //! worked example of the ingest format.
 //!
 //! Which meetings come from where: `meeting/create` only accepts a start in the future (as
 //! WeCom's does), so the meetings that are still ahead — the upcoming recurring meeting and
 //! a pending one-off — are created exactly as an app would, from a WeCom request body
-//! through [`meeting_calls::create`]. The meetings whose attendance is already history (and
+//! through [`meetings::create_meeting_as`]. The meetings whose attendance is already history (and
 //! the live one, which started minutes ago) cannot be made that way, so they come from the
-//! admin API's [`meetings::create`], which is there for that; the alternative, rewinding the
+//! admin API's [`meetings::create_admin_meeting`], which is there for that; the alternative, rewinding the
 //! clock to create them, would only work on a virtual clock.
 //!
 //! Randomness comes from one generator drawn from the server's [`IdGen`], so `--seed N` (with
@@ -36,12 +36,8 @@ use tokio::sync::watch;
 use rollcall_core::directory::{AppSpec, CorpSpec};
 use rollcall_core::model::{AppRef, Department, Meeting, User};
 use rollcall_core::DAY;
-use rollcall_server::auth::AppToken;
-use rollcall_server::ops::directory::apply_corp;
-use rollcall_server::ops::ingest::ingest;
-use rollcall_server::ops::meeting_calls::{self, CreateRequest};
-use rollcall_server::ops::meetings::{self, AdminMeeting, SubMeetingSpec};
-use rollcall_server::AppState;
+use rollcall_server::internal::{self as meetings, ingest, AdminMeeting, SubMeetingSpec};
+use rollcall_server::{apply_corp, AppState};
 
 /// The demo corp.
 pub const CORPID: &str = "wwdemo0000000001";
@@ -363,7 +359,7 @@ async fn create(
         admin_userid: Some("zhangsan".into()),
         sub_meetings: subs,
     };
-    meetings::create(state, &req)
+    meetings::create_admin_meeting(state, &req)
         .await
         .map_err(|e| anyhow!("creating demo meeting {title:?}: {}", e.message))
 }
@@ -371,26 +367,16 @@ async fn create(
 /// Create a meeting the way an app does: a WeCom `meeting/create` body, read and checked by
 /// the same code as the HTTP call, on behalf of the demo app.
 async fn create_as_app(state: &AppState, body: Value) -> anyhow::Result<String> {
-    let corp = state
-        .corp(CORPID)
-        .await?
-        .ok_or_else(|| anyhow!("the demo corp is missing"))?;
-    let token = AppToken {
-        app: AppRef {
-            corpid: CORPID.into(),
-            agentid: AGENTID,
-        },
-        corp,
-    };
     let Value::Object(map) = &body else {
         bail!("a meeting/create body is an object");
     };
-    let req = CreateRequest::try_from(map)
-        .map_err(|e| anyhow!("demo meeting/create body refused: {}", e.text()))?;
-    let created = meeting_calls::create(state, &token, &req)
+    let app = AppRef {
+        corpid: CORPID.into(),
+        agentid: AGENTID,
+    };
+    meetings::create_meeting_as(state, app, map)
         .await
-        .map_err(|e| anyhow!("demo meeting/create refused: {}", e.text()))?;
-    Ok(created.meetingid)
+        .map_err(|e| anyhow!("demo meeting/create refused: {}", e.text()))
 }
 
 /// Seed the demo: the corp (with a new app secret), the ended meetings (or the ones already

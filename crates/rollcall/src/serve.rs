@@ -17,7 +17,7 @@ use tokio::sync::watch;
 
 use rollcall_core::clock::{Clock, SystemClock, VirtualClock};
 use rollcall_core::ids::IdGen;
-use rollcall_server::ops::directory::{apply_corp, ApplyError};
+use rollcall_server::{apply_corp, ApplyError};
 use rollcall_server::{AppState, ServerConfig};
 use rollcall_store::Store;
 use rollcall_store_postgres::PgStore;

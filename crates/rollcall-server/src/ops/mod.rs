@@ -1,11 +1,24 @@
-//! The operations behind the routes, callable without HTTP (the demo seeds through them).
+//! The operations behind the routes, callable without HTTP.
 //!
-//! Each takes already-parsed input, applies the pure rules of `rollcall_core` and talks to
-//! the store. They return the server's error types so handlers stay one-line `?` chains.
+//! Each takes already-parsed input (and, for the WeCom calls, the [`caller::Caller`]),
+//! applies the pure rules of `rollcall_core` and talks to the store. They return domain errors
+//! ([`error`]), which `crate::error` maps to the wire, so handlers stay one-line `?` chains.
+//!
+//! # Layout
+//! - [`caller`]: who calls (app, corp directory, visible range).
+//! - [`access`]: the checks the meeting calls share (readable / pending meeting, members).
+//! - [`meeting`]: the WeCom meeting calls, one module per call.
+//! - [`error`]: what the operations refuse, in the domain's terms.
+//! - [`tokens`]: the `gettoken` call.
+//! - [`admin_meetings`]: meetings made through the admin API.
+//! - [`directory`]: corps applied from a spec (config file or admin API).
+//! - [`ingest`]: the ingest pipeline.
 
-pub mod attendees;
+pub mod access;
+pub mod admin_meetings;
+pub mod caller;
 pub mod directory;
+pub mod error;
 pub mod ingest;
-pub mod meeting_calls;
-pub mod meetings;
+pub mod meeting;
 pub mod tokens;

@@ -2,9 +2,8 @@
 
 use rollcall_core::crypto::{secret_matches, sha256};
 use rollcall_core::model::{AppRef, TokenRecord};
-use rollcall_wire::errcode;
 
-use crate::error::ApiError;
+use crate::ops::error::TokenError;
 use crate::state::AppState;
 
 /// The app's current token and its remaining lifetime in seconds.
@@ -12,35 +11,32 @@ pub async fn issue(
     state: &AppState,
     corpid: Option<&str>,
     secret: Option<&str>,
-) -> Result<(String, i64), ApiError> {
+) -> Result<(String, i64), TokenError> {
     // Secret first when both are missing (SPEC §1).
     let secret = secret
         .filter(|s| !s.is_empty())
-        .ok_or(ApiError::Code(errcode::CORPSECRET_MISSING))?;
+        .ok_or(TokenError::SecretMissing)?;
     let corpid = corpid
         .filter(|s| !s.is_empty())
-        .ok_or(ApiError::Code(errcode::CORPID_MISSING))?;
-    let corp = state
-        .corp(corpid)
-        .await?
-        .ok_or(ApiError::Code(errcode::INVALID_CORPID))?;
+        .ok_or(TokenError::CorpidMissing)?;
+    let corp = state.corp(corpid).await?.ok_or(TokenError::UnknownCorp)?;
     // Compare against every app so the time taken does not say which one matched.
     let mut found = None;
-    for app in &corp.corp.apps {
+    for app in &corp.directory.apps {
         if secret_matches(secret, &app.secret_hash) {
             found = Some(app);
         }
     }
     let app = found
         .filter(|a| a.enabled)
-        .ok_or(ApiError::Code(errcode::INVALID_CREDENTIAL))?;
+        .ok_or(TokenError::BadCredential)?;
     let now = state.now();
     let nonce = state.ids().bytes::<16>();
     let candidate = TokenRecord {
         hash: sha256(state.secret().token(&nonce).as_bytes()),
         nonce,
         app: AppRef {
-            corpid: corp.corp.corpid.clone(),
+            corpid: corp.directory.corpid.clone(),
             agentid: app.agentid,
         },
         issued_at: now,

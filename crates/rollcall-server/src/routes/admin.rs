@@ -12,8 +12,8 @@ use rollcall_core::directory::CorpSpec;
 
 use crate::auth::AdminKey;
 use crate::error::HttpError;
-use crate::ops::directory::{apply_corp, ApplyError};
-use crate::ops::meetings::{self, AdminMeeting, CreatedMeeting};
+use crate::ops::admin_meetings::{self, AdminMeeting, CreatedMeeting};
+use crate::ops::directory::apply_corp;
 use crate::state::AppState;
 use crate::wecom::read_limited;
 
@@ -64,7 +64,7 @@ async fn create_meeting(
     _key: AdminKey,
     AdminJson(req): AdminJson<AdminMeeting>,
 ) -> Result<(StatusCode, Json<CreatedMeeting>), HttpError> {
-    let m = meetings::create(&state, &req).await?;
+    let m = admin_meetings::create(&state, &req).await?;
     Ok((StatusCode::CREATED, Json(CreatedMeeting::from(&m))))
 }
 
@@ -73,11 +73,8 @@ async fn put_corp(
     _key: AdminKey,
     AdminJson(spec): AdminJson<CorpSpec>,
 ) -> Result<Json<Value>, HttpError> {
-    match apply_corp(&state, &spec).await {
-        Ok(()) => Ok(Json(json!({ "corpid": spec.corpid }))),
-        Err(ApplyError::Invalid(e)) => Err(HttpError::bad_request(e.message)),
-        Err(ApplyError::Store(e)) => Err(e.into()),
-    }
+    apply_corp(&state, &spec).await?;
+    Ok(Json(json!({ "corpid": spec.corpid })))
 }
 
 /// `GET /admin/v1/clock`: the server's now, and whether it is virtual.

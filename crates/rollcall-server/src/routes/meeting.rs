@@ -1,81 +1,81 @@
-//! `/cgi-bin/meeting/*` (SPEC §3, §4): thin handlers over [`crate::ops`]. Each checks the
-//! token (and the meeting API permission) before reading the body.
+//! `/cgi-bin/meeting/*` (SPEC §3, §4): thin handlers over [`crate::ops::meeting`]. Each
+//! checks the token (and the meeting API permission) before reading the body.
 
 use axum::extract::State;
 
+use rollcall_core::meeting_request::{
+    AttendeeRequest, CancelRequest, CreateRequest, InfoRequest, UpdateRequest, UserMeetingsRequest,
+};
 use rollcall_wire::meeting::{CreateMeetingResponse, GetUserMeetingIdResponse, MeetingInfo};
 use rollcall_wire::{errcode, ErrorBody, GetAttendeeListResponse};
 
 use crate::auth::MeetingToken;
 use crate::error::ApiError;
-use crate::ops::attendees::{self, AttendeeRequest};
-use crate::ops::meeting_calls::{
-    self, CancelRequest, CreateRequest, InfoRequest, UpdateRequest, UserMeetingsRequest,
-};
+use crate::ops::meeting::{attendee_list, cancel, create, info, update, user_meetings};
 use crate::state::AppState;
 use crate::wecom::{Reply, WeComBody};
 
 /// `POST /cgi-bin/meeting/get_attendee_list`.
 pub async fn get_attendee_list(
     State(state): State<AppState>,
-    MeetingToken(token): MeetingToken,
+    MeetingToken(caller): MeetingToken,
     WeComBody(body): WeComBody,
 ) -> Result<Reply<GetAttendeeListResponse>, ApiError> {
     let req = AttendeeRequest::try_from(&body)?;
-    Ok(Reply(attendees::list(&state, &token, &req).await?))
+    Ok(Reply(attendee_list::list(&state, &caller, &req).await?))
 }
 
 /// `POST /cgi-bin/meeting/create`.
 pub async fn create(
     State(state): State<AppState>,
-    MeetingToken(token): MeetingToken,
+    MeetingToken(caller): MeetingToken,
     WeComBody(body): WeComBody,
 ) -> Result<Reply<CreateMeetingResponse>, ApiError> {
     let req = CreateRequest::try_from(&body)?;
-    Ok(Reply(meeting_calls::create(&state, &token, &req).await?))
+    Ok(Reply(create::create(&state, &caller, &req).await?))
 }
 
 /// `POST /cgi-bin/meeting/get_info`.
 pub async fn get_info(
     State(state): State<AppState>,
-    MeetingToken(token): MeetingToken,
+    MeetingToken(caller): MeetingToken,
     WeComBody(body): WeComBody,
 ) -> Result<Reply<MeetingInfo>, ApiError> {
     let req = InfoRequest::try_from(&body)?;
-    Ok(Reply(meeting_calls::info(&state, &token, &req).await?))
+    Ok(Reply(info::info(&state, &caller, &req).await?))
 }
 
 /// `POST /cgi-bin/meeting/update`.
 pub async fn update(
     State(state): State<AppState>,
-    MeetingToken(token): MeetingToken,
+    MeetingToken(caller): MeetingToken,
     WeComBody(body): WeComBody,
 ) -> Result<Reply<ErrorBody>, ApiError> {
     let req = UpdateRequest::try_from(&body)?;
-    meeting_calls::update(&state, &token, &req).await?;
+    update::update(&state, &caller, &req).await?;
     Ok(Reply(ok()))
 }
 
 /// `POST /cgi-bin/meeting/cancel`.
 pub async fn cancel(
     State(state): State<AppState>,
-    MeetingToken(token): MeetingToken,
+    MeetingToken(caller): MeetingToken,
     WeComBody(body): WeComBody,
 ) -> Result<Reply<ErrorBody>, ApiError> {
     let req = CancelRequest::try_from(&body)?;
-    meeting_calls::cancel(&state, &token, &req).await?;
+    cancel::cancel(&state, &caller, &req).await?;
     Ok(Reply(ok()))
 }
 
 /// `POST /cgi-bin/meeting/get_user_meetingid`.
 pub async fn get_user_meetingid(
     State(state): State<AppState>,
-    MeetingToken(token): MeetingToken,
+    MeetingToken(caller): MeetingToken,
     WeComBody(body): WeComBody,
 ) -> Result<Reply<GetUserMeetingIdResponse>, ApiError> {
     let req = UserMeetingsRequest::try_from(&body)?;
     Ok(Reply(
-        meeting_calls::user_meetings(&state, &token, &req).await?,
+        user_meetings::user_meetings(&state, &caller, &req).await?,
     ))
 }
 

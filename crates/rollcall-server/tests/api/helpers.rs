@@ -13,7 +13,6 @@ use tokio::task::JoinHandle;
 
 use rollcall_core::clock::VirtualClock;
 use rollcall_core::ids::IdGen;
-use rollcall_server::ops::meetings::CreatedMeeting;
 use rollcall_server::{AppState, ServerConfig};
 use rollcall_store::Store;
 use rollcall_store_postgres::PgStore;
@@ -452,4 +451,20 @@ pub fn errtext(reply: &Value) -> String {
 pub fn expect_err(reply: &Value, code: i64) -> String {
     assert_eq!(reply["errcode"], code, "{reply}");
     errtext(reply)
+}
+
+/// `POST /admin/v1/meetings` reply, as the tests read it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct CreatedMeeting {
+    pub meetingid: String,
+    pub meeting_code: String,
+    pub sub_meetings: Vec<CreatedSubMeeting>,
+}
+
+/// One sub-meeting of [`CreatedMeeting`].
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct CreatedSubMeeting {
+    pub sub_meetingid: String,
+    pub start_time: i64,
+    pub end_time: i64,
 }

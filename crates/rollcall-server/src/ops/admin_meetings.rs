@@ -1,16 +1,15 @@
 //! Creating meetings through the admin API (SPEC §6).
 
-use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use rollcall_core::model::{AppRef, Meeting, MeetingType, NewMeeting};
 use rollcall_store::StoreError;
 
-use crate::error::HttpError;
+use crate::ops::error::AdminError;
 use crate::state::AppState;
 
 /// Longest span a meeting may last through the admin API (31 days).
-const MAX_DURATION: i64 = 31 * rollcall_core::DAY;
+const MAX_ADMIN_DURATION: i64 = 31 * rollcall_core::DAY;
 /// Most sub-meetings one recurring meeting may have.
 const MAX_SUB_MEETINGS: usize = 1000;
 
@@ -70,21 +69,19 @@ impl From<&Meeting> for CreatedMeeting {
 }
 
 /// Validate and store a meeting on behalf of an app.
-pub async fn create(state: &AppState, req: &AdminMeeting) -> Result<Meeting, HttpError> {
-    fn bad(m: impl Into<String>) -> HttpError {
-        HttpError::bad_request(m)
+pub async fn create(state: &AppState, req: &AdminMeeting) -> Result<Meeting, AdminError> {
+    fn bad(m: impl Into<String>) -> AdminError {
+        AdminError::Invalid(m.into())
     }
-    let corp = state.corp(&req.corpid).await?.ok_or_else(|| {
-        HttpError::new(
-            StatusCode::NOT_FOUND,
-            format!("unknown corpid {:?}", req.corpid),
-        )
-    })?;
+    let corp = state
+        .corp(&req.corpid)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("unknown corpid {:?}", req.corpid)))?;
     if corp.app(req.agentid).is_none() {
-        return Err(HttpError::new(
-            StatusCode::NOT_FOUND,
-            format!("corp {} has no app {}", req.corpid, req.agentid),
-        ));
+        return Err(AdminError::NotFound(format!(
+            "corp {} has no app {}",
+            req.corpid, req.agentid
+        )));
     }
     let meeting_type = MeetingType::from_code(req.meeting_type)
         .ok_or_else(|| bad("meeting_type must be 0 (one-off), 1 (recurring) or 6 (webinar)"))?;
@@ -94,13 +91,13 @@ pub async fn create(state: &AppState, req: &AdminMeeting) -> Result<Meeting, Htt
     if req.meeting_start <= 0 || req.meeting_start > i64::from(u32::MAX) {
         return Err(bad("meeting_start must be unix seconds"));
     }
-    if !(1..=MAX_DURATION).contains(&req.meeting_duration) {
+    if !(1..=MAX_ADMIN_DURATION).contains(&req.meeting_duration) {
         return Err(bad(format!(
-            "meeting_duration must be 1..={MAX_DURATION} seconds"
+            "meeting_duration must be 1..={MAX_ADMIN_DURATION} seconds"
         )));
     }
     if let Some(u) = &req.admin_userid {
-        if !corp.corp.users.iter().any(|x| &x.userid == u) {
+        if !corp.directory.users.iter().any(|x| &x.userid == u) {
             return Err(bad(format!(
                 "admin_userid {u:?} is not a member of the corp"
             )));
@@ -157,10 +154,10 @@ pub async fn create(state: &AppState, req: &AdminMeeting) -> Result<Meeting, Htt
         };
         match state.store().create_meeting(&new).await {
             Err(StoreError::Conflict(e)) => last = Some(StoreError::Conflict(e)),
-            other => return other.map_err(HttpError::from),
+            other => return other.map_err(AdminError::from),
         }
     }
-    Err(HttpError::from(last.unwrap_or_else(|| {
+    Err(AdminError::from(last.unwrap_or_else(|| {
         StoreError::Unavailable("meetingid generation".into())
     })))
 }

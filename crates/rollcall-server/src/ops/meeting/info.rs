@@ -1,0 +1,194 @@
+//! `meeting/get_info`: a meeting's details, status, schedule and per-person attendance.
+
+use std::sync::Arc;
+
+use serde_json::Map;
+
+use rollcall_core::meeting_request::{InfoRequest, MeetingRef};
+use rollcall_core::model::{Meeting, MeetingType, Participant, SessionRow, SessionScan};
+use rollcall_core::schedule::{self, current_sub, meeting_status};
+use rollcall_wire::errcode;
+use rollcall_wire::meeting::{
+    AttendanceFigures, ExternalAttendance, MeetingAttendance, MeetingInfo, MemberAttendance,
+    SubMeeting,
+};
+
+use crate::ops::access::{presence, readable_meeting};
+use crate::ops::caller::Caller;
+use crate::ops::error::CallError;
+use crate::state::AppState;
+
+/// Where a meeting's link points. rollcall has no meeting client to open, so the link is
+/// well-formed but under a reserved domain that can never resolve to anyone.
+fn meeting_link(code: &str) -> String {
+    format!("https://meeting.rollcall.invalid/dm/{code}")
+}
+
+/// Rows read per store round trip while aggregating.
+const AGGREGATE_BATCH: u32 = 5000;
+
+/// Every session of one sub-meeting (key 0: the meeting itself), in listing order.
+async fn all_sessions(
+    state: &AppState,
+    meeting_key: i64,
+    sub_key: i64,
+    out: &mut Vec<SessionRow>,
+) -> Result<(), CallError> {
+    let mut after = (i64::MIN, 0);
+    loop {
+        let rows = state
+            .store()
+            .scan_sessions(&SessionScan {
+                meeting_key,
+                sub_key,
+                after,
+                join_max: i64::MAX,
+                seq_lo: 0,
+                seq_hi: u64::MAX,
+                limit: AGGREGATE_BATCH,
+            })
+            .await?;
+        let n = rows.len();
+        if let Some(last) = rows.last() {
+            after = (last.join_time, last.seq);
+        }
+        out.extend(rows);
+        if n < AGGREGATE_BATCH as usize {
+            return Ok(());
+        }
+    }
+}
+
+/// The meeting `get_info` names, if the app may read it.
+async fn info_meeting(
+    state: &AppState,
+    caller: &Caller,
+    which: &MeetingRef,
+) -> Result<Arc<Meeting>, CallError> {
+    match which {
+        MeetingRef::Id(id) => readable_meeting(state, caller, id).await,
+        MeetingRef::Code(code) => {
+            let id = state
+                .store()
+                .meetingid_by_code(&caller.app, code)
+                .await?
+                .ok_or(CallError::Field("meeting_code"))?;
+            // The lookup was scoped to the app; the ownership check is repeated anyway.
+            readable_meeting(state, caller, &id)
+                .await
+                .map_err(|_| CallError::Field("meeting_code"))
+        }
+    }
+}
+
+fn unsigned(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+/// The meeting's information.
+pub async fn info(
+    state: &AppState,
+    caller: &Caller,
+    req: &InfoRequest,
+) -> Result<MeetingInfo, CallError> {
+    let m = info_meeting(state, caller, &req.meeting).await?;
+    let recurring = m.meeting_type == MeetingType::Recurring;
+    // As in get_attendee_list: a sub-meeting must exist in a recurring meeting, and is
+    // ignored otherwise.
+    let sub = match (&req.sub_meetingid, recurring) {
+        (Some(id), true) => Some(
+            m.sub_meetings
+                .iter()
+                .position(|s| &s.sub_meetingid == id)
+                .ok_or(CallError::Field("sub_meetingid"))?,
+        ),
+        _ => None,
+    };
+    let now = state.now();
+    let presence = presence(state, m.key).await?;
+    let st = meeting_status(now, &m, &presence);
+    let status = match sub {
+        Some(i) => st.subs[i],
+        None => st.overall,
+    };
+
+    // The sessions aggregated: the sub-meeting's, or the whole meeting's.
+    let keys: Vec<i64> = match sub {
+        Some(i) => vec![m.sub_meetings[i].key],
+        None if recurring => m.sub_meetings.iter().map(|s| s.key).collect(),
+        None => vec![0],
+    };
+    let mut sessions = Vec::new();
+    for key in keys {
+        if presence.contains_key(&key) {
+            all_sessions(state, m.key, key, &mut sessions).await?;
+        }
+    }
+    sessions.retain(|r| caller.visibility.allows(&r.participant));
+    let mut attendees = MeetingAttendance::default();
+    for p in schedule::people(&sessions, now) {
+        let a = p.aggregate;
+        let figures = AttendanceFigures {
+            status: p.status_code(),
+            first_join_time: unsigned(a.first_join_time),
+            last_quit_time: unsigned(a.last_quit_time),
+            total_join_count: u64::from(a.total_join_count),
+            cumulative_time: unsigned(a.cumulative_time),
+        };
+        match &p.participant {
+            Participant::Member(userid) => attendees.member.push(MemberAttendance {
+                userid: userid.clone(),
+                figures,
+            }),
+            other => attendees.tmp_external_user.push(ExternalAttendance {
+                tmp_external_userid: state.secret().tmp_openid(m.key, other),
+                figures,
+            }),
+        }
+    }
+
+    let schedule: Vec<(i64, i64, schedule::Status)> = m
+        .sub_meetings
+        .iter()
+        .zip(&st.subs)
+        .map(|(s, status)| (s.start_time, s.end_time, *status))
+        .collect();
+    let current = current_sub(now, &schedule).map(|i| m.sub_meetings[i].sub_meetingid.clone());
+    let main_department = m
+        .admin_userid
+        .as_ref()
+        .and_then(|a| caller.main_department(a));
+    Ok(MeetingInfo {
+        errcode: errcode::OK,
+        errmsg: "ok".into(),
+        creator_userid: None,
+        admin_userid: m.admin_userid.clone(),
+        title: m.title.clone(),
+        meeting_start: unsigned(m.meeting_start),
+        meeting_duration: unsigned(m.meeting_duration),
+        description: Some(m.details.description.clone()),
+        location: Some(m.details.location.clone()),
+        main_department,
+        status: status.code(),
+        meeting_type: m.meeting_type.code(),
+        attendees,
+        settings: m.details.settings.clone(),
+        cal_id: None,
+        reminders: m.details.reminders.clone(),
+        meeting_code: Some(m.meeting_code.clone()),
+        meeting_link: Some(meeting_link(&m.meeting_code)),
+        sub_meetings: m
+            .sub_meetings
+            .iter()
+            .zip(&st.subs)
+            .map(|(s, status)| SubMeeting {
+                sub_meetingid: s.sub_meetingid.clone(),
+                status: status.code(),
+                start_time: unsigned(s.start_time),
+                end_time: unsigned(s.end_time),
+            })
+            .collect(),
+        current_sub_meetingid: if recurring { current } else { None },
+        extra: Map::new(),
+    })
+}
