@@ -21,6 +21,7 @@
 use std::future::Future;
 
 pub mod auth;
+pub mod demo;
 pub mod error;
 pub mod ops;
 pub mod routes;

@@ -13,8 +13,8 @@
 //! - [`cli`]: the clap definition (flags with their env vars).
 //! - [`settings`]: `Settings` and its pure layering function; `Secret`, `ClockSpec`.
 //! - [`config`]: the TOML file, its spans, and `file:line` errors.
-//! - [`demo`]: the demo directory, meetings, attendance, live feed and banner.
-//! - [`serve`]: start-up order, signals, graceful shutdown.
+//! - [`serve`]: start-up order, signals, graceful shutdown; the `--demo` glue (the demo
+//!   itself is `rollcall_server::demo`).
 //! - [`bench`]: `rollcall bench`, the SPEC §10 measurements.
 //! - [`attendees`]: `rollcall attendees`, the export (table, CSV, JSON, NDJSON, `--follow`).
 //! - [`report`]: `rollcall report`, the self-contained HTML report with its timeline.
@@ -30,7 +30,6 @@ mod attendees;
 mod bench;
 mod cli;
 mod config;
-mod demo;
 mod report;
 mod serve;
 mod settings;
