@@ -230,8 +230,8 @@ pub(super) fn webinar_events(meetingid: &str, s: i64, rng: &mut StdRng) -> Vec<V
     ev.take()
 }
 
-/// How many sessions [`big_events`] produces (the structure is fixed; only times and
-/// devices are random).
+/// How many sessions the big meeting has (its structure is fixed; only times and devices
+/// are random).
 pub fn big_session_count() -> usize {
     USERS.len() + BIG_PARTICIPANTS + BIG_PARTICIPANTS.div_ceil(BIG_REJOIN_EVERY)
 }

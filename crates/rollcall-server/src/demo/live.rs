@@ -156,8 +156,8 @@ impl LiveFeed {
     }
 }
 
-/// Keep the live meeting changing every [`LIVE_TICK`] until shutdown, its scheduled end, or
-/// [`LIVE_MAX_TICKS`]. Failures are logged and retried at the next tick.
+/// Keep the live meeting changing every 2 s until shutdown, its scheduled end, or 7,200 ticks
+/// (four hours' worth). Failures are logged and retried at the next tick.
 pub async fn run_live(state: AppState, mut feed: LiveFeed, mut stop: watch::Receiver<bool>) {
     let local = match Local::new(&state) {
         Ok(local) => local,

@@ -2,17 +2,17 @@
 //! query.
 //!
 //! It lives in the server library, not the binary, because it is a client of the server:
-//! it seeds everything through the public HTTP surface, in-process ([`local`]), exactly as
+//! it seeds everything through the public HTTP surface, in-process (`local`), exactly as
 //! an operator and a media server would — the directory and the meetings whose attendance
 //! is already history through the admin API (SPEC §6), attendance through the ingest API
 //! (SPEC §5), with events shaped exactly as SPEC §5 shows. So the demo exercises the real
 //! paths end to end and doubles as a worked example of both APIs. The binary keeps only the
-//! glue: call [`seed`], print [`banner`], run [`run_live`] until shutdown.
+//! glue: call [`seed`], print `banner`, run [`run_live`] until shutdown.
 //!
 //! Which meetings come from where: `meeting/create` only accepts a start in the future (as
 //! WeCom's does), so the meetings that are still ahead — the upcoming recurring meeting and
 //! a pending one-off — are created as an app would, from a WeCom request body (see
-//! [`local`] for why that one call is not made over HTTP). The meetings whose attendance is
+//! `local` for why that one call is not made over HTTP). The meetings whose attendance is
 //! already history (and the live one, which started minutes ago) cannot be made that way, so
 //! they come from the admin API's `POST /admin/v1/meetings`, which is there for that; the
 //! alternative, rewinding the clock to create them, would only work on a virtual clock.
@@ -27,12 +27,12 @@
 //! is created anew on every start, since the old one's hour has passed.
 //!
 //! # Layout
-//! - [`directory`]: the corp spec (departments, members, the app and its visible range).
-//! - [`events`]: devices, participants and the per-meeting event builder.
-//! - [`attendance`]: the ended meetings' events (one-off, weekly, webinar, all-hands).
-//! - [`live`]: the live meeting's feed and the task that keeps it going.
-//! - [`local`]: the in-process client of the server's router.
-//! - [`banner`]: the start-up text, with commands to paste.
+//! - `directory`: the corp spec (departments, members, the app and its visible range).
+//! - `events`: devices, participants and the per-meeting event builder.
+//! - `attendance`: the ended meetings' events (one-off, weekly, webinar, all-hands).
+//! - `live`: the live meeting's feed and the task that keeps it going.
+//! - `local`: the in-process client of the server's router.
+//! - `banner`: the start-up text, with commands to paste.
 //!
 //! [`IdGen`]: rollcall_core::ids::IdGen
 
