@@ -25,6 +25,7 @@ use std::future::Future;
 
 mod auth;
 pub mod config;
+pub mod demo;
 mod error;
 mod ops;
 mod routes;
@@ -46,45 +47,4 @@ pub async fn serve(
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
-}
-
-/// What the binary's demo seeding and benchmark still reach inside the server. Not an API:
-/// the demo moves into this crate and the benchmark out of the binary (issue 8), and this
-/// module goes with them.
-#[doc(hidden)]
-pub mod internal {
-    use rollcall_core::meeting_request::CreateRequest;
-    use rollcall_core::model::{AppRef, Meeting};
-    use serde_json::{Map, Value};
-
-    pub use crate::ops::admin_meetings::{AdminMeeting, SubMeetingSpec};
-    use crate::ops::caller::Caller;
-    pub use crate::ops::ingest::{ingest, IngestReport};
-    use crate::{ApiError, AppState, HttpError};
-
-    /// `POST /admin/v1/meetings`, without HTTP.
-    pub async fn create_admin_meeting(
-        state: &AppState,
-        req: &AdminMeeting,
-    ) -> Result<Meeting, HttpError> {
-        Ok(crate::ops::admin_meetings::create(state, req).await?)
-    }
-
-    /// `meeting/create` on behalf of `app`, the body read and checked by the same code as the
-    /// HTTP call; the new meeting's meetingid.
-    pub async fn create_meeting_as(
-        state: &AppState,
-        app: AppRef,
-        body: &Map<String, Value>,
-    ) -> Result<String, ApiError> {
-        let corp = state
-            .corp(&app.corpid)
-            .await?
-            .ok_or(ApiError::Code(rollcall_wire::errcode::INVALID_CORPID))?;
-        let caller =
-            Caller::new(corp, app).ok_or(ApiError::Code(rollcall_wire::errcode::INVALID_CORPID))?;
-        let req = CreateRequest::try_from(body)?;
-        let created = crate::ops::meeting::create::create(state, &caller, &req).await?;
-        Ok(created.meetingid)
-    }
 }

@@ -13,8 +13,8 @@
 //! - [`cli`]: the clap definition (flags with their env vars).
 //! - [`settings`]: `Settings` and its pure layering function; `Secret`, `ClockSpec`.
 //! - [`config`]: reading the TOML file (`rollcall_server::config` parses it, `file:line`).
-//! - [`demo`]: the demo directory, meetings, attendance, live feed and banner.
-//! - [`serve`]: start-up order, signals, graceful shutdown.
+//! - [`serve`]: start-up order, signals, graceful shutdown; the `--demo` glue (the demo
+//!   itself is `rollcall_server::demo`).
 //! - [`attendees`]: `rollcall attendees`, the export (table, CSV, JSON, NDJSON, `--follow`).
 //! - [`report`]: `rollcall report`, fetch and write (the report itself: `rollcall-report`).
 //! - [`times`]: parsing the times people type (unix seconds, RFC 3339, local time).
@@ -28,7 +28,6 @@ use clap::Parser;
 mod attendees;
 mod cli;
 mod config;
-mod demo;
 mod report;
 mod serve;
 mod settings;

@@ -18,14 +18,13 @@ use tokio::sync::watch;
 use rollcall_core::clock::{Clock, SystemClock, VirtualClock};
 use rollcall_core::ids::IdGen;
 use rollcall_server::{apply_corp, ApplyError};
-use rollcall_server::{AppState, ServerConfig};
+use rollcall_server::{demo, AppState, ServerConfig};
 use rollcall_store::Store;
 use rollcall_store_postgres::PgStore;
 use rollcall_store_sqlite::SqliteStore;
 
 use crate::cli::ServeArgs;
 use crate::config::{load_config, LoadedConfig};
-use crate::demo;
 use crate::settings::{ClockSpec, Secret, Settings};
 
 /// Run the server until SIGINT or SIGTERM.
@@ -111,8 +110,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     let mut live = None;
     if settings.demo {
-        let mut rng = demo::demo_rng(&state);
-        let (seeded, feed) = demo::seed(&state, &mut rng).await?;
+        let (seeded, feed) = demo::seed(&state).await?;
         let data_note = match &temp {
             Some(_) => format!(
                 "{} (temporary: removed at exit; pass --data DIR to keep it)",
