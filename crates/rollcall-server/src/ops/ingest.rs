@@ -20,7 +20,9 @@ pub struct IngestReport {
     pub rejected: Vec<Rejection>,
 }
 
-/// One refused event, by its position in the request.
+/// One refused event, by its position in the request. `error` is the reason's text: a parse
+/// or binding refusal as written, or a store's [`RejectReason`](rollcall_core::ingest::RejectReason)
+/// as displayed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rejection {
     pub index: usize,
@@ -85,7 +87,10 @@ pub async fn ingest(
             match outcome {
                 Outcome::Accepted => report.accepted += 1,
                 Outcome::Duplicate => report.duplicates += 1,
-                Outcome::Rejected(error) => report.rejected.push(Rejection { index, error }),
+                Outcome::Rejected(reason) => report.rejected.push(Rejection {
+                    index,
+                    error: reason.to_string(),
+                }),
             }
         }
     }
