@@ -142,9 +142,14 @@ impl std::fmt::Display for RejectReason {
             RejectReason::AlreadyJoined { session } => {
                 write!(f, "session {session:?} already joined")
             }
-            RejectReason::AlreadyQuit { session } => write!(f, "session {session} has already quit"),
+            RejectReason::AlreadyQuit { session } => {
+                write!(f, "session {session} has already quit")
+            }
             RejectReason::QuitBeforeJoin { at, join_time } => {
-                write!(f, "quit at {at} is before the session's join at {join_time}")
+                write!(
+                    f,
+                    "quit at {at} is before the session's join at {join_time}"
+                )
             }
         }
     }

@@ -12,14 +12,12 @@ impl NewMeeting {
     pub fn keyed_sub_meetings(&self) -> Vec<SubMeeting> {
         (1_i64..)
             .zip(&self.sub_meetings)
-            .map(
-                |(key, (sub_meetingid, start_time, end_time))| SubMeeting {
-                    key,
-                    sub_meetingid: sub_meetingid.clone(),
-                    start_time: *start_time,
-                    end_time: *end_time,
-                },
-            )
+            .map(|(key, (sub_meetingid, start_time, end_time))| SubMeeting {
+                key,
+                sub_meetingid: sub_meetingid.clone(),
+                start_time: *start_time,
+                end_time: *end_time,
+            })
             .collect()
     }
 
@@ -91,9 +89,15 @@ mod tests {
     fn the_stored_meeting_is_the_request_under_its_key() {
         let n = new();
         let m = n.stored(42);
-        assert_eq!((m.key, m.meetingid.as_str(), m.cancelled), (42, "hy-1", false));
+        assert_eq!(
+            (m.key, m.meetingid.as_str(), m.cancelled),
+            (42, "hy-1", false)
+        );
         assert_eq!(m.sub_meetings, n.keyed_sub_meetings());
-        assert_eq!((m.span_start(), m.span_end()), (n.span_start(), n.span_end()));
+        assert_eq!(
+            (m.span_start(), m.span_end()),
+            (n.span_start(), n.span_end())
+        );
         assert_eq!((m.span_start(), m.span_end()), (900, 9_100));
         assert_eq!(m.people(), ["alice"]);
         let mut one_off = n.clone();

@@ -404,8 +404,11 @@ async fn write(tx: &deadpool_postgres::Transaction<'_>, w: &Writes<'_>) -> Resul
         parked_sk.push(sk.as_str());
         parked_body.push(serde_json::to_string(p)?);
     }
-    let (seq_mk, seq_last): (Vec<i64>, Vec<i64>) =
-        w.last_seq.iter().map(|(k, last)| (*k, clamp(*last))).unzip();
+    let (seq_mk, seq_last): (Vec<i64>, Vec<i64>) = w
+        .last_seq
+        .iter()
+        .map(|(k, last)| (*k, clamp(*last)))
+        .unzip();
 
     let new_params = new_cols.params();
     let changed_params = changed.params();

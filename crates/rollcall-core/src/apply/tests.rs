@@ -126,7 +126,10 @@ fn an_unknown_meeting_is_refused_and_nothing_is_read_for_it() {
     let events = [other, join("e-2", "s", 100)];
     let n = needs(&events, |k| k == M);
     assert_eq!(n.event_ids, [(M, "e-2")]);
-    assert_eq!((n.sessions.as_slice(), n.joins.as_slice()), (&[(M, "s")][..], &[(M, "s")][..]));
+    assert_eq!(
+        (n.sessions.as_slice(), n.joins.as_slice()),
+        (&[(M, "s")][..], &[(M, "s")][..])
+    );
     let mut state = MeetingState::new(0);
     let a = run(&mut state, &events);
     assert_eq!(
@@ -165,7 +168,10 @@ fn a_join_takes_the_next_seq_and_is_written_once_in_its_final_state() {
     assert_eq!((first.session_key.as_str(), first.seq), ("a", 42));
     assert_eq!((first.video_state, first.quit_time), (true, Some(150)));
     assert_eq!(w.inserted[1].1.seq, 43);
-    assert!(w.updated.is_empty(), "joined in the batch: inserted, not updated");
+    assert!(
+        w.updated.is_empty(),
+        "joined in the batch: inserted, not updated"
+    );
     assert_eq!(state.last_seq, 43);
 }
 
@@ -186,7 +192,12 @@ fn a_duplicate_in_the_store_changes_nothing() {
 fn a_duplicate_within_the_batch_changes_nothing() {
     let mut state = MeetingState::new(0);
     let again = join("e-1", "b", 200);
-    let events = [join("e-1", "a", 100), again, quit("e-2", "a", 150), quit("e-2", "a", 160)];
+    let events = [
+        join("e-1", "a", 100),
+        again,
+        quit("e-2", "a", 150),
+        quit("e-2", "a", 160),
+    ];
     let a = run(&mut state, &events);
     assert_eq!(
         a.outcomes,
@@ -254,7 +265,11 @@ fn quitting_twice_is_refused() {
     let mut state = MeetingState::new(0);
     let a = run(
         &mut state,
-        &[join("e-1", "a", 100), quit("e-2", "a", 110), quit("e-3", "a", 120)],
+        &[
+            join("e-1", "a", 100),
+            quit("e-2", "a", 110),
+            quit("e-3", "a", 120),
+        ],
     );
     assert_eq!(
         a.outcomes[2],
@@ -352,7 +367,10 @@ fn parked_events_keep_their_arrival_order() {
 #[test]
 fn a_stored_session_is_rewritten_only_when_an_event_changed_it() {
     let mut state = MeetingState::new(0);
-    run(&mut state, &[join("j", "a", 100), video("v-0", "a", 110, true)]);
+    run(
+        &mut state,
+        &[join("j", "a", 100), video("v-0", "a", 110, true)],
+    );
     // Older than what is known: accepted, nothing to write but its record.
     let a = run(&mut state, &[video("v-1", "a", 105, false)]);
     assert_eq!(a.outcomes, [Outcome::Accepted]);
@@ -407,5 +425,9 @@ fn a_batch_decides_what_its_events_decide_one_by_one() {
     assert_eq!(together.outcomes, one_by_one);
     assert_eq!(whole, single);
     assert_eq!(whole.last_seq, 14);
-    assert_eq!(whole.sessions["c"].quit_time, Some(400), "parked quit, then a second refused");
+    assert_eq!(
+        whole.sessions["c"].quit_time,
+        Some(400),
+        "parked quit, then a second refused"
+    );
 }
