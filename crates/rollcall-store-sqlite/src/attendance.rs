@@ -6,12 +6,14 @@
 //! `rollcall_core::apply::apply_batch`'s, this module only reads and writes:
 //! 1. **Load**, with cached point lookups on primary keys: each meeting's `last_seq` (an
 //!    absent row means "unknown meeting"), then the batch's event ids already in
-//!    `applied_events`, its stored sessions (by `sessions_by_key`), and the pending events of
-//!    the sessions it joins (an index seek, nearly always empty).
+//!    `applied_events` (found by `INSERT OR IGNORE`, which records the new ones in the same
+//!    statement), its stored sessions (by `sessions_by_key`), and the pending events of the
+//!    sessions it joins (an index seek, nearly always empty).
 //! 2. **Decide**: `apply_batch` over what was loaded.
-//! 3. **Write** what it returns: the applied event ids, the new sessions (in their final
-//!    state), the changed ones (by primary key), the consumed and the newly parked pending
-//!    events, and the meetings' new `last_seq`.
+//! 3. **Write** what it returns: the new sessions (in their final state), the changed ones
+//!    (by primary key), the consumed and the newly parked pending events, and the meetings'
+//!    new `last_seq`; and delete the records of the event ids it did not accept, so a
+//!    corrected re-send of a refused event applies.
 //!
 //! Because every writer holds SQLite's write lock from `BEGIN IMMEDIATE` to commit (and
 //! in-process writers also share one mutex), what step 1 reads is the committed state, and
@@ -23,9 +25,11 @@
 //! `sessions` is clustered on `(meeting_key, sub_key, join_time, seq)`, so a page is a range
 //! read starting at the keyset position: the depth of the page does not matter.
 
+use std::collections::HashSet;
+
 use r2d2_sqlite::rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
-use rollcall_core::apply::{self, Applied, Loaded, MeetingState, Writes};
+use rollcall_core::apply::{self, Applied, Key, Loaded, MeetingState, Writes};
 use rollcall_core::ingest::{Outcome, Pending, ResolvedEvent};
 use rollcall_core::model::{Participant, SessionRow, SessionScan};
 
@@ -115,16 +119,21 @@ pub(crate) fn last_seq(conn: &Connection, meeting_key: i64) -> Result<u64> {
 
 pub(crate) fn ingest(conn: &mut Connection, events: &[ResolvedEvent]) -> Result<Vec<Outcome>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let loaded = load(&tx, events)?;
+    let (loaded, recorded) = load(&tx, events)?;
     let Applied { outcomes, writes } = apply::apply_batch(events, loaded);
-    write(&tx, &writes)?;
+    write(&tx, &writes, recorded)?;
     tx.commit()?;
     Ok(outcomes)
 }
 
 /// What the batch can touch, read under the write lock: each of its meetings that exists,
 /// then, for those, the rows [`apply::needs`] names, by point lookups on primary keys.
-fn load(tx: &Connection, events: &[ResolvedEvent]) -> Result<Loaded> {
+///
+/// The applied event ids are found by recording them: `INSERT OR IGNORE INTO applied_events`
+/// changes nothing for an id already applied, and records a new one at the cost a lookup
+/// alone would have (one B-tree descent, one statement). Those recorded here are returned;
+/// [`write`] deletes again any the decisions did not accept.
+fn load<'a>(tx: &Connection, events: &'a [ResolvedEvent]) -> Result<(Loaded, Vec<Key<'a>>)> {
     let mut loaded = Loaded::new();
     {
         let mut st = tx.prepare_cached("SELECT last_seq FROM meetings WHERE key = ?1")?;
@@ -136,15 +145,16 @@ fn load(tx: &Connection, events: &[ResolvedEvent]) -> Result<Loaded> {
         }
     }
     let needs = apply::needs(events, |k| loaded.contains_key(&k));
+    let mut recorded = Vec::with_capacity(needs.event_ids.len());
     {
         let mut st = tx.prepare_cached(
-            "SELECT 1 FROM applied_events WHERE meeting_key = ?1 AND event_id = ?2",
+            "INSERT OR IGNORE INTO applied_events (meeting_key, event_id) VALUES (?1, ?2)",
         )?;
         for (mk, id) in needs.event_ids {
-            if let Some(m) = loaded.get_mut(&mk) {
-                if st.exists(params![mk, id])? {
-                    m.applied.insert(id.to_owned());
-                }
+            if st.execute(params![mk, id])? == 1 {
+                recorded.push((mk, id));
+            } else if let Some(m) = loaded.get_mut(&mk) {
+                m.applied.insert(id.to_owned());
             }
         }
     }
@@ -170,20 +180,24 @@ fn load(tx: &Connection, events: &[ResolvedEvent]) -> Result<Loaded> {
             m.pending.insert(sk.to_owned(), pending);
         }
     }
-    Ok(loaded)
+    Ok((loaded, recorded))
 }
 
-/// Perform what [`apply::apply_batch`] decided.
-fn write(tx: &Connection, w: &Writes<'_>) -> Result<()> {
-    if w.is_empty() {
-        return Ok(());
-    }
-    {
-        let mut st = tx
-            .prepare_cached("INSERT INTO applied_events (meeting_key, event_id) VALUES (?1, ?2)")?;
-        for (mk, id) in &w.applied {
+/// Perform what [`apply::apply_batch`] decided. The accepted event ids are already recorded
+/// (by [`load`]): delete the records of the others.
+fn write(tx: &Connection, w: &Writes<'_>, mut recorded: Vec<Key<'_>>) -> Result<()> {
+    if recorded.len() != w.applied.len() {
+        let accepted: HashSet<Key<'_>> = w.applied.iter().copied().collect();
+        recorded.retain(|k| !accepted.contains(k));
+        let mut st = tx.prepare_cached(
+            "DELETE FROM applied_events WHERE meeting_key = ?1 AND event_id = ?2",
+        )?;
+        for (mk, id) in &recorded {
             st.execute(params![mk, id])?;
         }
+    }
+    if w.is_empty() {
+        return Ok(());
     }
     for (mk, row) in &w.inserted {
         insert_session(tx, *mk, row)?;

@@ -13,8 +13,8 @@
 //!   contiguous range read of the B-tree, and a deep page costs what the first one does.
 //!   `sessions_by_key` finds a session by the platform's key (ingest looks each one up), and
 //!   its uniqueness backs the refusal of a second join of the same session.
-//! - `applied_events` makes ingest idempotent: the event ids a batch finds in it are
-//!   duplicates, and its primary key backs that check.
+//! - `applied_events` makes ingest idempotent: `INSERT OR IGNORE` into it is the duplicate
+//!   check and the record in one statement.
 //! - `pending_events` keeps quits and state changes that arrived before their join; the body
 //!   is `rollcall_core::ingest::Pending` as JSON, applied by the core rules when the join comes.
 //! - The attendance tables carry no foreign keys: ingest checks the meeting once per batch,
