@@ -7,7 +7,7 @@
 //!
 //! # Layout
 //! - [`parse_event`]: one raw event → [`Event`], or the reason it is refused.
-//! - [`sub_key_for`]: the sub-meeting a join belongs to.
+//! - [`resolve`]: an event bound to its meeting ([`sub_key_for`]: a join's sub-meeting).
 //! - [`ResolvedEvent`]: an event bound to its stored meeting, as the store receives it;
 //!   [`Outcome`] / [`RejectReason`]: what the store made of it (decided by
 //!   [`crate::apply::apply_batch`]).
@@ -187,6 +187,24 @@ pub fn sub_key_for(meeting: &Meeting, given: Option<&str>, at: i64) -> Result<i6
                 )
             }),
     }
+}
+
+/// Bind a validated event to the meeting its `meetingid` names (`None`: no such meeting),
+/// and a join to its sub-meeting ([`sub_key_for`]); quits and states find their session by
+/// key, so they carry sub-meeting 0.
+pub fn resolve(event: Event, meeting: Option<&Meeting>) -> Result<ResolvedEvent, String> {
+    let Some(meeting) = meeting else {
+        return Err(format!("unknown meetingid {:?}", event.meetingid));
+    };
+    let sub_key = match &event.kind {
+        EventKind::Join(_) => sub_key_for(meeting, event.sub_meetingid.as_deref(), event.at)?,
+        EventKind::Quit | EventKind::State(_) => 0,
+    };
+    Ok(ResolvedEvent {
+        meeting_key: meeting.key,
+        sub_key,
+        event,
+    })
 }
 
 fn key(f: &Fields<'_>, name: &'static str) -> Result<String, String> {
@@ -510,8 +528,24 @@ mod tests {
         assert!(sub_key_for(&m, None, 175)
             .unwrap_err()
             .contains("give sub_meetingid"));
+        let e = parse_event(&join()).unwrap();
+        assert_eq!(
+            resolve(e.clone(), None).unwrap_err(),
+            "unknown meetingid \"m\""
+        );
+        assert!(resolve(e.clone(), Some(&m))
+            .unwrap_err()
+            .contains("give sub_meetingid"));
+        let mut in_span = e.clone();
+        in_span.at = 220;
+        let r = resolve(in_span, Some(&m)).unwrap();
+        assert_eq!((r.meeting_key, r.sub_key), (1, 2));
+        let mut q = e.clone();
+        q.kind = EventKind::Quit;
+        assert_eq!(resolve(q, Some(&m)).unwrap().sub_key, 0);
         m.meeting_type = MeetingType::OneOff;
         assert_eq!(sub_key_for(&m, Some("nope"), 175), Ok(0));
+        assert_eq!(resolve(e, Some(&m)).unwrap().sub_key, 0);
     }
 
     #[test]

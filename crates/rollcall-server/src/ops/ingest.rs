@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use rollcall_core::ingest::{parse_event, EventKind, Outcome, ResolvedEvent};
+use rollcall_core::ingest::{parse_event, resolve, Outcome};
 use rollcall_core::model::Meeting;
 use rollcall_store::StoreError;
 
@@ -51,35 +51,14 @@ pub async fn ingest(
             let m = state.meeting(&event.meetingid).await?;
             meetings.insert(event.meetingid.clone(), m);
         }
-        let Some(meeting) = meetings.get(&event.meetingid).and_then(Option::as_ref) else {
-            report.rejected.push(Rejection {
-                index,
-                error: format!("unknown meetingid {:?}", event.meetingid),
-            });
-            continue;
-        };
-        let sub_key = match &event.kind {
-            EventKind::Join(_) => {
-                match rollcall_core::ingest::sub_key_for(
-                    meeting,
-                    event.sub_meetingid.as_deref(),
-                    event.at,
-                ) {
-                    Ok(k) => k,
-                    Err(error) => {
-                        report.rejected.push(Rejection { index, error });
-                        continue;
-                    }
-                }
+        let meeting = meetings.get(&event.meetingid).and_then(Option::as_deref);
+        match resolve(event, meeting) {
+            Ok(resolved) => {
+                batch.push(resolved);
+                index_of.push(index);
             }
-            _ => 0,
-        };
-        batch.push(ResolvedEvent {
-            meeting_key: meeting.key,
-            sub_key,
-            event,
-        });
-        index_of.push(index);
+            Err(error) => report.rejected.push(Rejection { index, error }),
+        }
     }
     if !batch.is_empty() {
         let outcomes = state.store().ingest(&batch).await?;
