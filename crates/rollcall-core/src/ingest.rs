@@ -4,6 +4,14 @@
 //! or says exactly what is wrong, so one bad event never blocks the good ones beside it.
 //! Every enum code on WeCom's page is accepted and stored verbatim; anything else is refused
 //! here rather than surprising a reader later.
+//!
+//! # Layout
+//! - [`parse_event`]: one raw event → [`Event`], or the reason it is refused.
+//! - [`resolve`]: an event bound to its meeting ([`sub_key_for`]: a join's sub-meeting).
+//! - [`ResolvedEvent`]: an event bound to its stored meeting, as the store receives it;
+//!   [`Outcome`] / [`RejectReason`]: what the store made of it (decided by
+//!   [`crate::apply::apply_batch`]).
+//! - [`Pending`]: a quit / state parked until its join.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -106,7 +114,53 @@ pub struct ResolvedEvent {
 pub enum Outcome {
     Accepted,
     Duplicate,
-    Rejected(String),
+    Rejected(RejectReason),
+}
+
+/// Why the store refused an event ([`crate::apply::apply_batch`] decides). A refused event is
+/// not recorded, so a corrected re-send of the same `event_id` applies.
+///
+/// The ingest API replies with the [`Display`](std::fmt::Display) text, which is part of the
+/// wire: do not reword it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RejectReason {
+    /// The event is bound to a meeting key the store does not hold.
+    UnknownMeeting,
+    /// A join for a session key the meeting already has (keys are unique per meeting,
+    /// across its sub-meetings).
+    AlreadyJoined { session: String },
+    /// A quit for a session that has already quit.
+    AlreadyQuit { session: String },
+    /// A quit earlier than the session's join.
+    QuitBeforeJoin { at: i64, join_time: i64 },
+}
+
+impl std::fmt::Display for RejectReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RejectReason::UnknownMeeting => f.write_str("unknown meeting"),
+            RejectReason::AlreadyJoined { session } => {
+                write!(f, "session {session:?} already joined")
+            }
+            RejectReason::AlreadyQuit { session } => {
+                write!(f, "session {session} has already quit")
+            }
+            RejectReason::QuitBeforeJoin { at, join_time } => {
+                write!(
+                    f,
+                    "quit at {at} is before the session's join at {join_time}"
+                )
+            }
+        }
+    }
+}
+
+impl RejectReason {
+    /// Whether the reply text contains `needle`: what callers that match on the text (the
+    /// contract suite, logs) ask.
+    pub fn contains(&self, needle: &str) -> bool {
+        self.to_string().contains(needle)
+    }
 }
 
 /// Which sub-meeting a join belongs to: none (0) unless the meeting is recurring; then the one
@@ -133,6 +187,24 @@ pub fn sub_key_for(meeting: &Meeting, given: Option<&str>, at: i64) -> Result<i6
                 )
             }),
     }
+}
+
+/// Bind a validated event to the meeting its `meetingid` names (`None`: no such meeting),
+/// and a join to its sub-meeting ([`sub_key_for`]); quits and states find their session by
+/// key, so they carry sub-meeting 0.
+pub fn resolve(event: Event, meeting: Option<&Meeting>) -> Result<ResolvedEvent, String> {
+    let Some(meeting) = meeting else {
+        return Err(format!("unknown meetingid {:?}", event.meetingid));
+    };
+    let sub_key = match &event.kind {
+        EventKind::Join(_) => sub_key_for(meeting, event.sub_meetingid.as_deref(), event.at)?,
+        EventKind::Quit | EventKind::State(_) => 0,
+    };
+    Ok(ResolvedEvent {
+        meeting_key: meeting.key,
+        sub_key,
+        event,
+    })
 }
 
 fn key(f: &Fields<'_>, name: &'static str) -> Result<String, String> {
@@ -456,8 +528,54 @@ mod tests {
         assert!(sub_key_for(&m, None, 175)
             .unwrap_err()
             .contains("give sub_meetingid"));
+        let e = parse_event(&join()).unwrap();
+        assert_eq!(
+            resolve(e.clone(), None).unwrap_err(),
+            "unknown meetingid \"m\""
+        );
+        assert!(resolve(e.clone(), Some(&m))
+            .unwrap_err()
+            .contains("give sub_meetingid"));
+        let mut in_span = e.clone();
+        in_span.at = 220;
+        let r = resolve(in_span, Some(&m)).unwrap();
+        assert_eq!((r.meeting_key, r.sub_key), (1, 2));
+        let mut q = e.clone();
+        q.kind = EventKind::Quit;
+        assert_eq!(resolve(q, Some(&m)).unwrap().sub_key, 0);
         m.meeting_type = MeetingType::OneOff;
         assert_eq!(sub_key_for(&m, Some("nope"), 175), Ok(0));
+        assert_eq!(resolve(e, Some(&m)).unwrap().sub_key, 0);
+    }
+
+    #[test]
+    fn reject_reasons_read_as_the_wire_has_always_said() {
+        let cases = [
+            (RejectReason::UnknownMeeting, "unknown meeting"),
+            (
+                RejectReason::AlreadyJoined {
+                    session: "s-1".into(),
+                },
+                "session \"s-1\" already joined",
+            ),
+            (
+                RejectReason::AlreadyQuit {
+                    session: "s-1".into(),
+                },
+                "session s-1 has already quit",
+            ),
+            (
+                RejectReason::QuitBeforeJoin {
+                    at: 90,
+                    join_time: 100,
+                },
+                "quit at 90 is before the session's join at 100",
+            ),
+        ];
+        for (reason, text) in cases {
+            assert_eq!(reason.to_string(), text);
+            assert!(reason.contains("quit") == text.contains("quit"));
+        }
     }
 
     #[test]

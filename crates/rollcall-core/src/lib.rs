@@ -23,6 +23,7 @@
 //! - [`ids`]: generated identifiers, random or seeded for deterministic runs.
 #![forbid(unsafe_code)]
 
+pub mod apply;
 pub mod attendee;
 pub mod clock;
 pub mod crypto;
@@ -32,6 +33,7 @@ pub mod ids;
 pub mod ingest;
 pub mod meeting_request;
 pub mod model;
+pub mod new_meeting;
 pub mod plan;
 pub mod recurrence;
 pub mod schedule;

@@ -1,7 +1,7 @@
 //! How join / quit / state events change an attendance session (SPEC §3, §5).
 //!
-//! The store calls these inside its write transaction; they hold the rules so every backend
-//! applies events the same way:
+//! [`crate::apply::apply_batch`] calls these for every event of a batch; they hold the rules
+//! so every backend applies events the same way:
 //! - a join starts a session; a second join for the same session key is refused;
 //! - a quit ends it (refused when it is already ended, or when it predates the join);
 //! - a state event updates the last known values; an older state than one applied is ignored;
@@ -9,7 +9,7 @@
 //!   lost: they are applied, in `at` order, when the join arrives, and a pending quit that
 //!   predates the join is clamped to the join time instead of dropped.
 
-use crate::ingest::{Join, Pending, StatePatch};
+use crate::ingest::{Join, Pending, RejectReason, StatePatch};
 use crate::model::SessionRow;
 
 /// The session a join starts.
@@ -34,39 +34,50 @@ pub fn start(seq: u64, sub_key: i64, session_key: &str, at: i64, j: &Join) -> Se
     }
 }
 
-/// Apply a quit to a known session.
-pub fn quit(row: &mut SessionRow, at: i64) -> Result<(), String> {
+/// Apply a quit to a known session. When it is applied the row has changed (its `quit_time`
+/// was empty).
+pub fn quit(row: &mut SessionRow, at: i64) -> Result<(), RejectReason> {
     if row.quit_time.is_some() {
-        return Err(format!("session {} has already quit", row.session_key));
+        return Err(RejectReason::AlreadyQuit {
+            session: row.session_key.clone(),
+        });
     }
     if at < row.join_time {
-        return Err(format!(
-            "quit at {at} is before the session's join at {}",
-            row.join_time
-        ));
+        return Err(RejectReason::QuitBeforeJoin {
+            at,
+            join_time: row.join_time,
+        });
     }
     row.quit_time = Some(at);
     Ok(())
 }
 
-/// Apply a state change to a known session (last known value wins by `at`).
-pub fn state(row: &mut SessionRow, at: i64, patch: &StatePatch) {
+/// Apply a state change to a known session (last known value wins by `at`). Returns whether
+/// the row changed: the rule knows which fields it writes, so no caller keeps its own list of
+/// columns to compare.
+pub fn state(row: &mut SessionRow, at: i64, patch: &StatePatch) -> bool {
     if at < row.state_at {
-        return;
+        return false;
     }
+    let mut changed = at != row.state_at;
     row.state_at = at;
     if let Some(n) = &patch.net {
-        row.net = Some(n.clone());
+        if row.net.as_deref() != Some(n.as_str()) {
+            row.net = Some(n.clone());
+            changed = true;
+        }
     }
-    if let Some(v) = patch.audio_state {
-        row.audio_state = v;
+    for (field, value) in [
+        (&mut row.audio_state, patch.audio_state),
+        (&mut row.video_state, patch.video_state),
+        (&mut row.screen_shared_state, patch.screen_shared_state),
+    ] {
+        if let Some(v) = value {
+            changed |= *field != v;
+            *field = v;
+        }
     }
-    if let Some(v) = patch.video_state {
-        row.video_state = v;
-    }
-    if let Some(v) = patch.screen_shared_state {
-        row.screen_shared_state = v;
-    }
+    changed
 }
 
 /// Apply events that arrived before the join, oldest first. Nothing acknowledged is dropped:
@@ -79,7 +90,9 @@ pub fn apply_pending(row: &mut SessionRow, mut pending: Vec<Pending>) {
                 let at = at.max(row.join_time);
                 row.quit_time = Some(row.quit_time.map_or(at, |q| q.max(at)));
             }
-            Pending::State { at, patch } => state(row, at, &patch),
+            Pending::State { at, patch } => {
+                state(row, at, &patch);
+            }
         }
     }
 }
@@ -107,10 +120,54 @@ mod tests {
     #[test]
     fn quit_rules() {
         let mut r = start(1, 0, "s", 100, &j());
-        assert!(quit(&mut r, 99).is_err());
+        assert_eq!(
+            quit(&mut r, 99),
+            Err(RejectReason::QuitBeforeJoin {
+                at: 99,
+                join_time: 100
+            })
+        );
         quit(&mut r, 150).unwrap();
         assert_eq!(r.quit_time, Some(150));
-        assert!(quit(&mut r, 160).is_err());
+        assert_eq!(
+            quit(&mut r, 160),
+            Err(RejectReason::AlreadyQuit {
+                session: "s".into()
+            })
+        );
+    }
+
+    #[test]
+    fn state_says_whether_the_row_changed() {
+        let mut r = start(1, 0, "s", 100, &j());
+        let audio = |v| StatePatch {
+            audio_state: Some(v),
+            ..Default::default()
+        };
+        // Same time, same value: nothing to write.
+        let before = r.clone();
+        assert!(!state(&mut r, 100, &audio(true)));
+        assert_eq!(r, before);
+        // Older than what is known: ignored.
+        assert!(!state(&mut r, 99, &audio(false)));
+        assert_eq!(r, before);
+        // Same value, later time: `state_at` moves, so the row changed.
+        assert!(state(&mut r, 110, &audio(true)));
+        assert_eq!(r.state_at, 110);
+        // A new value at the same time.
+        assert!(state(&mut r, 110, &audio(false)));
+        assert!(!r.audio_state);
+        let net = StatePatch {
+            net: Some("WIFI".into()),
+            ..Default::default()
+        };
+        assert!(!state(&mut r, 110, &net));
+        let net = StatePatch {
+            net: Some("4G".into()),
+            ..Default::default()
+        };
+        assert!(state(&mut r, 110, &net));
+        assert_eq!(r.net.as_deref(), Some("4G"));
     }
 
     #[test]

@@ -13,16 +13,16 @@
 //!    among its event ids, the stored sessions among its session keys, and the pending events
 //!    of the sessions it joins. Taken after the lock, these reads see everything the previous
 //!    holder committed.
-//! 3. **Apply** the events in order, in memory, with the rules of `rollcall_core::session`:
-//!    duplicates (stored, or earlier in the batch) change nothing, a rejected event is not
-//!    recorded, a join takes the next `seq` and the pending events parked for its session,
-//!    a quit / state changes a known session or is parked until its join.
+//! 3. **Decide**, in memory: `rollcall_core::apply::apply_batch` over what was loaded takes
+//!    every decision (unknown meeting, duplicate, second join, parking, the pending events a
+//!    join applies, whether a row changed) and returns the writes; this module decides
+//!    nothing.
 //! 4. **Write**, in one pipelined round trip, multi-row statements over `UNNEST`ed arrays:
 //!    the applied event ids, the new sessions, the changed sessions, the consumed and the
 //!    newly parked pending events, and the meetings' new `last_seq`. Then commit.
 //!
 //! Why this is right across nodes: the meeting lock serializes all ingest of a meeting, so the
-//! in-memory application in step 3 starts from the committed state. `seq` is assigned under
+//! in-memory decisions of step 3 start from the committed state. `seq` is assigned under
 //! that lock and written with the sessions it numbers, so it increases strictly in commit
 //! order: a reader that saw `last_seq = n` can never later see a new session with
 //! `seq <= n`, which is what makes a cursor's snapshot complete. The primary key of
@@ -33,15 +33,13 @@
 //! `sessions_listing` on `(meeting_key, sub_key, join_time, seq)` serves a page as one index
 //! range read in order from the keyset position: the depth of the page does not matter.
 
-use std::collections::{HashMap, HashSet};
-
 use futures::future::try_join_all;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
-use rollcall_core::ingest::{EventKind, Outcome, Pending, ResolvedEvent};
+use rollcall_core::apply::{self, Applied, Loaded, MeetingState, Writes};
+use rollcall_core::ingest::{Outcome, Pending, ResolvedEvent};
 use rollcall_core::model::{Participant, SessionRow, SessionScan};
-use rollcall_core::session;
 
 use crate::error::{clamp, get, get_u32, get_u64, Error, Result};
 
@@ -188,32 +186,6 @@ pub(crate) async fn last_seq(c: &mut Client, meeting_key: i64) -> Result<u64> {
     }
 }
 
-/// A meeting's `seq` counter within one batch.
-struct Counter {
-    /// `last_seq` as committed when the batch locked the meeting.
-    start: u64,
-    last: u64,
-}
-
-/// A session the batch knows of: stored before it (rewritten when `dirty`), or joined in it.
-enum Known {
-    Stored { row: SessionRow, dirty: bool },
-    New(SessionRow),
-}
-
-/// Quits and states waiting for a session's join.
-#[derive(Default)]
-struct Parked {
-    /// Some are stored: a join in this batch must delete them.
-    stored: bool,
-    /// Oldest first: the stored ones, then this batch's from `fresh_from` on.
-    items: Vec<Pending>,
-    fresh_from: usize,
-}
-
-/// `(meeting_key, key)`, borrowing the key from the batch's events.
-type Key<'a> = (i64, &'a str);
-
 /// Run `st` unless there is nothing to ask for.
 async fn query_unless_empty(
     tx: &deadpool_postgres::Transaction<'_>,
@@ -228,13 +200,6 @@ async fn query_unless_empty(
     }
 }
 
-/// What the batch found stored, for the meetings it could lock.
-struct Loaded<'a> {
-    applied: HashSet<Key<'a>>,
-    sessions: HashMap<Key<'a>, Known>,
-    parked: HashMap<Key<'a>, Parked>,
-}
-
 pub(crate) async fn ingest(c: &mut Client, events: &[ResolvedEvent]) -> Result<Vec<Outcome>> {
     let tx = c.transaction().await?;
     let (lock_st, applied_st, sessions_st, pending_st) = tokio::try_join!(
@@ -244,188 +209,63 @@ pub(crate) async fn ingest(c: &mut Client, events: &[ResolvedEvent]) -> Result<V
         tx.prepare_cached(LOAD_PENDING_SQL),
     )?;
 
-    // 1. Lock.
-    let mut keys: Vec<i64> = events.iter().map(|e| e.meeting_key).collect();
-    keys.sort_unstable();
-    keys.dedup();
-    let mut counters: HashMap<i64, Counter> = HashMap::new();
+    // 1. Lock, in key order.
+    let keys = apply::meeting_keys(events);
+    let mut loaded = Loaded::new();
     for r in tx.query(&lock_st, &[&keys]).await? {
-        let last = get_u64(&r, 1, "last_seq")?;
-        counters.insert(get(&r, 0)?, Counter { start: last, last });
+        let state = MeetingState::new(get_u64(&r, 1, "last_seq")?);
+        loaded.insert(get(&r, 0)?, state);
     }
 
     // 2. Load: exactly the (meeting, key) pairs the batch names, for the meetings it locked.
-    let mut ids: HashSet<Key<'_>> = HashSet::new();
-    let mut touched: HashSet<Key<'_>> = HashSet::new();
-    let mut joined: HashSet<Key<'_>> = HashSet::new();
-    for ev in events
-        .iter()
-        .filter(|e| counters.contains_key(&e.meeting_key))
-    {
-        let session = (ev.meeting_key, ev.event.session.as_str());
-        ids.insert((ev.meeting_key, ev.event.event_id.as_str()));
-        touched.insert(session);
-        if matches!(ev.event.kind, EventKind::Join(_)) {
-            joined.insert(session);
-        }
-    }
-    let (ids_mk, ids_id): (Vec<i64>, Vec<&str>) = ids.iter().copied().unzip();
-    let (touched_mk, touched_sk): (Vec<i64>, Vec<&str>) = touched.iter().copied().unzip();
-    let (joined_mk, joined_sk): (Vec<i64>, Vec<&str>) = joined.iter().copied().unzip();
+    let needs = apply::needs(events, |k| loaded.contains_key(&k));
+    let (ids_mk, ids_id): (Vec<i64>, Vec<&str>) = needs.event_ids.iter().copied().unzip();
+    let (touched_mk, touched_sk): (Vec<i64>, Vec<&str>) = needs.sessions.iter().copied().unzip();
+    let (joined_mk, joined_sk): (Vec<i64>, Vec<&str>) = needs.joins.iter().copied().unzip();
     let applied_params: [&(dyn ToSql + Sync); 2] = [&ids_mk, &ids_id];
     let sessions_params: [&(dyn ToSql + Sync); 2] = [&touched_mk, &touched_sk];
     let pending_params: [&(dyn ToSql + Sync); 2] = [&joined_mk, &joined_sk];
     let (applied_rows, session_rows, pending_rows) = tokio::try_join!(
-        query_unless_empty(&tx, &applied_st, &applied_params, ids.is_empty()),
-        query_unless_empty(&tx, &sessions_st, &sessions_params, touched.is_empty()),
-        query_unless_empty(&tx, &pending_st, &pending_params, joined.is_empty()),
+        query_unless_empty(&tx, &applied_st, &applied_params, ids_mk.is_empty()),
+        query_unless_empty(&tx, &sessions_st, &sessions_params, touched_mk.is_empty()),
+        query_unless_empty(&tx, &pending_st, &pending_params, joined_mk.is_empty()),
     )?;
-    let mut loaded = Loaded {
-        applied: HashSet::new(),
-        sessions: HashMap::new(),
-        parked: HashMap::new(),
-    };
-    // Keys are borrowed from the batch's events: look each returned one up in what was asked.
     for r in &applied_rows {
-        let (mk, id): (i64, &str) = (get(r, 0)?, get(r, 1)?);
-        if let Some(&key) = ids.get(&(mk, id)) {
-            loaded.applied.insert(key);
+        if let Some(m) = loaded.get_mut(&get(r, 0)?) {
+            m.applied.insert(get(r, 1)?);
         }
     }
     for r in &session_rows {
-        // Column 2 is the row's session_key (`session_cols!()` from column 1).
-        let (mk, sk): (i64, &str) = (get(r, 0)?, get(r, 2)?);
-        if let Some(&key) = touched.get(&(mk, sk)) {
+        if let Some(m) = loaded.get_mut(&get(r, 0)?) {
+            // `session_cols!()` from column 1.
             let row = session_row(r, 1)?;
-            loaded
-                .sessions
-                .insert(key, Known::Stored { row, dirty: false });
+            m.sessions.insert(row.session_key.clone(), row);
         }
     }
-    let mut pending: Vec<(Key<'_>, i64, Pending)> = Vec::with_capacity(pending_rows.len());
+    let mut pending: Vec<(i64, String, i64, Pending)> = Vec::with_capacity(pending_rows.len());
     for r in &pending_rows {
-        let (mk, sk): (i64, &str) = (get(r, 0)?, get(r, 1)?);
-        if let Some(&key) = joined.get(&(mk, sk)) {
-            pending.push((key, get(r, 2)?, serde_json::from_str(get(r, 3)?)?));
-        }
+        pending.push((
+            get(r, 0)?,
+            get(r, 1)?,
+            get(r, 2)?,
+            serde_json::from_str(get(r, 3)?)?,
+        ));
     }
     // Arrival order within each session.
-    pending.sort_by_key(|p| p.1);
-    for (key, _, p) in pending {
-        let parked = loaded.parked.entry(key).or_default();
-        parked.stored = true;
-        parked.items.push(p);
-        parked.fresh_from = parked.items.len();
+    pending.sort_by_key(|p| p.2);
+    for (mk, sk, _, p) in pending {
+        if let Some(m) = loaded.get_mut(&mk) {
+            m.pending.entry(sk).or_default().push(p);
+        }
     }
 
-    // 3. Apply.
-    let mut out = Vec::with_capacity(events.len());
-    let mut recorded: Vec<Key<'_>> = Vec::new();
-    let mut new_sessions: Vec<Key<'_>> = Vec::new();
-    let mut consumed: Vec<Key<'_>> = Vec::new();
-    for ev in events {
-        let Some(counter) = counters.get_mut(&ev.meeting_key) else {
-            out.push(Outcome::Rejected("unknown meeting".into()));
-            continue;
-        };
-        let id = (ev.meeting_key, ev.event.event_id.as_str());
-        if loaded.applied.contains(&id) {
-            out.push(Outcome::Duplicate);
-            continue;
-        }
-        let outcome = apply(ev, counter, &mut loaded, &mut new_sessions, &mut consumed)?;
-        if outcome == Outcome::Accepted {
-            loaded.applied.insert(id);
-            recorded.push(id);
-        }
-        out.push(outcome);
-    }
+    // 3. Decide.
+    let Applied { outcomes, writes } = apply::apply_batch(events, loaded);
 
     // 4. Write.
-    write(&tx, &recorded, &new_sessions, &consumed, &loaded, &counters).await?;
+    write(&tx, &writes).await?;
     tx.commit().await?;
-    Ok(out)
-}
-
-/// Apply one new (not duplicate) event to a known meeting, in memory.
-fn apply<'a>(
-    ev: &'a ResolvedEvent,
-    counter: &mut Counter,
-    loaded: &mut Loaded<'a>,
-    new_sessions: &mut Vec<Key<'a>>,
-    consumed: &mut Vec<Key<'a>>,
-) -> Result<Outcome> {
-    let e = &ev.event;
-    let key = (ev.meeting_key, e.session.as_str());
-    match &e.kind {
-        EventKind::Join(join) => {
-            // Session keys are unique per meeting, across its sub-meetings.
-            if loaded.sessions.contains_key(&key) {
-                return Ok(Outcome::Rejected(format!(
-                    "session {:?} already joined",
-                    e.session
-                )));
-            }
-            let seq = counter.last.saturating_add(1);
-            counter.last = seq;
-            let mut row = session::start(seq, ev.sub_key, &e.session, e.at, join);
-            if let Some(parked) = loaded.parked.remove(&key) {
-                if parked.stored {
-                    consumed.push(key);
-                }
-                if !parked.items.is_empty() {
-                    session::apply_pending(&mut row, parked.items);
-                }
-            }
-            loaded.sessions.insert(key, Known::New(row));
-            new_sessions.push(key);
-            Ok(Outcome::Accepted)
-        }
-        EventKind::Quit | EventKind::State(_) => {
-            let Some(known) = loaded.sessions.get_mut(&key) else {
-                let pending = match &e.kind {
-                    EventKind::State(patch) => Pending::State {
-                        at: e.at,
-                        patch: patch.clone(),
-                    },
-                    _ => Pending::Quit { at: e.at },
-                };
-                loaded.parked.entry(key).or_default().items.push(pending);
-                return Ok(Outcome::Accepted);
-            };
-            let (row, dirty) = match known {
-                Known::Stored { row, dirty } => (row, Some(dirty)),
-                Known::New(row) => (row, None),
-            };
-            let before = (
-                row.quit_time,
-                row.state_at,
-                row.audio_state,
-                row.video_state,
-                row.screen_shared_state,
-            );
-            let net_before = row.net.clone();
-            match &e.kind {
-                EventKind::State(patch) => session::state(row, e.at, patch),
-                _ => {
-                    if let Err(reason) = session::quit(row, e.at) {
-                        return Ok(Outcome::Rejected(reason));
-                    }
-                }
-            }
-            let after = (
-                row.quit_time,
-                row.state_at,
-                row.audio_state,
-                row.video_state,
-                row.screen_shared_state,
-            );
-            if let Some(dirty) = dirty {
-                *dirty |= before != after || net_before != row.net;
-            }
-            Ok(Outcome::Accepted)
-        }
-    }
+    Ok(outcomes)
 }
 
 /// New sessions as the columns of `INSERT_SESSIONS_SQL`.
@@ -538,51 +378,36 @@ impl<'r> ChangedCols<'r> {
 
 /// Step 4: every write of the batch, sent at once (the statements touch disjoint rows, so
 /// their order does not matter), then the applied count checked.
-async fn write(
-    tx: &deadpool_postgres::Transaction<'_>,
-    recorded: &[Key<'_>],
-    new_sessions: &[Key<'_>],
-    consumed: &[Key<'_>],
-    loaded: &Loaded<'_>,
-    counters: &HashMap<i64, Counter>,
-) -> Result<()> {
-    if recorded.is_empty() {
+async fn write(tx: &deadpool_postgres::Transaction<'_>, w: &Writes<'_>) -> Result<()> {
+    if w.is_empty() {
         // Nothing accepted: nothing changed (rejections and duplicates leave no trace).
         return Ok(());
     }
-    let applied_mk: Vec<i64> = recorded.iter().map(|k| k.0).collect();
-    let applied_id: Vec<&str> = recorded.iter().map(|k| k.1).collect();
+    let (applied_mk, applied_id): (Vec<i64>, Vec<&str>) = w.applied.iter().copied().unzip();
 
     let mut new_cols = NewCols::default();
-    for key in new_sessions {
-        if let Some(Known::New(row)) = loaded.sessions.get(key) {
-            new_cols.push(key.0, row);
-        }
+    for (mk, row) in &w.inserted {
+        new_cols.push(*mk, row);
     }
     let mut changed = ChangedCols::default();
-    for (key, known) in &loaded.sessions {
-        if let Known::Stored { row, dirty: true } = known {
-            changed.push(key.0, row);
-        }
+    for (mk, row) in &w.updated {
+        changed.push(*mk, row);
     }
-    let consumed_mk: Vec<i64> = consumed.iter().map(|k| k.0).collect();
-    let consumed_sk: Vec<&str> = consumed.iter().map(|k| k.1).collect();
-    // Parked in this batch and still waiting: each session's in arrival order, so its `ord`
-    // (drawn in array order) follows arrival.
-    let mut parked_mk = Vec::new();
-    let mut parked_sk = Vec::new();
-    let mut parked_body = Vec::new();
-    for (key, parked) in &loaded.parked {
-        for p in &parked.items[parked.fresh_from..] {
-            parked_mk.push(key.0);
-            parked_sk.push(key.1);
-            parked_body.push(serde_json::to_string(p)?);
-        }
+    let consumed_mk: Vec<i64> = w.consumed.iter().map(|k| k.0).collect();
+    let consumed_sk: Vec<&str> = w.consumed.iter().map(|k| k.1.as_str()).collect();
+    // Each session's in arrival order, so its `ord` (drawn in array order) follows arrival.
+    let mut parked_mk = Vec::with_capacity(w.parked.len());
+    let mut parked_sk = Vec::with_capacity(w.parked.len());
+    let mut parked_body = Vec::with_capacity(w.parked.len());
+    for (mk, sk, p) in &w.parked {
+        parked_mk.push(*mk);
+        parked_sk.push(sk.as_str());
+        parked_body.push(serde_json::to_string(p)?);
     }
-    let (seq_mk, seq_last): (Vec<i64>, Vec<i64>) = counters
+    let (seq_mk, seq_last): (Vec<i64>, Vec<i64>) = w
+        .last_seq
         .iter()
-        .filter(|(_, c)| c.last != c.start)
-        .map(|(k, c)| (*k, clamp(c.last)))
+        .map(|(k, last)| (*k, clamp(*last)))
         .unzip();
 
     let new_params = new_cols.params();
@@ -616,12 +441,13 @@ async fn write(
     )
     .await?;
     let applied = counts.first().copied().unwrap_or(0);
-    if applied != recorded.len() as u64 {
+    let recorded = w.applied.len() as u64;
+    if applied != recorded {
         // Only a writer that skipped the meeting lock could get here; the caller may retry.
         return Err(Error::Unavailable(format!(
             "{} of {} event ids were recorded concurrently; retry the batch",
-            recorded.len() as u64 - applied.min(recorded.len() as u64),
-            recorded.len()
+            recorded - applied.min(recorded),
+            recorded
         )));
     }
     Ok(())

@@ -37,6 +37,12 @@ macro_rules! meeting_cols {
     };
 }
 
+/// Insert a meeting's sub-meetings, with the keys given.
+const INSERT_SUBS: &str = "INSERT INTO sub_meetings \
+     (meeting_key, key, sub_meetingid, start_time, end_time) \
+     SELECT $1::bigint, k, id, s, e \
+     FROM UNNEST($2::bigint[], $3::text[], $4::bigint[], $5::bigint[]) AS u(k, id, s, e)";
+
 /// Insert the `meeting_people` rows of a meeting: one per member it is listed for.
 const INSERT_PEOPLE: &str = "INSERT INTO meeting_people \
      (corpid, agentid, userid, span_start, meeting_key, span_end) \
@@ -55,11 +61,7 @@ pub(crate) async fn create_meeting(c: &mut Client, m: &NewMeeting) -> Result<Mee
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
              ON CONFLICT (meetingid) DO NOTHING RETURNING key"
         ),
-        tx.prepare_cached(
-            "INSERT INTO sub_meetings (meeting_key, key, sub_meetingid, start_time, end_time) \
-             SELECT $1::bigint, n, id, s, e \
-             FROM UNNEST($2::text[], $3::bigint[], $4::bigint[]) WITH ORDINALITY AS u(id, s, e, n)"
-        ),
+        tx.prepare_cached(INSERT_SUBS),
         tx.prepare_cached(INSERT_PEOPLE),
     )?;
     let agentid = i64::from(m.owner.agentid);
@@ -94,12 +96,11 @@ pub(crate) async fn create_meeting(c: &mut Client, m: &NewMeeting) -> Result<Mee
         )));
     };
     let key: i64 = get(&row, 0)?;
-    let userids = people(m.admin_userid.as_deref(), &m.details.invitees);
-    let (span_start, span_end) = (m.span_start(), m.span_end());
-    let ids: Vec<&str> = m.sub_meetings.iter().map(|s| s.0.as_str()).collect();
-    let starts: Vec<i64> = m.sub_meetings.iter().map(|s| s.1).collect();
-    let ends: Vec<i64> = m.sub_meetings.iter().map(|s| s.2).collect();
-    let sub_params: [&(dyn ToSql + Sync); 4] = [&key, &ids, &starts, &ends];
+    let meeting = m.stored(key);
+    let userids = meeting.people();
+    let (span_start, span_end) = (meeting.span_start(), meeting.span_end());
+    let (keys, ids, starts, ends) = sub_columns(&meeting.sub_meetings);
+    let sub_params: [&(dyn ToSql + Sync); 5] = [&key, &keys, &ids, &starts, &ends];
     let people_params: [&(dyn ToSql + Sync); 6] = [
         &m.owner.corpid,
         &agentid,
@@ -113,31 +114,17 @@ pub(crate) async fn create_meeting(c: &mut Client, m: &NewMeeting) -> Result<Mee
         tx.execute(&insert_people, &people_params),
     )?;
     tx.commit().await?;
-    let sub_meetings = (1_i64..)
-        .zip(&m.sub_meetings)
-        .map(
-            |(sub_key, (sub_meetingid, start_time, end_time))| SubMeeting {
-                key: sub_key,
-                sub_meetingid: sub_meetingid.clone(),
-                start_time: *start_time,
-                end_time: *end_time,
-            },
-        )
-        .collect();
-    Ok(Meeting {
-        key,
-        meetingid: m.meetingid.clone(),
-        meeting_code: m.meeting_code.clone(),
-        owner: m.owner.clone(),
-        meeting_type: m.meeting_type,
-        title: m.title.clone(),
-        meeting_start: m.meeting_start,
-        meeting_duration: m.meeting_duration,
-        admin_userid: m.admin_userid.clone(),
-        sub_meetings,
-        details: m.details.clone(),
-        cancelled: false,
-    })
+    Ok(meeting)
+}
+
+/// Sub-meetings as the columns of [`INSERT_SUBS`]: keys, ids, starts, ends.
+fn sub_columns(subs: &[SubMeeting]) -> (Vec<i64>, Vec<&str>, Vec<i64>, Vec<i64>) {
+    (
+        subs.iter().map(|s| s.key).collect(),
+        subs.iter().map(|s| s.sub_meetingid.as_str()).collect(),
+        subs.iter().map(|s| s.start_time).collect(),
+        subs.iter().map(|s| s.end_time).collect(),
+    )
 }
 
 pub(crate) async fn update_meeting(c: &mut Client, u: &MeetingUpdate) -> Result<bool> {
@@ -150,11 +137,7 @@ pub(crate) async fn update_meeting(c: &mut Client, u: &MeetingUpdate) -> Result<
              WHERE key = $1 AND NOT cancelled RETURNING corpid, agentid, admin_userid"
         ),
         tx.prepare_cached("DELETE FROM sub_meetings WHERE meeting_key = $1"),
-        tx.prepare_cached(
-            "INSERT INTO sub_meetings (meeting_key, key, sub_meetingid, start_time, end_time) \
-             SELECT $1::bigint, k, id, s, e \
-             FROM UNNEST($2::bigint[], $3::text[], $4::bigint[], $5::bigint[]) AS u(k, id, s, e)"
-        ),
+        tx.prepare_cached(INSERT_SUBS),
         tx.prepare_cached("DELETE FROM meeting_people WHERE meeting_key = $1"),
         tx.prepare_cached(INSERT_PEOPLE),
     )?;
@@ -186,14 +169,7 @@ pub(crate) async fn update_meeting(c: &mut Client, u: &MeetingUpdate) -> Result<
     let admin: Option<String> = get(&row, 2)?;
     let userids = people(admin.as_deref(), &u.details.invitees);
     let (span_start, span_end) = (u.span_start(), u.span_end());
-    let keys: Vec<i64> = u.sub_meetings.iter().map(|s| s.key).collect();
-    let ids: Vec<&str> = u
-        .sub_meetings
-        .iter()
-        .map(|s| s.sub_meetingid.as_str())
-        .collect();
-    let starts: Vec<i64> = u.sub_meetings.iter().map(|s| s.start_time).collect();
-    let ends: Vec<i64> = u.sub_meetings.iter().map(|s| s.end_time).collect();
+    let (keys, ids, starts, ends) = sub_columns(&u.sub_meetings);
     // Deletes first (one round trip), then the inserts (another): the statements of one
     // pipelined batch run in order anyway, but this keeps the order obvious.
     let key_param: [&(dyn ToSql + Sync); 1] = [&u.key];

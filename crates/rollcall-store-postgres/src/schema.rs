@@ -47,6 +47,11 @@
 //!   of one member's meetings is one range of the primary key in listing order; `span_end`
 //!   filters the window's other side. It is rewritten with the meeting on every update, and
 //!   backfilled from the administrators of meetings made before it existed.
+//!   The backfill computes each span in SQL: that is the rule of
+//!   `rollcall_core::model::span_start` / `span_end`, which every write since uses, written
+//!   out once because a migration that has shipped stays as it ran (a store still at version
+//!   1 upgrades through it). `migration_2_lists_earlier_meetings_for_their_administrators`
+//!   checks the two agree.
 //!   `meetings_by_code` finds an app's meeting by the code people type (`meeting/get_info`).
 
 use crate::error::{get, Error, Result};

@@ -290,6 +290,8 @@ async fn migration_2_lists_earlier_meetings_for_their_administrators() {
     let m = store.meeting("m-1").await.expect("meeting").expect("found");
     assert!(m.details.invitees.is_empty() && !m.cancelled);
     assert_eq!(m.sub_meetings.len(), 2);
+    // The migration's SQL span is the core rule every later write uses.
+    assert_eq!((got[0].1, got[0].2), (m.span_start(), m.span_end()));
     drop(store);
     fresh.cleanup().await;
 }

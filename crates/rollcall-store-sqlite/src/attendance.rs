@@ -1,36 +1,37 @@
 //! Attendance: ingest of join / quit / state events, and keyset scans of sessions.
 //!
 //! # Ingest
-//! A batch is one `BEGIN IMMEDIATE` transaction (one WAL fsync for up to thousands of events),
-//! applied in order on the single writer connection. Per event it costs a few cached
-//! statements:
-//! - `INSERT OR IGNORE INTO applied_events` is the duplicate check and the record at once
-//!   (no change = already applied). A rejected event deletes its record again, so a corrected
-//!   re-send of the same `event_id` applies.
-//! - a join reads the session's pending events (an index seek, nearly always empty), then
-//!   `INSERT OR IGNORE INTO sessions`: the unique `(meeting_key, session_key)` index refuses a
-//!   second join without a separate lookup;
-//! - a quit / state reads the session by its key and updates it in place (by primary key),
-//!   or, when the join has not arrived, parks the event in `pending_events`.
+//! A batch is one `BEGIN IMMEDIATE` transaction (one WAL fsync for up to thousands of events)
+//! on the single writer connection, in three steps; every decision is
+//! `rollcall_core::apply::apply_batch`'s, this module only reads and writes:
+//! 1. **Load**, with cached point lookups on primary keys: each meeting's `last_seq` (an
+//!    absent row means "unknown meeting"), then the batch's event ids already in
+//!    `applied_events` (found by `INSERT OR IGNORE`, which records the new ones in the same
+//!    statement), its stored sessions (by `sessions_by_key`), and the pending events of the
+//!    sessions it joins (an index seek, nearly always empty).
+//! 2. **Decide**: `apply_batch` over what was loaded.
+//! 3. **Write** what it returns: the new sessions (in their final state), the changed ones
+//!    (by primary key), the consumed and the newly parked pending events, and the meetings'
+//!    new `last_seq`; and delete the records of the event ids it did not accept, so a
+//!    corrected re-send of a refused event applies.
 //!
-//! The per-meeting `seq` comes from an in-memory counter seeded from `meetings.last_seq` the
-//! first time a batch touches the meeting, and written back before commit. Because every
-//! writer holds SQLite's write lock from `BEGIN IMMEDIATE` to commit (and in-process writers
-//! also share one mutex), `seq` increases strictly in commit order: a reader that saw
-//! `last_seq = n` can never later see a new session with `seq <= n`. That is what makes the
-//! cursor's snapshot complete.
+//! Because every writer holds SQLite's write lock from `BEGIN IMMEDIATE` to commit (and
+//! in-process writers also share one mutex), what step 1 reads is the committed state, and
+//! `seq` (numbered from `last_seq`, written in the same transaction as the sessions it
+//! numbers) increases strictly in commit order: a reader that saw `last_seq = n` can never
+//! later see a new session with `seq <= n`. That is what makes the cursor's snapshot complete.
 //!
 //! # Scans
 //! `sessions` is clustered on `(meeting_key, sub_key, join_time, seq)`, so a page is a range
 //! read starting at the keyset position: the depth of the page does not matter.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 use r2d2_sqlite::rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
-use rollcall_core::ingest::{EventKind, Outcome, Pending, ResolvedEvent};
+use rollcall_core::apply::{self, Applied, Key, Loaded, MeetingState, Writes};
+use rollcall_core::ingest::{Outcome, Pending, ResolvedEvent};
 use rollcall_core::model::{Participant, SessionRow, SessionScan};
-use rollcall_core::session;
 
 use crate::error::{to_u64, Error, Result};
 
@@ -116,143 +117,123 @@ pub(crate) fn last_seq(conn: &Connection, meeting_key: i64) -> Result<u64> {
     v.map_or(Ok(0), |v| to_u64(v, "last_seq"))
 }
 
-/// A meeting's `seq` counter within one batch.
-struct Counter {
-    last: u64,
-    dirty: bool,
-}
-
 pub(crate) fn ingest(conn: &mut Connection, events: &[ResolvedEvent]) -> Result<Vec<Outcome>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    // `None`: the meeting does not exist.
-    let mut counters: HashMap<i64, Option<Counter>> = HashMap::new();
-    let mut out = Vec::with_capacity(events.len());
-    for ev in events {
-        let counter = match counters.entry(ev.meeting_key) {
-            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => {
-                let last: Option<i64> = tx
-                    .prepare_cached("SELECT last_seq FROM meetings WHERE key = ?1")?
-                    .query_row([ev.meeting_key], |r| r.get(0))
-                    .optional()?;
-                let last = last.map(|v| to_u64(v, "last_seq")).transpose()?;
-                v.insert(last.map(|last| Counter { last, dirty: false }))
-            }
-        };
-        let Some(counter) = counter else {
-            out.push(Outcome::Rejected("unknown meeting".into()));
-            continue;
-        };
-        let recorded = tx
-            .prepare_cached(
-                "INSERT OR IGNORE INTO applied_events (meeting_key, event_id) VALUES (?1, ?2)",
-            )?
-            .execute(params![ev.meeting_key, ev.event.event_id])?;
-        if recorded == 0 {
-            out.push(Outcome::Duplicate);
-            continue;
-        }
-        let outcome = apply(&tx, ev, counter)?;
-        if matches!(outcome, Outcome::Rejected(_)) {
-            tx.prepare_cached(
-                "DELETE FROM applied_events WHERE meeting_key = ?1 AND event_id = ?2",
-            )?
-            .execute(params![ev.meeting_key, ev.event.event_id])?;
-        }
-        out.push(outcome);
-    }
-    {
-        let mut st = tx.prepare_cached("UPDATE meetings SET last_seq = ?2 WHERE key = ?1")?;
-        for (key, c) in &counters {
-            if let Some(c) = c.as_ref().filter(|c| c.dirty) {
-                st.execute(params![key, clamp(c.last)])?;
-            }
-        }
-    }
+    let (loaded, recorded) = load(&tx, events)?;
+    let Applied { outcomes, writes } = apply::apply_batch(events, loaded);
+    write(&tx, &writes, recorded)?;
     tx.commit()?;
-    Ok(out)
+    Ok(outcomes)
 }
 
-/// Apply one new (not duplicate) event to a known meeting.
-fn apply(tx: &Connection, ev: &ResolvedEvent, counter: &mut Counter) -> Result<Outcome> {
-    let e = &ev.event;
-    match &e.kind {
-        EventKind::Join(join) => {
-            let pending = take_pending(tx, ev.meeting_key, &e.session)?;
-            let seq = counter.last.saturating_add(1);
-            let mut row = session::start(seq, ev.sub_key, &e.session, e.at, join);
-            let had_pending = !pending.is_empty();
-            if had_pending {
-                session::apply_pending(&mut row, pending);
+/// What the batch can touch, read under the write lock: each of its meetings that exists,
+/// then, for those, the rows [`apply::needs`] names, by point lookups on primary keys.
+///
+/// The applied event ids are found by recording them: `INSERT OR IGNORE INTO applied_events`
+/// changes nothing for an id already applied and records a new one, in one statement (a
+/// lookup first would cost every event a second statement and B-tree descent, and nearly
+/// every event is new). Those recorded here are returned; [`write`] deletes again any the
+/// decisions did not accept.
+fn load<'a>(tx: &Connection, events: &'a [ResolvedEvent]) -> Result<(Loaded, Vec<Key<'a>>)> {
+    let mut loaded = Loaded::new();
+    {
+        let mut st = tx.prepare_cached("SELECT last_seq FROM meetings WHERE key = ?1")?;
+        for key in apply::meeting_keys(events) {
+            let last: Option<i64> = st.query_row([key], |r| r.get(0)).optional()?;
+            if let Some(last) = last {
+                loaded.insert(key, MeetingState::new(to_u64(last, "last_seq")?));
             }
-            if insert_session(tx, ev.meeting_key, &row)? == 0 {
-                return Ok(Outcome::Rejected(format!(
-                    "session {:?} already joined",
-                    e.session
-                )));
-            }
-            counter.last = seq;
-            counter.dirty = true;
-            if had_pending {
-                tx.prepare_cached(
-                    "DELETE FROM pending_events WHERE meeting_key = ?1 AND session_key = ?2",
-                )?
-                .execute(params![ev.meeting_key, e.session])?;
-            }
-            Ok(Outcome::Accepted)
-        }
-        EventKind::Quit | EventKind::State(_) => {
-            let found = {
-                let mut st = tx.prepare_cached(concat!(
-                    "SELECT ",
-                    session_cols!(),
-                    " FROM sessions WHERE meeting_key = ?1 AND session_key = ?2"
-                ))?;
-                let mut rows = st.query(params![ev.meeting_key, e.session])?;
-                match rows.next()? {
-                    Some(r) => Some(session_row(r)?),
-                    None => None,
-                }
-            };
-            let Some(mut row) = found else {
-                let pending = match &e.kind {
-                    EventKind::State(patch) => Pending::State {
-                        at: e.at,
-                        patch: patch.clone(),
-                    },
-                    _ => Pending::Quit { at: e.at },
-                };
-                tx.prepare_cached(
-                    "INSERT INTO pending_events (meeting_key, session_key, ord, body) \
-                     VALUES (?1, ?2, (SELECT ifnull(max(ord), 0) + 1 FROM pending_events \
-                     WHERE meeting_key = ?1 AND session_key = ?2), ?3)",
-                )?
-                .execute(params![
-                    ev.meeting_key,
-                    e.session,
-                    serde_json::to_string(&pending)?
-                ])?;
-                return Ok(Outcome::Accepted);
-            };
-            let before = row.clone();
-            match &e.kind {
-                EventKind::State(patch) => session::state(&mut row, e.at, patch),
-                _ => {
-                    if let Err(reason) = session::quit(&mut row, e.at) {
-                        return Ok(Outcome::Rejected(reason));
-                    }
-                }
-            }
-            if row != before {
-                update_session(tx, ev.meeting_key, &row)?;
-            }
-            Ok(Outcome::Accepted)
         }
     }
+    let needs = apply::needs(events, |k| loaded.contains_key(&k));
+    let mut recorded = Vec::with_capacity(needs.event_ids.len());
+    {
+        let mut st = tx.prepare_cached(
+            "INSERT OR IGNORE INTO applied_events (meeting_key, event_id) VALUES (?1, ?2)",
+        )?;
+        for (mk, id) in needs.event_ids {
+            if st.execute(params![mk, id])? == 1 {
+                recorded.push((mk, id));
+            } else if let Some(m) = loaded.get_mut(&mk) {
+                m.applied.insert(id.to_owned());
+            }
+        }
+    }
+    {
+        let mut st = tx.prepare_cached(concat!(
+            "SELECT ",
+            session_cols!(),
+            " FROM sessions WHERE meeting_key = ?1 AND session_key = ?2"
+        ))?;
+        for (mk, sk) in needs.sessions {
+            let Some(m) = loaded.get_mut(&mk) else {
+                continue;
+            };
+            let mut rows = st.query(params![mk, sk])?;
+            if let Some(r) = rows.next()? {
+                m.sessions.insert(sk.to_owned(), session_row(r)?);
+            }
+        }
+    }
+    for (mk, sk) in needs.joins {
+        let pending = stored_pending(tx, mk, sk)?;
+        if let (Some(m), false) = (loaded.get_mut(&mk), pending.is_empty()) {
+            m.pending.insert(sk.to_owned(), pending);
+        }
+    }
+    Ok((loaded, recorded))
+}
+
+/// Perform what [`apply::apply_batch`] decided. The accepted event ids are already recorded
+/// (by [`load`]): delete the records of the others.
+fn write(tx: &Connection, w: &Writes<'_>, mut recorded: Vec<Key<'_>>) -> Result<()> {
+    if recorded.len() != w.applied.len() {
+        let accepted: HashSet<Key<'_>> = w.applied.iter().copied().collect();
+        recorded.retain(|k| !accepted.contains(k));
+        let mut st = tx.prepare_cached(
+            "DELETE FROM applied_events WHERE meeting_key = ?1 AND event_id = ?2",
+        )?;
+        for (mk, id) in &recorded {
+            st.execute(params![mk, id])?;
+        }
+    }
+    if w.is_empty() {
+        return Ok(());
+    }
+    for (mk, row) in &w.inserted {
+        insert_session(tx, *mk, row)?;
+    }
+    for (mk, row) in &w.updated {
+        update_session(tx, *mk, row)?;
+    }
+    if !w.consumed.is_empty() {
+        let mut st = tx.prepare_cached(
+            "DELETE FROM pending_events WHERE meeting_key = ?1 AND session_key = ?2",
+        )?;
+        for (mk, sk) in &w.consumed {
+            st.execute(params![mk, sk])?;
+        }
+    }
+    if !w.parked.is_empty() {
+        // In the order given, so `ord` follows each session's arrival order.
+        let mut st = tx.prepare_cached(
+            "INSERT INTO pending_events (meeting_key, session_key, ord, body) \
+             VALUES (?1, ?2, (SELECT ifnull(max(ord), 0) + 1 FROM pending_events \
+             WHERE meeting_key = ?1 AND session_key = ?2), ?3)",
+        )?;
+        for (mk, sk, p) in &w.parked {
+            st.execute(params![mk, sk, serde_json::to_string(p)?])?;
+        }
+    }
+    let mut st = tx.prepare_cached("UPDATE meetings SET last_seq = ?2 WHERE key = ?1")?;
+    for (key, last) in &w.last_seq {
+        st.execute(params![key, clamp(*last)])?;
+    }
+    Ok(())
 }
 
 /// The events parked for a session that has not joined yet, in arrival order.
-fn take_pending(tx: &Connection, meeting_key: i64, session_key: &str) -> Result<Vec<Pending>> {
+fn stored_pending(tx: &Connection, meeting_key: i64, session_key: &str) -> Result<Vec<Pending>> {
     let mut st = tx.prepare_cached(
         "SELECT body FROM pending_events WHERE meeting_key = ?1 AND session_key = ?2 \
          ORDER BY ord",
@@ -266,11 +247,11 @@ fn take_pending(tx: &Connection, meeting_key: i64, session_key: &str) -> Result<
     Ok(out)
 }
 
-/// Insert a new session; 0 when the session key is already taken in the meeting.
-fn insert_session(tx: &Connection, meeting_key: i64, row: &SessionRow) -> Result<usize> {
-    Ok(tx
+/// Insert a session joined in the batch (the decisions made sure its key is free).
+fn insert_session(tx: &Connection, meeting_key: i64, row: &SessionRow) -> Result<()> {
+    tx
         .prepare_cached(
-            "INSERT OR IGNORE INTO sessions (meeting_key, sub_key, join_time, seq, session_key, \
+            "INSERT INTO sessions (meeting_key, sub_key, join_time, seq, session_key, \
              participant_kind, participant_id, quit_time, instance_id, role, webinar_role, \
              join_type, net, audio_state, video_state, screen_shared_state, customer_data, \
              state_at) \
@@ -295,7 +276,8 @@ fn insert_session(tx: &Connection, meeting_key: i64, row: &SessionRow) -> Result
             row.screen_shared_state,
             row.customer_data,
             row.state_at,
-        ])?)
+        ])?;
+    Ok(())
 }
 
 /// Write back what quit / state may change, addressing the row by its primary key.

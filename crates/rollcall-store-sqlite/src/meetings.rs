@@ -60,40 +60,17 @@ pub(crate) fn create_meeting(conn: &mut Connection, m: &NewMeeting) -> Result<Me
         Err(e) => return Err(e.into()),
     }
     let key = tx.last_insert_rowid();
-    let sub_meetings: Vec<SubMeeting> = (1_i64..)
-        .zip(&m.sub_meetings)
-        .map(
-            |(sub_key, (sub_meetingid, start_time, end_time))| SubMeeting {
-                key: sub_key,
-                sub_meetingid: sub_meetingid.clone(),
-                start_time: *start_time,
-                end_time: *end_time,
-            },
-        )
-        .collect();
-    insert_sub_meetings(&tx, key, &sub_meetings)?;
+    let meeting = m.stored(key);
+    insert_sub_meetings(&tx, key, &meeting.sub_meetings)?;
     insert_people(
         &tx,
         &m.owner,
         key,
-        &people(m.admin_userid.as_deref(), &m.details.invitees),
-        (m.span_start(), m.span_end()),
+        &meeting.people(),
+        (meeting.span_start(), meeting.span_end()),
     )?;
     tx.commit()?;
-    Ok(Meeting {
-        key,
-        meetingid: m.meetingid.clone(),
-        meeting_code: m.meeting_code.clone(),
-        owner: m.owner.clone(),
-        meeting_type: m.meeting_type,
-        title: m.title.clone(),
-        meeting_start: m.meeting_start,
-        meeting_duration: m.meeting_duration,
-        admin_userid: m.admin_userid.clone(),
-        sub_meetings,
-        details: m.details.clone(),
-        cancelled: false,
-    })
+    Ok(meeting)
 }
 
 fn insert_sub_meetings(tx: &Transaction<'_>, meeting_key: i64, subs: &[SubMeeting]) -> Result<()> {

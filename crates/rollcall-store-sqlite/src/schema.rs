@@ -11,8 +11,8 @@
 //! - `sessions` is `WITHOUT ROWID` with the primary key `(meeting_key, sub_key, join_time,
 //!   seq)`: the rows are clustered in listing order, so a page of get_attendee_list is one
 //!   contiguous range read of the B-tree, and a deep page costs what the first one does.
-//!   `sessions_by_key` finds a session by the platform's key for quits and state changes,
-//!   and its uniqueness is what refuses a second join of the same session.
+//!   `sessions_by_key` finds a session by the platform's key (ingest looks each one up), and
+//!   its uniqueness backs the refusal of a second join of the same session.
 //! - `applied_events` makes ingest idempotent: `INSERT OR IGNORE` into it is the duplicate
 //!   check and the record in one statement.
 //! - `pending_events` keeps quits and state changes that arrived before their join; the body
@@ -34,6 +34,11 @@
 //!   so that a page of one member's meetings is one range of the primary key in listing order;
 //!   `span_end` filters the window's other side. It is rewritten with the meeting on every
 //!   update, and backfilled from the administrators of meetings made before it existed.
+//!   The backfill computes each span in SQL: that is the rule of
+//!   `rollcall_core::model::span_start` / `span_end`, which every write since uses, written
+//!   out once because a migration that has shipped stays as it ran (a store still at version
+//!   1 upgrades through it). `migration_2_lists_earlier_meetings_for_their_administrators`
+//!   checks the two agree.
 //!   `meetings_by_code` finds an app's meeting by the code people type (`meeting/get_info`).
 
 use std::time::Duration;

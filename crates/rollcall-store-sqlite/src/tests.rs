@@ -116,6 +116,12 @@ fn migration_2_lists_earlier_meetings_for_their_administrators() {
         .collect::<std::result::Result<_, _>>()
         .unwrap();
     assert_eq!(rows, [("alice".to_string(), 1000, 1, 9100)]);
+    // The migration's SQL span is the core rule every later write uses.
+    let rule = (
+        rollcall_core::model::span_start(1000, [1000, 9000]),
+        rollcall_core::model::span_end(1000, 100, [1100, 9100]),
+    );
+    assert_eq!((rows[0].1, rows[0].3), rule);
     let (invitees, cancelled): (String, bool) = conn
         .query_row(
             "SELECT invitees, cancelled FROM meetings WHERE key = 1",

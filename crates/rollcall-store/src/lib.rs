@@ -5,8 +5,9 @@
 //! server holds the backend chosen at start-up as `Arc<dyn Store>`.
 //!
 //! The store only stores and fetches by keys the rules computed; it never decides visibility
-//! or windows. Where a write needs a rule (how an event changes a session), the backend calls
-//! the pure function in `rollcall_core::session` inside its transaction.
+//! or windows. Where a write needs rules (what an ingest batch does to the sessions), the
+//! backend loads the state they read, calls `rollcall_core::apply::apply_batch` inside its
+//! transaction, and writes what it returns: every backend decides the same way.
 //!
 //! # Layout
 //! - [`Store`]: the trait; [`StoreError`]: its one error type.
@@ -15,7 +16,7 @@
 
 use async_trait::async_trait;
 
-use rollcall_core::ingest::{Outcome, ResolvedEvent};
+use rollcall_core::ingest::ResolvedEvent;
 use rollcall_core::model::{
     AppRef, Corp, Meeting, MeetingUpdate, NewMeeting, SessionRow, SessionScan, TokenRecord,
     UserMeetingRow, UserMeetingScan,
@@ -23,6 +24,9 @@ use rollcall_core::model::{
 use rollcall_core::schedule::Presence;
 
 pub mod suite;
+
+/// What [`Store::ingest`] made of each event, with the typed reason of a refusal.
+pub use rollcall_core::ingest::{Outcome, RejectReason};
 
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
@@ -116,10 +120,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     // ---- attendance ----
 
-    /// Apply `events` in order, in one transaction, and return one outcome per event.
-    /// Duplicates (same meeting, same `event_id` already applied) change nothing; rejected
-    /// events are not recorded, so a corrected re-send applies. When this returns `Ok`, every
-    /// `Accepted` event is durable.
+    /// Apply `events` in order, in one transaction, and return one outcome per event, as
+    /// `rollcall_core::apply::apply_batch` decides over the stored state. Duplicates (same
+    /// meeting, same `event_id` already applied) change nothing; rejected events are not
+    /// recorded, so a corrected re-send applies. When this returns `Ok`, every `Accepted`
+    /// event is durable.
     async fn ingest(&self, events: &[ResolvedEvent]) -> StoreResult<Vec<Outcome>>;
 
     /// The highest `seq` stored for the meeting (0 when none): the snapshot a listing covers.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use rollcall_core::ingest::{parse_event, EventKind, Outcome, ResolvedEvent};
+use rollcall_core::ingest::{parse_event, resolve, Outcome};
 use rollcall_core::model::Meeting;
 use rollcall_store::StoreError;
 
@@ -20,7 +20,9 @@ pub struct IngestReport {
     pub rejected: Vec<Rejection>,
 }
 
-/// One refused event, by its position in the request.
+/// One refused event, by its position in the request. `error` is the reason's text: a parse
+/// or binding refusal as written, or a store's [`RejectReason`](rollcall_core::ingest::RejectReason)
+/// as displayed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rejection {
     pub index: usize,
@@ -49,35 +51,14 @@ pub async fn ingest(
             let m = state.meeting(&event.meetingid).await?;
             meetings.insert(event.meetingid.clone(), m);
         }
-        let Some(meeting) = meetings.get(&event.meetingid).and_then(Option::as_ref) else {
-            report.rejected.push(Rejection {
-                index,
-                error: format!("unknown meetingid {:?}", event.meetingid),
-            });
-            continue;
-        };
-        let sub_key = match &event.kind {
-            EventKind::Join(_) => {
-                match rollcall_core::ingest::sub_key_for(
-                    meeting,
-                    event.sub_meetingid.as_deref(),
-                    event.at,
-                ) {
-                    Ok(k) => k,
-                    Err(error) => {
-                        report.rejected.push(Rejection { index, error });
-                        continue;
-                    }
-                }
+        let meeting = meetings.get(&event.meetingid).and_then(Option::as_deref);
+        match resolve(event, meeting) {
+            Ok(resolved) => {
+                batch.push(resolved);
+                index_of.push(index);
             }
-            _ => 0,
-        };
-        batch.push(ResolvedEvent {
-            meeting_key: meeting.key,
-            sub_key,
-            event,
-        });
-        index_of.push(index);
+            Err(error) => report.rejected.push(Rejection { index, error }),
+        }
     }
     if !batch.is_empty() {
         let outcomes = state.store().ingest(&batch).await?;
@@ -85,7 +66,10 @@ pub async fn ingest(
             match outcome {
                 Outcome::Accepted => report.accepted += 1,
                 Outcome::Duplicate => report.duplicates += 1,
-                Outcome::Rejected(error) => report.rejected.push(Rejection { index, error }),
+                Outcome::Rejected(reason) => report.rejected.push(Rejection {
+                    index,
+                    error: reason.to_string(),
+                }),
             }
         }
     }
