@@ -103,7 +103,7 @@ const MEETING_CACHE_MAX: usize = 10_000;
 /// How long a node trusts directory and meeting data it cached before asking the store again.
 /// Changes made through this node are seen at once (it invalidates its own cache); changes
 /// made through another node sharing the store, within this long. Without it every request
-/// paid two extra store round trips (measured with `rollcall bench`).
+/// paid two extra store round trips (measured with `rollcall-bench`).
 pub const CACHE_TTL: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Default)]

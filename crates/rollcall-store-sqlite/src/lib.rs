@@ -131,7 +131,7 @@ impl SqliteStore {
     /// Reads run inline rather than through `spawn_blocking`: in WAL mode a reader never
     /// waits for the writer, and every read rollcall makes is an indexed lookup or a bounded
     /// keyset range (tens of microseconds). Handing each one to the blocking pool cost more
-    /// in thread hand-offs than the query itself (measured with `rollcall bench`).
+    /// in thread hand-offs than the query itself (measured with `rollcall-bench`).
     async fn read<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,

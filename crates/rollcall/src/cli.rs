@@ -153,7 +153,8 @@ pub struct ServeArgs {
     #[arg(long, env = "ROLLCALL_DATA", value_name = "DIR")]
     pub data: Option<PathBuf>,
 
-    /// PostgreSQL URL (reserved: this build has only the embedded store)
+    /// PostgreSQL URL (postgres://user@host:port/db): use PostgreSQL instead of the embedded
+    /// store, shared by any number of nodes [default: the embedded store in --data]
     #[arg(
         long,
         env = "ROLLCALL_DATABASE",
