@@ -14,12 +14,9 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use common::{proxied, upstream_of, Proxy, Schema};
-use rollcall_core::clock::VirtualClock;
-use rollcall_core::ids::IdGen;
-use rollcall_server::{AppState, ServerConfig};
 use rollcall_store_postgres::{PgOptions, PgStore};
+use rollcall_testkit::{TestApp, NOW};
 
-const NOW: i64 = 1_760_000_000;
 const NO_HANG: Duration = Duration::from_secs(20);
 const ADMIN: &str = "admin-key";
 const INGEST: &str = "ingest-key";
@@ -50,29 +47,14 @@ async fn an_outage_is_system_busy_and_503_then_recovers_without_a_restart() {
     let store = PgStore::connect_with(&proxied(&url, proxy.port), options)
         .await
         .expect("store");
-    let config = ServerConfig {
-        token_ttl_secs: 7200,
-        ingest_key: Some(INGEST.into()),
-        admin_key: Some(ADMIN.into()),
-    };
-    let state = AppState::new(
-        Arc::new(store),
-        config,
-        Arc::new(VirtualClock::new(NOW)),
-        Arc::new(IdGen::random()),
-    )
-    .await
-    .expect("state");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(rollcall_server::serve(
-        listener,
-        state,
-        std::future::pending(),
-    ));
-    let http = reqwest::Client::new();
+    let server = TestApp::builder()
+        .store(Arc::new(store))
+        .ingest_key(Some(INGEST))
+        .admin_key(Some(ADMIN))
+        .unseeded()
+        .spawn()
+        .await;
+    let (base, http) = (server.base.clone(), server.http.clone());
 
     // Seed: a corp, a meeting, one session, a token.
     let corp = json!({"corpid": "wwpg", "departments": [{"id": 1, "name": "HQ"}], "users": [{"userid": "u1", "departments": [1]}],

@@ -22,6 +22,7 @@ use rollcall_core::model::{
 };
 use rollcall_core::schedule::Presence;
 
+#[cfg(any(test, feature = "suite"))]
 pub mod suite;
 
 /// Why a store call failed.

@@ -7,14 +7,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use rollcall_core::ids::IdGen;
 use rollcall_core::ingest::{Outcome, ResolvedEvent};
 use rollcall_core::model::{
     AppRef, Corp, Meeting, MeetingUpdate, NewMeeting, SessionRow, SessionScan, TokenRecord,
     UserMeetingRow, UserMeetingScan,
 };
 use rollcall_core::schedule::Presence;
-use rollcall_server::{AppState, ServerConfig};
 use rollcall_store::{Store, StoreError, StoreResult};
 
 use crate::helpers::*;
@@ -127,22 +125,13 @@ async fn a_store_outage_is_system_busy_then_recovers() {
         inner: open_store(dir.path()).await,
         down: down.clone(),
     });
-    let config = ServerConfig {
-        token_ttl_secs: 7200,
-        ingest_key: Some(INGEST_KEY.into()),
-        admin_key: Some(ADMIN_KEY.into()),
-    };
-    let state = AppState::new(store, config, Arc::new(clock), Arc::new(IdGen::random()))
-        .await
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(rollcall_server::serve(
-        listener,
-        state,
-        std::future::pending(),
-    ));
-    let http = reqwest::Client::new();
+    let server = TestApp::builder()
+        .store(store)
+        .clock(clock)
+        .unseeded()
+        .spawn()
+        .await;
+    let (base, http) = (server.base.clone(), server.http.clone());
     let list = || {
         http.post(format!(
             "{base}/cgi-bin/meeting/get_attendee_list?access_token={token}"
