@@ -18,17 +18,12 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use async_trait::async_trait;
-
 use rollcall_core::ingest::{Outcome, ResolvedEvent};
-use rollcall_core::model::{
-    AppRef, Corp, Meeting, MeetingType, MeetingUpdate, NewMeeting, SessionRow, SessionScan,
-    TokenRecord, UserMeetingRow, UserMeetingScan,
-};
-use rollcall_core::schedule::Presence;
+use rollcall_core::model::{AppRef, MeetingType, NewMeeting, SessionScan, TokenRecord};
 use rollcall_store::suite::fixtures::{self, app_ref, audio, join, quit, state, T0};
 use rollcall_store::{Store, StoreResult};
 use rollcall_store_postgres::PgStore;
+use rollcall_testkit::store::{Route, Routed};
 
 /// Two nodes behind a round-robin "load balancer": each call goes to the next node.
 #[derive(Debug)]
@@ -43,61 +38,9 @@ impl TwoNodes {
     }
 }
 
-#[async_trait]
-impl Store for TwoNodes {
-    async fn ping(&self) -> StoreResult<()> {
-        self.pick().ping().await
-    }
-    async fn server_secret(&self, candidate: [u8; 32]) -> StoreResult<[u8; 32]> {
-        self.pick().server_secret(candidate).await
-    }
-    async fn put_corp(&self, corp: &Corp) -> StoreResult<()> {
-        self.pick().put_corp(corp).await
-    }
-    async fn corp(&self, corpid: &str) -> StoreResult<Option<Corp>> {
-        self.pick().corp(corpid).await
-    }
-    async fn directory_version(&self) -> StoreResult<u64> {
-        self.pick().directory_version().await
-    }
-    async fn token_for_app(&self, now: i64, candidate: &TokenRecord) -> StoreResult<TokenRecord> {
-        self.pick().token_for_app(now, candidate).await
-    }
-    async fn token_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<TokenRecord>> {
-        self.pick().token_by_hash(hash).await
-    }
-    async fn create_meeting(&self, meeting: &NewMeeting) -> StoreResult<Meeting> {
-        self.pick().create_meeting(meeting).await
-    }
-    async fn meeting(&self, meetingid: &str) -> StoreResult<Option<Meeting>> {
-        self.pick().meeting(meetingid).await
-    }
-    async fn meetings_of(&self, app: &AppRef) -> StoreResult<Vec<Meeting>> {
-        self.pick().meetings_of(app).await
-    }
-    async fn ingest(&self, events: &[ResolvedEvent]) -> StoreResult<Vec<Outcome>> {
-        self.pick().ingest(events).await
-    }
-    async fn last_seq(&self, meeting_key: i64) -> StoreResult<u64> {
-        self.pick().last_seq(meeting_key).await
-    }
-    async fn scan_sessions(&self, scan: &SessionScan) -> StoreResult<Vec<SessionRow>> {
-        self.pick().scan_sessions(scan).await
-    }
-    async fn update_meeting(&self, update: &MeetingUpdate) -> StoreResult<bool> {
-        self.pick().update_meeting(update).await
-    }
-    async fn meetingid_by_code(&self, app: &AppRef, code: &str) -> StoreResult<Option<String>> {
-        self.pick().meetingid_by_code(app, code).await
-    }
-    async fn cancel_meeting(&self, meeting_key: i64) -> StoreResult<bool> {
-        self.pick().cancel_meeting(meeting_key).await
-    }
-    async fn user_meetings(&self, scan: &UserMeetingScan) -> StoreResult<Vec<UserMeetingRow>> {
-        self.pick().user_meetings(scan).await
-    }
-    async fn presence(&self, meeting_key: i64) -> StoreResult<Vec<(i64, Presence)>> {
-        self.pick().presence(meeting_key).await
+impl Route for TwoNodes {
+    fn route(&self) -> StoreResult<&dyn Store> {
+        Ok(self.pick())
     }
 }
 
@@ -117,10 +60,10 @@ mod suite_across_two_nodes {
         let Some((a, b, schema)) = two_nodes().await else {
             return;
         };
-        let store: Arc<dyn Store> = Arc::new(TwoNodes {
+        let store: Arc<dyn Store> = Arc::new(Routed(TwoNodes {
             nodes: [a, b],
             next: AtomicUsize::new(0),
-        });
+        }));
         std::future::ready((store, schema))
     });
 }

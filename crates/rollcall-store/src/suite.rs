@@ -1,6 +1,6 @@
-//! The backend-independent contract tests: what every [`Store`](crate::Store) must do, whatever it is
-//! built on. Compiled only with the `suite` feature (and in this crate's own tests), so a
-//! production build carries none of it.
+//! The backend-independent contract tests: what every [`Store`](crate::Store) must do,
+//! whatever it is built on. Compiled only with the `suite` feature (and in this crate's own
+//! tests), so a production build carries none of it.
 //!
 //! Each case is an `async fn(Arc<dyn Store>)` that expects a fresh, empty store and panics
 //! (with a message) when the backend breaks the contract. Nothing here knows about a

@@ -19,16 +19,17 @@
 //! - [`app`]: [`TestApp`], its [`Spawn`] builder and the calls a test makes through it.
 //! - [`replies`]: checks on WeCom replies (`errcode`, the errmsg's hint).
 //! - [`store`]: the backend under test, a store from a URL, a schema per test directory.
-//! - [`records`]: store-level fixtures (meetings, events, scans as the `Store` trait takes
-//!   them), re-exported from `rollcall_store::suite::fixtures`.
+//!
+//! Store-level fixtures (meetings, events, scans as the `Store` trait takes them) live with
+//! the contract suite, in `rollcall_store::suite::fixtures` (feature `suite`). This crate
+//! does not enable that feature: it is a workspace member, and a workspace-wide
+//! `cargo build` would otherwise compile the suite into the binary's `rollcall-store`.
 
 pub mod app;
 pub mod events;
 pub mod fixtures;
 pub mod replies;
 pub mod store;
-
-pub use rollcall_store::suite::fixtures as records;
 
 pub use app::{CreatedMeeting, CreatedSubMeeting, MainApp, Spawn, TestApp};
 pub use fixtures::{DAY, NOW};

@@ -11,6 +11,8 @@
 //! - [`postgres_url`], [`schema_for`]: the PostgreSQL side of the backend under test.
 //! - [`test_postgres_url`], [`Schema`]: a database for backend tests, and a schema of one's
 //!   own that is dropped with it.
+//! - [`Routed`] over a [`Route`]: a store that sends each call to one of several (nodes behind
+//!   a load balancer) or fails it (an outage), for tests of what the server does then.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -18,7 +20,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rollcall_store::Store;
+use async_trait::async_trait;
+
+use rollcall_core::ingest::{Outcome, ResolvedEvent};
+use rollcall_core::model::{
+    AppRef, Corp, Meeting, MeetingUpdate, NewMeeting, SessionRow, SessionScan, TokenRecord,
+    UserMeetingRow, UserMeetingScan,
+};
+use rollcall_core::schedule::Presence;
+use rollcall_store::{Store, StoreResult};
 use rollcall_store_postgres::{PgOptions, PgStore};
 use rollcall_store_sqlite::SqliteStore;
 
@@ -213,5 +223,75 @@ impl Drop for Schema {
         if let Ok(Err(e)) = done {
             eprintln!("could not drop test schema {}: {e}", self.name);
         }
+    }
+}
+
+/// Where a [`Routed`] store sends each call: a store, or an error instead of calling one.
+pub trait Route: Send + Sync + std::fmt::Debug + 'static {
+    /// The store for the next call (any call), or why the call fails without reaching one.
+    fn route(&self) -> StoreResult<&dyn Store>;
+}
+
+/// A [`Store`] that sends every call where its [`Route`] says: to the next of several nodes
+/// (a load balancer), or nowhere while a test has "switched the database off". One
+/// delegation of the whole trait, so a new `Store` method is added here once.
+#[derive(Debug)]
+pub struct Routed<R>(pub R);
+
+#[async_trait]
+impl<R: Route> Store for Routed<R> {
+    async fn ping(&self) -> StoreResult<()> {
+        self.0.route()?.ping().await
+    }
+    async fn server_secret(&self, candidate: [u8; 32]) -> StoreResult<[u8; 32]> {
+        self.0.route()?.server_secret(candidate).await
+    }
+    async fn put_corp(&self, corp: &Corp) -> StoreResult<()> {
+        self.0.route()?.put_corp(corp).await
+    }
+    async fn corp(&self, corpid: &str) -> StoreResult<Option<Corp>> {
+        self.0.route()?.corp(corpid).await
+    }
+    async fn directory_version(&self) -> StoreResult<u64> {
+        self.0.route()?.directory_version().await
+    }
+    async fn token_for_app(&self, now: i64, candidate: &TokenRecord) -> StoreResult<TokenRecord> {
+        self.0.route()?.token_for_app(now, candidate).await
+    }
+    async fn token_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<TokenRecord>> {
+        self.0.route()?.token_by_hash(hash).await
+    }
+    async fn create_meeting(&self, meeting: &NewMeeting) -> StoreResult<Meeting> {
+        self.0.route()?.create_meeting(meeting).await
+    }
+    async fn meeting(&self, meetingid: &str) -> StoreResult<Option<Meeting>> {
+        self.0.route()?.meeting(meetingid).await
+    }
+    async fn meetings_of(&self, app: &AppRef) -> StoreResult<Vec<Meeting>> {
+        self.0.route()?.meetings_of(app).await
+    }
+    async fn update_meeting(&self, update: &MeetingUpdate) -> StoreResult<bool> {
+        self.0.route()?.update_meeting(update).await
+    }
+    async fn meetingid_by_code(&self, app: &AppRef, code: &str) -> StoreResult<Option<String>> {
+        self.0.route()?.meetingid_by_code(app, code).await
+    }
+    async fn cancel_meeting(&self, meeting_key: i64) -> StoreResult<bool> {
+        self.0.route()?.cancel_meeting(meeting_key).await
+    }
+    async fn user_meetings(&self, scan: &UserMeetingScan) -> StoreResult<Vec<UserMeetingRow>> {
+        self.0.route()?.user_meetings(scan).await
+    }
+    async fn presence(&self, meeting_key: i64) -> StoreResult<Vec<(i64, Presence)>> {
+        self.0.route()?.presence(meeting_key).await
+    }
+    async fn ingest(&self, events: &[ResolvedEvent]) -> StoreResult<Vec<Outcome>> {
+        self.0.route()?.ingest(events).await
+    }
+    async fn last_seq(&self, meeting_key: i64) -> StoreResult<u64> {
+        self.0.route()?.last_seq(meeting_key).await
+    }
+    async fn scan_sessions(&self, scan: &SessionScan) -> StoreResult<Vec<SessionRow>> {
+        self.0.route()?.scan_sessions(scan).await
     }
 }

@@ -1,6 +1,6 @@
 //! Store-level fixtures: corps, tokens, meetings, events and scans as the [`Store`] trait
 //! takes them, for the contract cases and for backends' own tests (durability, outages,
-//! several nodes). Rollcall-testkit re-exports them as `rollcall_testkit::records`.
+//! several nodes), which enable the `suite` feature in their dev-dependencies.
 //!
 //! # Layout
 //! - directory and tokens: [`app_ref`], [`app`], [`dept`], [`user`], [`corp`], [`sorted`],
