@@ -1,13 +1,14 @@
 //! [`TestApp`]: a rollcall server in-process, and the calls a test makes through it.
 //!
 //! ```text
-//! let app = TestApp::builder().spawn().await;                 // the standard corp, NOW
+//! let app = spawn_app().await;                                 // the standard corp, NOW
 //! let off = TestApp::builder().admin_key(None).spawn().await;  // admin API off
 //! let b = TestApp::builder().data_at(&path).clock(a.clock.clone()).unseeded().spawn().await;
 //! ```
 //!
 //! # Layout
-//! - [`Spawn`]: the builder (config, clock start, seed, data directory, store).
+//! - [`spawn_app`]: the usual server; [`Spawn`]: the builder for the others (config, clock
+//!   start, seed, data directory, store).
 //! - [`TestApp`]: the running server; stop, clients, raw and typed calls, seeding through
 //!   the admin and ingest APIs.
 //! - [`MainApp`], [`CreatedMeeting`]: the app a test acts as; the admin API's reply to a
@@ -232,6 +233,12 @@ impl Spawn {
         }
         app
     }
+}
+
+/// A fresh server with the standard corp, on a fresh store, at [`NOW`]: the default
+/// [`Spawn`]. Other set-ups start from [`TestApp::builder`].
+pub async fn spawn_app() -> TestApp {
+    TestApp::builder().spawn().await
 }
 
 /// A running server and what a test needs to talk to it. Dropping it stops the server.

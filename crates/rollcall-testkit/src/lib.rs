@@ -2,7 +2,7 @@
 //! (`publish = false`, used only as a dev-dependency from `tests/`), like atuin's
 //! `crates/tests-database`.
 //!
-//! [`TestApp::builder`] starts a real server in-process: a temporary store (SQLite, or
+//! [`spawn_app`] (or [`TestApp::builder`]) starts a real server in-process: a temporary store (SQLite, or
 //! PostgreSQL with `ROLLCALL_TEST_STORE=postgres` and `TEST_POSTGRES_URL`, a schema per data
 //! directory), 127.0.0.1 on a random port, a virtual clock, the fixture corp seeded through
 //! the admin API, and a typed `rollcall-client`. It is the seed of the in-process emulator:
@@ -16,7 +16,8 @@
 //! - [`fixtures`]: the corp / app / directory builders ([`fixtures::Directory`],
 //!   [`fixtures::AppSpec`]) and the standard fixture corp with its constants.
 //! - [`events`]: ingest event builders (JSON, as the ingest API takes them).
-//! - [`app`]: [`TestApp`], its [`Spawn`] builder and the calls a test makes through it.
+//! - [`app`]: [`spawn_app`], [`TestApp`], its [`Spawn`] builder and the calls a test makes
+//!   through it.
 //! - [`replies`]: checks on WeCom replies (`errcode`, the errmsg's hint).
 //! - [`store`]: the backend under test, a store from a URL, a schema per test directory.
 //!
@@ -31,5 +32,5 @@ pub mod fixtures;
 pub mod replies;
 pub mod store;
 
-pub use app::{CreatedMeeting, CreatedSubMeeting, MainApp, Spawn, TestApp};
+pub use app::{spawn_app, CreatedMeeting, CreatedSubMeeting, MainApp, Spawn, TestApp};
 pub use fixtures::{DAY, NOW};

@@ -12,12 +12,7 @@ pub use rollcall_testkit::fixtures::{
 };
 pub use rollcall_testkit::replies::{errtext, expect_err};
 pub use rollcall_testkit::store::{open_store, postgres_url, schema_for};
-pub use rollcall_testkit::{CreatedMeeting, TestApp};
-
-/// A fresh server with the fixture corp.
-pub async fn spawn_app() -> TestApp {
-    TestApp::builder().spawn().await
-}
+pub use rollcall_testkit::{spawn_app, CreatedMeeting, TestApp};
 
 /// The fixture directory, as the admin API takes it:
 /// ```text
