@@ -17,8 +17,15 @@
 //! - [`schedule`]: meeting status and per-person attendance aggregates.
 //! - [`plan`]: what the meeting calls make of a request (sub-meetings, rescheduling, the
 //!   window of get_user_meetingid).
-//! - [`ingest`]: validation of ingest events, one by one, with a reason for each refusal.
+//! - [`meeting_request`]: the meeting calls' request bodies → validated domain requests
+//!   (field limits, `settings`, `reminders` → recurrence rule), refusals naming the field.
+//! - [`new_meeting`]: a `NewMeeting` as stored (sub-meeting keys), for every backend.
+//! - [`ingest`]: validation of ingest events, one by one, with a reason for each refusal,
+//!   and binding an event to its meeting and sub-meeting.
 //! - [`session`]: how join / quit / state events change an attendance session.
+//! - [`apply`]: the ingest decisions of a whole batch over the state a backend loaded
+//!   (duplicates, parked early events, refusals as [`ingest::RejectReason`]); backends only
+//!   load and write.
 //! - [`clock`]: the `Clock` trait (system or virtual time).
 //! - [`ids`]: generated identifiers, random or seeded for deterministic runs.
 #![forbid(unsafe_code)]

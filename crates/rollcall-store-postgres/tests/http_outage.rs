@@ -14,12 +14,10 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use common::{proxied, upstream_of, Proxy, Schema};
-use rollcall_core::clock::VirtualClock;
-use rollcall_core::ids::IdGen;
-use rollcall_server::{AppState, ServerConfig};
 use rollcall_store_postgres::{PgOptions, PgStore};
+use rollcall_testkit::fixtures::SECRET;
+use rollcall_testkit::{events, TestApp, NOW};
 
-const NOW: i64 = 1_760_000_000;
 const NO_HANG: Duration = Duration::from_secs(20);
 const ADMIN: &str = "admin-key";
 const INGEST: &str = "ingest-key";
@@ -50,62 +48,19 @@ async fn an_outage_is_system_busy_and_503_then_recovers_without_a_restart() {
     let store = PgStore::connect_with(&proxied(&url, proxy.port), options)
         .await
         .expect("store");
-    let config = ServerConfig {
-        token_ttl_secs: 7200,
-        ingest_key: Some(INGEST.into()),
-        admin_key: Some(ADMIN.into()),
-    };
-    let state = AppState::new(
-        Arc::new(store),
-        config,
-        Arc::new(VirtualClock::new(NOW)),
-        Arc::new(IdGen::random()),
-    )
-    .await
-    .expect("state");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(rollcall_server::serve(
-        listener,
-        state,
-        std::future::pending(),
-    ));
-    let http = reqwest::Client::new();
+    let server = TestApp::builder()
+        .store(Arc::new(store))
+        .ingest_key(Some(INGEST))
+        .admin_key(Some(ADMIN))
+        .spawn()
+        .await;
+    let (base, http) = (server.base.clone(), server.http.clone());
 
-    // Seed: a corp, a meeting, one session, a token.
-    let corp = json!({"corpid": "wwpg", "departments": [{"id": 1, "name": "HQ"}], "users": [{"userid": "u1", "departments": [1]}],
-                      "apps": [{"agentid": 1, "secret": "s", "meeting_api": true, "visible_departments": [1]}]});
-    assert_eq!(
-        post(&http, format!("{base}/admin/v1/corps"), ADMIN, corp)
-            .await
-            .0,
-        200
-    );
-    let (s, m) = post(&http, format!("{base}/admin/v1/meetings"), ADMIN,
-        json!({"corpid": "wwpg", "agentid": 1, "meeting_type": 0, "title": "t", "meeting_start": NOW, "meeting_duration": 600})).await;
-    assert_eq!(s, 201);
-    let m = m["meetingid"].as_str().unwrap().to_owned();
-    let join = |s: &str| {
-        json!([{"event_id": format!("j-{s}"), "kind": "join", "meetingid": m, "session": s, "at": NOW - 5,
-                                 "participant": {"userid": "u1"}, "instance_id": 1}])
-    };
-    assert_eq!(
-        post(&http, format!("{base}/ingest/v1/events"), INGEST, join("a"))
-            .await
-            .1["accepted"],
-        1
-    );
-    let token: Value = http
-        .get(format!("{base}/cgi-bin/gettoken?corpid=wwpg&corpsecret=s"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["access_token"].as_str().unwrap().to_owned();
+    // Seed: the standard corp (the builder does), a meeting, one session, a token.
+    let m = server.one_off().await;
+    let join = |s: &str| json!([events::join(&m, s, NOW - 5, "bob")]);
+    server.ingest_ok(join("a")).await;
+    let token = server.token(SECRET).await;
     let list = || async {
         let r = http
             .post(format!(

@@ -18,16 +18,12 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use async_trait::async_trait;
-
-use rollcall_core::ingest::{Event, EventKind, Join, Outcome, ResolvedEvent, StatePatch};
-use rollcall_core::model::{
-    AppRef, Corp, Meeting, MeetingType, MeetingUpdate, NewMeeting, Participant, SessionRow,
-    SessionScan, TokenRecord, UserMeetingRow, UserMeetingScan,
-};
-use rollcall_core::schedule::Presence;
+use rollcall_core::ingest::{Outcome, ResolvedEvent};
+use rollcall_core::model::{AppRef, MeetingType, NewMeeting, SessionScan, TokenRecord};
+use rollcall_store::suite::fixtures::{self, app_ref, audio, join, quit, state, T0};
 use rollcall_store::{Store, StoreResult};
 use rollcall_store_postgres::PgStore;
+use rollcall_testkit::store::{Route, Routed};
 
 /// Two nodes behind a round-robin "load balancer": each call goes to the next node.
 #[derive(Debug)]
@@ -42,61 +38,9 @@ impl TwoNodes {
     }
 }
 
-#[async_trait]
-impl Store for TwoNodes {
-    async fn ping(&self) -> StoreResult<()> {
-        self.pick().ping().await
-    }
-    async fn server_secret(&self, candidate: [u8; 32]) -> StoreResult<[u8; 32]> {
-        self.pick().server_secret(candidate).await
-    }
-    async fn put_corp(&self, corp: &Corp) -> StoreResult<()> {
-        self.pick().put_corp(corp).await
-    }
-    async fn corp(&self, corpid: &str) -> StoreResult<Option<Corp>> {
-        self.pick().corp(corpid).await
-    }
-    async fn directory_version(&self) -> StoreResult<u64> {
-        self.pick().directory_version().await
-    }
-    async fn token_for_app(&self, now: i64, candidate: &TokenRecord) -> StoreResult<TokenRecord> {
-        self.pick().token_for_app(now, candidate).await
-    }
-    async fn token_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<TokenRecord>> {
-        self.pick().token_by_hash(hash).await
-    }
-    async fn create_meeting(&self, meeting: &NewMeeting) -> StoreResult<Meeting> {
-        self.pick().create_meeting(meeting).await
-    }
-    async fn meeting(&self, meetingid: &str) -> StoreResult<Option<Meeting>> {
-        self.pick().meeting(meetingid).await
-    }
-    async fn meetings_of(&self, app: &AppRef) -> StoreResult<Vec<Meeting>> {
-        self.pick().meetings_of(app).await
-    }
-    async fn ingest(&self, events: &[ResolvedEvent]) -> StoreResult<Vec<Outcome>> {
-        self.pick().ingest(events).await
-    }
-    async fn last_seq(&self, meeting_key: i64) -> StoreResult<u64> {
-        self.pick().last_seq(meeting_key).await
-    }
-    async fn scan_sessions(&self, scan: &SessionScan) -> StoreResult<Vec<SessionRow>> {
-        self.pick().scan_sessions(scan).await
-    }
-    async fn update_meeting(&self, update: &MeetingUpdate) -> StoreResult<bool> {
-        self.pick().update_meeting(update).await
-    }
-    async fn meetingid_by_code(&self, app: &AppRef, code: &str) -> StoreResult<Option<String>> {
-        self.pick().meetingid_by_code(app, code).await
-    }
-    async fn cancel_meeting(&self, meeting_key: i64) -> StoreResult<bool> {
-        self.pick().cancel_meeting(meeting_key).await
-    }
-    async fn user_meetings(&self, scan: &UserMeetingScan) -> StoreResult<Vec<UserMeetingRow>> {
-        self.pick().user_meetings(scan).await
-    }
-    async fn presence(&self, meeting_key: i64) -> StoreResult<Vec<(i64, Presence)>> {
-        self.pick().presence(meeting_key).await
+impl Route for TwoNodes {
+    fn route(&self) -> StoreResult<&dyn Store> {
+        Ok(self.pick())
     }
 }
 
@@ -116,89 +60,30 @@ mod suite_across_two_nodes {
         let Some((a, b, schema)) = two_nodes().await else {
             return;
         };
-        let store: Arc<dyn Store> = Arc::new(TwoNodes {
+        let store: Arc<dyn Store> = Arc::new(Routed(TwoNodes {
             nodes: [a, b],
             next: AtomicUsize::new(0),
-        });
+        }));
         std::future::ready((store, schema))
     });
 }
 
-const T0: i64 = 1_760_000_000;
-
-fn app() -> AppRef {
-    AppRef {
-        corpid: "wwcorp".into(),
-        agentid: 1000002,
-    }
+/// A token of the fixture app issued at `now` for two hours, with a hash unique to `n`.
+fn token(n: u64, now: i64) -> TokenRecord {
+    fixtures::token(&app(), n, now, now + 7200)
 }
 
-fn token(n: u8, now: i64) -> TokenRecord {
-    TokenRecord {
-        hash: [n; 32],
-        nonce: [n; 16],
-        app: app(),
-        issued_at: now,
-        expires_at: now + 7200,
-    }
+fn app() -> AppRef {
+    app_ref("wwcorp", 1000002)
 }
 
 fn new_meeting(meetingid: &str) -> NewMeeting {
-    NewMeeting {
-        meetingid: meetingid.into(),
-        meeting_code: "100200300".into(),
-        owner: app(),
-        meeting_type: MeetingType::OneOff,
-        title: "weekly".into(),
-        meeting_start: T0,
-        meeting_duration: 3600,
-        admin_userid: Some("zhangsan".into()),
-        sub_meetings: vec![],
-        details: Default::default(),
-    }
+    fixtures::new_meeting(meetingid, &app(), MeetingType::OneOff, 0)
 }
 
-fn ev(meeting_key: i64, id: &str, session: &str, at: i64, kind: EventKind) -> ResolvedEvent {
-    ResolvedEvent {
-        meeting_key,
-        sub_key: 0,
-        event: Event {
-            event_id: id.into(),
-            meetingid: "m".into(),
-            sub_meetingid: None,
-            session: session.into(),
-            at,
-            kind,
-        },
-    }
-}
-
-fn join(meeting_key: i64, id: &str, session: &str, at: i64) -> ResolvedEvent {
-    let j = Join {
-        participant: Participant::Member(format!("user-{session}")),
-        instance_id: 1,
-        role: 0,
-        webinar_role: 0,
-        join_type: 1,
-        net: Some("WIFI".into()),
-        audio_state: true,
-        video_state: false,
-        screen_shared_state: false,
-        customer_data: None,
-    };
-    ev(meeting_key, id, session, at, EventKind::Join(j))
-}
-
+/// Every session of a meeting that is not recurring.
 fn everything(meeting_key: i64) -> SessionScan {
-    SessionScan {
-        meeting_key,
-        sub_key: 0,
-        after: (i64::MIN, 0),
-        join_max: i64::MAX,
-        seq_lo: 0,
-        seq_hi: u64::MAX,
-        limit: u32::MAX,
-    }
+    fixtures::everything(meeting_key, 0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -249,7 +134,7 @@ async fn nodes_see_each_others_secret_tokens_meetings_and_sessions() {
     );
     assert_eq!(b.last_seq(m.key).await.expect("last_seq"), 20);
     // A quit through B of a session joined through A; a duplicate through B.
-    let quit = ev(m.key, "q-0", "s-0", T0 + 100, EventKind::Quit);
+    let quit = quit(m.key, "q-0", "s-0", T0 + 100);
     assert_eq!(
         b.ingest(&[quit, batch[1].clone()]).await.expect("b"),
         [Outcome::Accepted, Outcome::Duplicate]
@@ -267,26 +152,16 @@ fn mixed_batch(meeting_key: i64, round: usize) -> Vec<ResolvedEvent> {
         let at = T0 + i64::from(i);
         if i % 5 == 0 {
             // The quit before its join: parked, then applied.
-            events.push(ev(
-                meeting_key,
-                &format!("{s}-q"),
-                &s,
-                at + 60,
-                EventKind::Quit,
-            ));
+            events.push(quit(meeting_key, &format!("{s}-q"), &s, at + 60));
         }
         events.push(join(meeting_key, &format!("{s}-j"), &s, at));
         if i % 3 == 0 {
-            let patch = StatePatch {
-                audio_state: Some(false),
-                ..Default::default()
-            };
-            events.push(ev(
+            events.push(state(
                 meeting_key,
                 &format!("{s}-st"),
                 &s,
                 at + 10,
-                EventKind::State(patch),
+                audio(false),
             ));
         }
     }
@@ -366,7 +241,7 @@ async fn batches_touching_meetings_in_opposite_orders_do_not_deadlock() {
                     let batch = [
                         join(first, &s, &s, T0),
                         join(second, &s, &s, T0),
-                        ev(first, &format!("{s}-q"), &s, T0 + 5, EventKind::Quit),
+                        quit(first, &format!("{s}-q"), &s, T0 + 5),
                     ];
                     let out = node.ingest(&batch).await.expect("ingest");
                     assert!(out.iter().all(|o| *o == Outcome::Accepted), "{out:?}");

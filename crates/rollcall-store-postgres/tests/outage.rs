@@ -20,8 +20,9 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-use rollcall_core::ingest::{Event, EventKind, Join, Outcome, ResolvedEvent};
-use rollcall_core::model::{AppRef, MeetingType, NewMeeting, Participant, SessionScan};
+use rollcall_core::ingest::{Outcome, ResolvedEvent};
+use rollcall_core::model::{MeetingType, SessionScan};
+use rollcall_store::suite::fixtures::{self, T0};
 use rollcall_store::{Store, StoreError};
 use rollcall_store_postgres::{PgOptions, PgStore};
 
@@ -97,44 +98,14 @@ async fn a_server_that_never_answers_fails_with_unavailable() {
 
 // ---------------------------------------------------------------- through a proxy
 
-const T0: i64 = 1_760_000_000;
-
+/// The `n`-th join: event `e-<n>`, session `s-<n>`, at `T0 + n`.
 fn join(meeting_key: i64, n: usize) -> ResolvedEvent {
-    ResolvedEvent {
-        meeting_key,
-        sub_key: 0,
-        event: Event {
-            event_id: format!("e-{n}"),
-            meetingid: "m-1".into(),
-            sub_meetingid: None,
-            session: format!("s-{n}"),
-            at: T0 + i64::try_from(n).unwrap_or(0),
-            kind: EventKind::Join(Join {
-                participant: Participant::Member(format!("u-{n}")),
-                instance_id: 1,
-                role: 0,
-                webinar_role: 0,
-                join_type: 1,
-                net: None,
-                audio_state: true,
-                video_state: false,
-                screen_shared_state: false,
-                customer_data: None,
-            }),
-        },
-    }
+    let at = T0 + i64::try_from(n).unwrap_or(0);
+    fixtures::join(meeting_key, &format!("e-{n}"), &format!("s-{n}"), at)
 }
 
 fn everything(meeting_key: i64) -> SessionScan {
-    SessionScan {
-        meeting_key,
-        sub_key: 0,
-        after: (i64::MIN, 0),
-        join_max: i64::MAX,
-        seq_lo: 0,
-        seq_hi: u64::MAX,
-        limit: u32::MAX,
-    }
+    fixtures::everything(meeting_key, 0)
 }
 
 /// Retry `f` until it succeeds (the pool reconnecting), within a bound.
@@ -166,21 +137,12 @@ async fn an_outage_fails_calls_writes_nothing_and_recovers_without_a_restart() {
         .await
         .expect("connect through the proxy");
     let m = store
-        .create_meeting(&NewMeeting {
-            meetingid: "m-1".into(),
-            meeting_code: "1".into(),
-            owner: AppRef {
-                corpid: "wwcorp".into(),
-                agentid: 1000002,
-            },
-            meeting_type: MeetingType::OneOff,
-            title: "t".into(),
-            meeting_start: T0,
-            meeting_duration: 3600,
-            admin_userid: None,
-            sub_meetings: vec![],
-            details: Default::default(),
-        })
+        .create_meeting(&fixtures::new_meeting(
+            "m-1",
+            &fixtures::app_ref("wwcorp", 1000002),
+            MeetingType::OneOff,
+            0,
+        ))
         .await
         .expect("meeting");
     let out = store.ingest(&[join(m.key, 0)]).await.expect("ingest");

@@ -1,69 +1,35 @@
 //! What is acknowledged is on disk: it is there after the store is dropped and reopened, and
 //! a second store opened on the same directory (another process, say) sees it.
 
-use rollcall_core::ingest::{Event, EventKind, Join, Outcome, ResolvedEvent};
-use rollcall_core::model::{
-    AppRef, MeetingType, NewMeeting, Participant, SessionScan, TokenRecord,
-};
+use rollcall_core::ingest::{Outcome, ResolvedEvent};
+use rollcall_core::model::{AppRef, MeetingType, NewMeeting, SessionScan, TokenRecord};
+use rollcall_store::suite::fixtures::{self, app_ref, T0};
 use rollcall_store::Store;
 use rollcall_store_sqlite::SqliteStore;
 
-const T0: i64 = 1_760_000_000;
-
+/// A weekly meeting with one occurrence (sub-meeting key 1).
 fn new_meeting(meetingid: &str) -> NewMeeting {
-    NewMeeting {
-        meetingid: meetingid.into(),
-        meeting_code: "100200300".into(),
-        owner: AppRef {
-            corpid: "wwcorp".into(),
-            agentid: 1000002,
-        },
-        meeting_type: MeetingType::Recurring,
-        title: "weekly".into(),
-        meeting_start: T0,
-        meeting_duration: 3600,
-        admin_userid: Some("zhangsan".into()),
-        sub_meetings: vec![("sub-1".into(), T0, T0 + 3600)],
-        details: Default::default(),
-    }
+    fixtures::new_meeting(meetingid, &app(), MeetingType::Recurring, 1)
 }
 
+fn app() -> AppRef {
+    app_ref("wwcorp", 1000002)
+}
+
+/// The `n`-th join, in the first occurrence: event `e-<n>`, session `s-<n>`, at `T0 + n`.
 fn join(meeting_key: i64, n: usize) -> ResolvedEvent {
-    ResolvedEvent {
+    fixtures::join_sub(
         meeting_key,
-        sub_key: 1,
-        event: Event {
-            event_id: format!("e-{n}"),
-            meetingid: "m-1".into(),
-            sub_meetingid: Some("sub-1".into()),
-            session: format!("s-{n}"),
-            at: T0 + n as i64,
-            kind: EventKind::Join(Join {
-                participant: Participant::Member(format!("u-{n}")),
-                instance_id: 1,
-                role: 0,
-                webinar_role: 0,
-                join_type: 1,
-                net: Some("WIFI".into()),
-                audio_state: true,
-                video_state: false,
-                screen_shared_state: false,
-                customer_data: None,
-            }),
-        },
-    }
+        1,
+        &format!("e-{n}"),
+        &format!("s-{n}"),
+        T0 + n as i64,
+    )
 }
 
+/// Every session of the first occurrence.
 fn everything(meeting_key: i64) -> SessionScan {
-    SessionScan {
-        meeting_key,
-        sub_key: 1,
-        after: (i64::MIN, 0),
-        join_max: i64::MAX,
-        seq_lo: 0,
-        seq_hi: u64::MAX,
-        limit: 10_000,
-    }
+    fixtures::everything(meeting_key, 1)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,10 +38,7 @@ async fn everything_acknowledged_survives_a_reopen() {
     let token = TokenRecord {
         hash: [3; 32],
         nonce: [4; 16],
-        app: AppRef {
-            corpid: "wwcorp".into(),
-            agentid: 1000002,
-        },
+        app: app(),
         issued_at: T0,
         expires_at: T0 + 7200,
     };

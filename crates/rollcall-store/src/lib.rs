@@ -1,7 +1,7 @@
 //! The storage contract of rollcall: the [`Store`] trait and its [`StoreError`].
 //!
 //! No driver type appears here. Each backend (embedded SQLite, PostgreSQL) is its own crate
-//! implementing [`Store`], and every backend runs the same [`suite`] of contract tests. The
+//! implementing [`Store`], and every backend runs the same `suite` of contract tests (feature `suite`). The
 //! server holds the backend chosen at start-up as `Arc<dyn Store>`.
 //!
 //! The store only stores and fetches by keys the rules computed; it never decides visibility
@@ -11,7 +11,7 @@
 //!
 //! # Layout
 //! - [`Store`]: the trait; [`StoreError`]: its one error type.
-//! - [`suite`]: the backend-independent contract tests, run by each backend's own tests.
+//! - `suite` (feature `suite`, for tests only): the backend-independent contract tests, run by each backend's own tests.
 #![forbid(unsafe_code)]
 
 use async_trait::async_trait;
@@ -23,6 +23,7 @@ use rollcall_core::model::{
 };
 use rollcall_core::schedule::Presence;
 
+#[cfg(any(test, feature = "suite"))]
 pub mod suite;
 
 /// What [`Store::ingest`] made of each event, with the typed reason of a refusal.

@@ -25,14 +25,7 @@ async fn admin_needs_its_key_and_is_off_without_one() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    let off = spawn_with(
-        Opts {
-            admin_key: None,
-            ..Opts::default()
-        },
-        tempfile::tempdir().unwrap(),
-    )
-    .await;
+    let off = TestApp::builder().admin_key(None).unseeded().spawn().await;
     let r = off
         .http
         .post(format!("{}/admin/v1/meetings", off.base))

@@ -171,7 +171,7 @@ async fn tokens_survive_a_restart() {
     let m = app.one_off().await;
     let clock = app.clock.clone();
     let dir = app.stop().await.unwrap();
-    let app = spawn_on(Opts::default(), dir.path(), clock).await;
+    let app = restart(dir.path(), clock).await;
     assert_eq!(
         app.list(&token, json!({"meetingid": m})).await["errcode"],
         0

@@ -40,14 +40,7 @@ async fn keys_are_required_and_the_api_is_off_without_one() {
         200
     );
 
-    let off = spawn_with(
-        Opts {
-            ingest_key: None,
-            ..Opts::default()
-        },
-        tempfile::tempdir().unwrap(),
-    )
-    .await;
+    let off = TestApp::builder().ingest_key(None).unseeded().spawn().await;
     let (status, v) = post(&off, Some(INGEST_KEY), "application/json", body).await;
     assert_eq!(status, 403);
     assert!(v["error"].as_str().unwrap().contains("ingest_key"), "{v}");
@@ -233,7 +226,7 @@ async fn acknowledged_events_survive_a_restart() {
     app.ingest_ok(Value::Array(events)).await;
     let clock = app.clock.clone();
     let dir = app.stop().await.unwrap();
-    let app = spawn_on(Opts::default(), dir.path(), clock).await;
+    let app = restart(dir.path(), clock).await;
     let token = app.token(SECRET).await;
     let (rows, _) = app.list_all(&token, json!({"meetingid": m})).await;
     assert_eq!(rows.len(), 300);

@@ -12,7 +12,12 @@ use crate::helpers::*;
 async fn two_nodes() -> (TestApp, TestApp) {
     let a = spawn_app().await;
     let path = a.dir.as_ref().expect("dir").path().to_owned();
-    let b = spawn_on(Opts::default(), &path, a.clock.clone()).await;
+    let b = TestApp::builder()
+        .data_at(&path)
+        .clock(a.clock.clone())
+        .unseeded()
+        .spawn()
+        .await;
     (a, b)
 }
 

@@ -4,111 +4,27 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use rollcall_core::ids::IdGen;
-use rollcall_core::ingest::{Outcome, ResolvedEvent};
-use rollcall_core::model::{
-    AppRef, Corp, Meeting, MeetingUpdate, NewMeeting, SessionRow, SessionScan, TokenRecord,
-    UserMeetingRow, UserMeetingScan,
-};
-use rollcall_core::schedule::Presence;
-use rollcall_server::{AppState, ServerConfig};
 use rollcall_store::{Store, StoreError, StoreResult};
+use rollcall_testkit::store::{Route, Routed};
 
 use crate::helpers::*;
 
-/// A store that fails every call while `down` is set.
+/// A route to the store that fails every call while `down` is set.
 #[derive(Debug)]
 struct Switchable {
     inner: Arc<dyn Store>,
     down: Arc<AtomicBool>,
 }
 
-impl Switchable {
-    fn check(&self) -> StoreResult<()> {
+impl Route for Switchable {
+    fn route(&self) -> StoreResult<&dyn Store> {
         if self.down.load(Ordering::SeqCst) {
             Err(StoreError::Unavailable("switched off by the test".into()))
         } else {
-            Ok(())
+            Ok(&*self.inner)
         }
-    }
-}
-
-#[async_trait]
-impl Store for Switchable {
-    async fn ping(&self) -> StoreResult<()> {
-        self.check()?;
-        self.inner.ping().await
-    }
-    async fn server_secret(&self, c: [u8; 32]) -> StoreResult<[u8; 32]> {
-        self.check()?;
-        self.inner.server_secret(c).await
-    }
-    async fn put_corp(&self, corp: &Corp) -> StoreResult<()> {
-        self.check()?;
-        self.inner.put_corp(corp).await
-    }
-    async fn corp(&self, corpid: &str) -> StoreResult<Option<Corp>> {
-        self.check()?;
-        self.inner.corp(corpid).await
-    }
-    async fn directory_version(&self) -> StoreResult<u64> {
-        self.check()?;
-        self.inner.directory_version().await
-    }
-    async fn token_for_app(&self, now: i64, c: &TokenRecord) -> StoreResult<TokenRecord> {
-        self.check()?;
-        self.inner.token_for_app(now, c).await
-    }
-    async fn token_by_hash(&self, h: &[u8; 32]) -> StoreResult<Option<TokenRecord>> {
-        self.check()?;
-        self.inner.token_by_hash(h).await
-    }
-    async fn create_meeting(&self, m: &NewMeeting) -> StoreResult<Meeting> {
-        self.check()?;
-        self.inner.create_meeting(m).await
-    }
-    async fn meeting(&self, id: &str) -> StoreResult<Option<Meeting>> {
-        self.check()?;
-        self.inner.meeting(id).await
-    }
-    async fn meetings_of(&self, app: &AppRef) -> StoreResult<Vec<Meeting>> {
-        self.check()?;
-        self.inner.meetings_of(app).await
-    }
-    async fn update_meeting(&self, u: &MeetingUpdate) -> StoreResult<bool> {
-        self.check()?;
-        self.inner.update_meeting(u).await
-    }
-    async fn meetingid_by_code(&self, app: &AppRef, code: &str) -> StoreResult<Option<String>> {
-        self.check()?;
-        self.inner.meetingid_by_code(app, code).await
-    }
-    async fn cancel_meeting(&self, k: i64) -> StoreResult<bool> {
-        self.check()?;
-        self.inner.cancel_meeting(k).await
-    }
-    async fn user_meetings(&self, s: &UserMeetingScan) -> StoreResult<Vec<UserMeetingRow>> {
-        self.check()?;
-        self.inner.user_meetings(s).await
-    }
-    async fn presence(&self, k: i64) -> StoreResult<Vec<(i64, Presence)>> {
-        self.check()?;
-        self.inner.presence(k).await
-    }
-    async fn ingest(&self, events: &[ResolvedEvent]) -> StoreResult<Vec<Outcome>> {
-        self.check()?;
-        self.inner.ingest(events).await
-    }
-    async fn last_seq(&self, k: i64) -> StoreResult<u64> {
-        self.check()?;
-        self.inner.last_seq(k).await
-    }
-    async fn scan_sessions(&self, s: &SessionScan) -> StoreResult<Vec<SessionRow>> {
-        self.check()?;
-        self.inner.scan_sessions(s).await
     }
 }
 
@@ -123,26 +39,17 @@ async fn a_store_outage_is_system_busy_then_recovers() {
     let dir = app.stop().await.unwrap();
 
     let down = Arc::new(AtomicBool::new(false));
-    let store = Arc::new(Switchable {
+    let store = Arc::new(Routed(Switchable {
         inner: open_store(dir.path()).await,
         down: down.clone(),
-    });
-    let config = ServerConfig {
-        token_ttl_secs: 7200,
-        ingest_key: Some(INGEST_KEY.into()),
-        admin_key: Some(ADMIN_KEY.into()),
-    };
-    let state = AppState::new(store, config, Arc::new(clock), Arc::new(IdGen::random()))
-        .await
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(rollcall_server::serve(
-        listener,
-        state,
-        std::future::pending(),
-    ));
-    let http = reqwest::Client::new();
+    }));
+    let server = TestApp::builder()
+        .store(store)
+        .clock(clock)
+        .unseeded()
+        .spawn()
+        .await;
+    let (base, http) = (server.base.clone(), server.http.clone());
     let list = || {
         http.post(format!(
             "{base}/cgi-bin/meeting/get_attendee_list?access_token={token}"

@@ -264,7 +264,7 @@ async fn cursors_survive_a_restart() {
     let page = app.list(&token, json!({"meetingid": m, "limit": 10})).await;
     let clock = app.clock.clone();
     let dir = app.stop().await.unwrap();
-    let app = spawn_on(Opts::default(), dir.path(), clock).await;
+    let app = restart(dir.path(), clock).await;
     let (rest, _) = app
         .list_all(
             &token,

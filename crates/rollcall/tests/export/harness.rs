@@ -1,29 +1,23 @@
-//! The harness: a rollcall server in-process, seeding helpers, a stub WeCom, and the built
-//! `rollcall` binary.
-//!
-//! The server tests' `spawn_app()` lives in another crate's `tests/`, so this is its small
-//! sibling: the same construction (temp SQLite store, `VirtualClock`, port 0, graceful
-//! stop), seeded only through the public admin and ingest APIs.
+//! The harness: a rollcall server in-process (the test kit's [`TestApp`], seeded with this
+//! suite's corp), a stub WeCom, and the built `rollcall` binary.
 
 #![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
+use std::ops::Deref;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rollcall_core::clock::VirtualClock;
-use rollcall_core::ids::IdGen;
-use rollcall_server::{AppState, ServerConfig};
-use rollcall_store_sqlite::SqliteStore;
+use rollcall_testkit::fixtures::{AppSpec, Directory};
+use rollcall_testkit::{MainApp, TestApp};
 use serde_json::{json, Value};
-use tempfile::TempDir;
-use tokio::sync::oneshot;
 
-/// The virtual clock starts here (2025-10-09T08:53:20Z, 16:53:20 in Shanghai).
-pub const NOW: i64 = 1_760_000_000;
+pub use rollcall_testkit::events::{external, join_on as join, member, quit};
+pub use rollcall_testkit::NOW;
+
 pub const CORP: &str = "wwexportcorp0001";
 /// The app: meeting API on, sees department 2 (and its sub-department 3) and carol.
 pub const AGENT: u32 = 1_000_002;
@@ -34,62 +28,31 @@ pub const ADMIN_KEY: &str = "export-admin-key";
 /// How long a test waits for something that should happen in milliseconds.
 pub const PATIENCE: Duration = Duration::from_secs(60);
 
-/// A running server.
-pub struct Server {
-    pub base: String,
-    pub clock: VirtualClock,
-    http: reqwest::Client,
-    shutdown: Option<oneshot::Sender<()>>,
-    _dir: TempDir,
-}
+/// A running server (stopped when dropped), with this suite's seeding helpers.
+pub struct Server(TestApp);
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
+impl Deref for Server {
+    type Target = TestApp;
+    fn deref(&self) -> &TestApp {
+        &self.0
     }
 }
 
 /// A fresh server with the fixture corp; tokens live `token_ttl_secs`.
 pub async fn spawn_server(token_ttl_secs: i64) -> Server {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = Arc::new(SqliteStore::open(dir.path()).expect("open store"));
-    let clock = VirtualClock::new(NOW);
-    // `..Default::default()`: settings the server grows later keep their defaults here.
-    #[allow(clippy::needless_update)]
-    let config = ServerConfig {
-        token_ttl_secs,
-        ingest_key: Some(INGEST_KEY.to_owned()),
-        admin_key: Some(ADMIN_KEY.to_owned()),
-        ..Default::default()
+    let main = MainApp {
+        corpid: CORP.to_owned(),
+        agentid: AGENT,
+        secret: SECRET.to_owned(),
     };
-    let state = AppState::new(
-        store,
-        config,
-        Arc::new(clock.clone()),
-        Arc::new(IdGen::random()),
-    )
-    .await
-    .expect("state");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(rollcall_server::serve(listener, state, async move {
-        let _ = rx.await;
-    }));
-    let server = Server {
-        base: format!("http://{addr}"),
-        clock,
-        http: reqwest::Client::new(),
-        shutdown: Some(tx),
-        _dir: dir,
-    };
-    let (status, body) = server.admin("corps", fixture_corp()).await;
-    assert_eq!(status, 200, "{body}");
-    server
+    let app = TestApp::builder()
+        .token_ttl_secs(token_ttl_secs)
+        .ingest_key(Some(INGEST_KEY))
+        .admin_key(Some(ADMIN_KEY))
+        .seed(fixture_corp(), main)
+        .spawn()
+        .await;
+    Server(app)
 }
 
 /// ```text
@@ -97,86 +60,38 @@ pub async fn spawn_server(token_ttl_secs: i64) -> Server {
 ///              └─ 4 Sales (carol)
 /// ```
 /// The app sees R&D and Platform, plus carol by name; alice is outside its range.
-fn fixture_corp() -> Value {
-    json!({
-        "corpid": CORP,
-        "name": "Export Corp",
-        "departments": [
-            {"id": 1, "name": "HQ", "parent": 0},
-            {"id": 2, "name": "R&D", "parent": 1},
-            {"id": 3, "name": "Platform", "parent": 2},
-            {"id": 4, "name": "Sales", "parent": 1}
-        ],
-        "users": [
-            {"userid": "alice", "name": "Alice", "departments": [1]},
-            {"userid": "zhangsan", "name": "张三", "departments": [2]},
-            {"userid": "bob", "name": "Bob", "departments": [3]},
-            {"userid": "carol", "name": "Carol", "departments": [4]}
-        ],
-        "apps": [
-            {"agentid": AGENT, "name": "Attendance", "secret": SECRET, "meeting_api": true,
-             "visible_departments": [2], "visible_users": ["carol"]}
-        ]
-    })
+fn fixture_corp() -> Directory {
+    Directory::new(CORP, "Export Corp")
+        .department(1, "HQ", 0)
+        .department(2, "R&D", 1)
+        .department(3, "Platform", 2)
+        .department(4, "Sales", 1)
+        .user("alice", "Alice", &[1])
+        .user("zhangsan", "张三", &[2])
+        .user("bob", "Bob", &[3])
+        .user("carol", "Carol", &[4])
+        .app(
+            AppSpec::new(AGENT, "Attendance", SECRET)
+                .meeting_api()
+                .sees_departments(&[2])
+                .sees_users(&["carol"]),
+        )
 }
 
 impl Server {
-    /// POST to the admin API; returns the status and the JSON body.
-    pub async fn admin(&self, path: &str, body: Value) -> (u16, Value) {
-        let r = self
-            .http
-            .post(format!("{}/admin/v1/{path}", self.base))
-            .bearer_auth(ADMIN_KEY)
-            .json(&body)
-            .send()
-            .await
-            .expect("admin call");
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
-    }
-
     /// A one-off meeting of the app that started an hour before `NOW`.
     pub async fn meeting(&self) -> String {
-        let (status, v) = self
-            .admin(
-                "meetings",
-                json!({"corpid": CORP, "agentid": AGENT, "meeting_type": 0, "title": "Weekly sync",
-                       "meeting_start": NOW - 3600, "meeting_duration": 7200}),
-            )
-            .await;
-        assert_eq!(status, 201, "{v}");
-        v["meetingid"].as_str().expect("meetingid").to_owned()
+        self.create_meeting(
+            json!({"corpid": CORP, "agentid": AGENT, "meeting_type": 0, "title": "Weekly sync",
+                   "meeting_start": NOW - 3600, "meeting_duration": 7200}),
+        )
+        .await
+        .meetingid
     }
 
     /// Ingest events; insists every one was accepted.
     pub async fn ingest(&self, events: Value) {
-        let n = events.as_array().map_or(1, Vec::len);
-        let r = self
-            .http
-            .post(format!("{}/ingest/v1/events", self.base))
-            .bearer_auth(INGEST_KEY)
-            .json(&events)
-            .send()
-            .await
-            .expect("ingest call");
-        assert_eq!(r.status(), 200);
-        let report: Value = r.json().await.expect("ingest report");
-        assert_eq!(report["accepted"], n, "{report}");
-    }
-
-    /// Move the server's virtual clock.
-    pub async fn advance(&self, secs: i64) {
-        let (status, v) = self.admin("clock", json!({ "advance_secs": secs })).await;
-        assert_eq!(status, 200, "{v}");
-    }
-
-    /// A typed client for the app.
-    pub fn client(&self) -> rollcall_client::Client {
-        rollcall_client::Client::builder()
-            .corp(CORP, SECRET)
-            .base_url(&self.base)
-            .build()
-            .expect("client")
+        self.0.ingest_ok(events).await;
     }
 
     /// The built `rollcall` with this server's credentials in the environment (and nothing
@@ -188,33 +103,6 @@ impl Server {
             .env("ROLLCALL_BASE_URL", &self.base);
         cmd
     }
-}
-
-/// A join event.
-pub fn join(
-    meetingid: &str,
-    session: &str,
-    at: i64,
-    participant: Value,
-    instance_id: u32,
-) -> Value {
-    json!({"event_id": format!("join-{session}"), "kind": "join", "meetingid": meetingid,
-           "session": session, "at": at, "participant": participant, "instance_id": instance_id,
-           "join_type": 1, "role": 0, "net": "WIFI", "audio_state": true})
-}
-
-/// A quit event.
-pub fn quit(meetingid: &str, session: &str, at: i64) -> Value {
-    json!({"event_id": format!("quit-{session}"), "kind": "quit", "meetingid": meetingid,
-           "session": session, "at": at})
-}
-
-pub fn member(userid: &str) -> Value {
-    json!({ "userid": userid })
-}
-
-pub fn external(id: &str) -> Value {
-    json!({ "external_id": id })
 }
 
 /// The built binary, with no `ROLLCALL_*` / `WECOM_*` / `TZ` from the runner's environment.
