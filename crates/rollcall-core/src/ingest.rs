@@ -155,28 +155,126 @@ impl std::fmt::Display for RejectReason {
     }
 }
 
+/// Why one ingest event is refused before it reaches the store: the reply's `error` text
+/// (its `Display`) names the field and the rule, so a platform can fix the event and re-send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventError {
+    NotAnObject,
+    Required(&'static str),
+    Empty(&'static str),
+    TooLong(&'static str),
+    NotAString(&'static str),
+    NotACount(&'static str),
+    UnknownCode(&'static str, u32),
+    RequiredForJoin(&'static str),
+    NotABool(&'static str),
+    BadNet,
+    ParticipantNotAnObject,
+    BadParticipantId(&'static str),
+    NoParticipantId,
+    ManyParticipantIds,
+    AtRequired,
+    AtNotSeconds,
+    KindNotAString,
+    UnknownKind(String),
+    BadCustomerData,
+    StateChangesNothing,
+    UnknownMeeting(String),
+    NoSuchSubMeeting {
+        meetingid: String,
+        sub_meetingid: String,
+    },
+    NoSubMeetingSpans {
+        meetingid: String,
+        at: i64,
+    },
+}
+
+impl std::fmt::Display for EventError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use EventError::*;
+        match self {
+            NotAnObject => f.write_str("an event must be a JSON object"),
+            Required(name) => write!(f, "{name} is required"),
+            Empty(name) => write!(f, "{name} must not be empty"),
+            TooLong(name) => write!(f, "{name} is longer than {MAX_KEY_LEN} bytes"),
+            NotAString(name) => write!(f, "{name} must be a string"),
+            NotACount(name) => write!(f, "{name} must be a non-negative integer"),
+            UnknownCode(name, v) => write!(f, "{name} {v} is not a code WeCom defines"),
+            RequiredForJoin(name) => write!(f, "{name} is required for a join"),
+            NotABool(name) => write!(f, "{name} must be true or false"),
+            BadNet => write!(f, "net must be a string of 1..={MAX_NET} bytes"),
+            ParticipantNotAnObject => f.write_str(
+                "participant must be an object with one of userid, external_id, guest_id",
+            ),
+            BadParticipantId(name) => {
+                write!(
+                    f,
+                    "participant.{name} must be a string of 1..={MAX_KEY_LEN} bytes"
+                )
+            }
+            NoParticipantId => {
+                f.write_str("participant needs one of userid, external_id, guest_id")
+            }
+            ManyParticipantIds => {
+                f.write_str("participant must have exactly one of userid, external_id, guest_id")
+            }
+            AtRequired => f.write_str("at (unix seconds) is required"),
+            AtNotSeconds => {
+                f.write_str("at must be unix seconds (a non-negative integer below 2^32)")
+            }
+            KindNotAString => f.write_str("kind must be one of join, quit, state"),
+            UnknownKind(k) => write!(f, "kind {k:?} is not one of join, quit, state"),
+            BadCustomerData => write!(
+                f,
+                "customer_data must be a string of at most {MAX_CUSTOMER_DATA} bytes"
+            ),
+            StateChangesNothing => f.write_str(
+                "a state event must change net, audio_state, video_state or screen_shared_state",
+            ),
+            UnknownMeeting(id) => write!(f, "unknown meetingid {id:?}"),
+            NoSuchSubMeeting {
+                meetingid,
+                sub_meetingid,
+            } => write!(
+                f,
+                "meeting {meetingid} has no sub-meeting {sub_meetingid:?}"
+            ),
+            NoSubMeetingSpans { meetingid, at } => write!(
+                f,
+                "recurring meeting {meetingid}: give sub_meetingid (no sub-meeting spans {at})"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for EventError {}
+
 /// Which sub-meeting a join belongs to: none (0) unless the meeting is recurring; then the one
 /// named, or else the one whose time span contains the join, so platforms that do not track
 /// sub-meeting ids still work.
-pub fn sub_key_for(meeting: &Meeting, given: Option<&str>, at: i64) -> Result<i64, String> {
+pub fn sub_key_for(meeting: &Meeting, given: Option<&str>, at: i64) -> Result<i64, EventError> {
     if meeting.meeting_type != MeetingType::Recurring {
         return Ok(0);
     }
     match given {
-        Some(id) => meeting
-            .sub_meeting(id)
-            .map(|s| s.key)
-            .ok_or_else(|| format!("meeting {} has no sub-meeting {id:?}", meeting.meetingid)),
+        Some(id) => {
+            meeting
+                .sub_meeting(id)
+                .map(|s| s.key)
+                .ok_or_else(|| EventError::NoSuchSubMeeting {
+                    meetingid: meeting.meetingid.clone(),
+                    sub_meetingid: id.to_owned(),
+                })
+        }
         None => meeting
             .sub_meetings
             .iter()
             .find(|s| s.start_time <= at && at <= s.end_time)
             .map(|s| s.key)
-            .ok_or_else(|| {
-                format!(
-                    "recurring meeting {}: give sub_meetingid (no sub-meeting spans {at})",
-                    meeting.meetingid
-                )
+            .ok_or_else(|| EventError::NoSubMeetingSpans {
+                meetingid: meeting.meetingid.clone(),
+                at,
             }),
     }
 }
@@ -184,9 +282,9 @@ pub fn sub_key_for(meeting: &Meeting, given: Option<&str>, at: i64) -> Result<i6
 /// Bind a validated event to the meeting its `meetingid` names (`None`: no such meeting),
 /// and a join to its sub-meeting ([`sub_key_for`]); quits and states find their session by
 /// key, so they carry sub-meeting 0.
-pub fn resolve(event: Event, meeting: Option<&Meeting>) -> Result<ResolvedEvent, String> {
+pub fn resolve(event: Event, meeting: Option<&Meeting>) -> Result<ResolvedEvent, EventError> {
     let Some(meeting) = meeting else {
-        return Err(format!("unknown meetingid {:?}", event.meetingid));
+        return Err(EventError::UnknownMeeting(event.meetingid));
     };
     let sub_key = match &event.kind {
         EventKind::Join(_) => sub_key_for(meeting, event.sub_meetingid.as_deref(), event.at)?,
@@ -199,15 +297,13 @@ pub fn resolve(event: Event, meeting: Option<&Meeting>) -> Result<ResolvedEvent,
     })
 }
 
-fn key(f: &Fields<'_>, name: &'static str) -> Result<String, String> {
+fn key(f: &Fields<'_>, name: &'static str) -> Result<String, EventError> {
     match f.raw(name) {
-        None => Err(format!("{name} is required")),
-        Some(Value::String(s)) if s.is_empty() => Err(format!("{name} must not be empty")),
-        Some(Value::String(s)) if s.len() > MAX_KEY_LEN => {
-            Err(format!("{name} is longer than {MAX_KEY_LEN} bytes"))
-        }
+        None => Err(EventError::Required(name)),
+        Some(Value::String(s)) if s.is_empty() => Err(EventError::Empty(name)),
+        Some(Value::String(s)) if s.len() > MAX_KEY_LEN => Err(EventError::TooLong(name)),
         Some(Value::String(s)) => Ok(s.clone()),
-        Some(_) => Err(format!("{name} must be a string")),
+        Some(_) => Err(EventError::NotAString(name)),
     }
 }
 
@@ -216,34 +312,30 @@ fn code(
     name: &'static str,
     default: Option<u32>,
     ok: impl Fn(u32) -> bool,
-) -> Result<u32, String> {
-    match f
-        .opt_u32(name)
-        .map_err(|_| format!("{name} must be a non-negative integer"))?
-    {
+) -> Result<u32, EventError> {
+    match f.opt_u32(name).map_err(|_| EventError::NotACount(name))? {
         Some(v) if ok(v) => Ok(v),
-        Some(v) => Err(format!("{name} {v} is not a code WeCom defines")),
-        None => default.ok_or_else(|| format!("{name} is required for a join")),
+        Some(v) => Err(EventError::UnknownCode(name, v)),
+        None => default.ok_or(EventError::RequiredForJoin(name)),
     }
 }
 
-fn flag(f: &Fields<'_>, name: &'static str) -> Result<Option<bool>, String> {
-    f.opt_bool(name)
-        .map_err(|_| format!("{name} must be true or false"))
+fn flag(f: &Fields<'_>, name: &'static str) -> Result<Option<bool>, EventError> {
+    f.opt_bool(name).map_err(|_| EventError::NotABool(name))
 }
 
-fn net(f: &Fields<'_>) -> Result<Option<String>, String> {
+fn net(f: &Fields<'_>) -> Result<Option<String>, EventError> {
     match f.raw("net") {
         None => Ok(None),
         Some(Value::String(s)) if !s.is_empty() && s.len() <= MAX_NET => Ok(Some(s.clone())),
-        Some(_) => Err(format!("net must be a string of 1..={MAX_NET} bytes")),
+        Some(_) => Err(EventError::BadNet),
     }
 }
 
-fn participant(v: Option<&Value>) -> Result<Participant, String> {
+fn participant(v: Option<&Value>) -> Result<Participant, EventError> {
     let obj = v
         .and_then(Value::as_object)
-        .ok_or("participant must be an object with one of userid, external_id, guest_id")?;
+        .ok_or(EventError::ParticipantNotAnObject)?;
     let mut found = Vec::new();
     for (name, make) in [
         ("userid", Participant::Member as fn(String) -> Participant),
@@ -255,23 +347,19 @@ fn participant(v: Option<&Value>) -> Result<Participant, String> {
             Some(Value::String(s)) if !s.is_empty() && s.len() <= MAX_KEY_LEN => {
                 found.push(make(s.clone()))
             }
-            Some(_) => {
-                return Err(format!(
-                    "participant.{name} must be a string of 1..={MAX_KEY_LEN} bytes"
-                ))
-            }
+            Some(_) => return Err(EventError::BadParticipantId(name)),
         }
     }
     match found.len() {
         1 => Ok(found.pop().expect("one")),
-        0 => Err("participant needs one of userid, external_id, guest_id".into()),
-        _ => Err("participant must have exactly one of userid, external_id, guest_id".into()),
+        0 => Err(EventError::NoParticipantId),
+        _ => Err(EventError::ManyParticipantIds),
     }
 }
 
 /// Validate one event.
-pub fn parse_event(v: &Value) -> Result<Event, String> {
-    let obj = v.as_object().ok_or("an event must be a JSON object")?;
+pub fn parse_event(v: &Value) -> Result<Event, EventError> {
+    let obj = v.as_object().ok_or(EventError::NotAnObject)?;
     let f = Fields::new(obj);
     let event_id = key(&f, "event_id")?;
     let meetingid = key(&f, "meetingid")?;
@@ -280,16 +368,16 @@ pub fn parse_event(v: &Value) -> Result<Event, String> {
         None => None,
         Some(Value::String(s)) if s.is_empty() => None,
         Some(Value::String(s)) if s.len() <= MAX_KEY_LEN => Some(s.clone()),
-        Some(_) => return Err("sub_meetingid must be a string".into()),
+        Some(_) => return Err(EventError::NotAString("sub_meetingid")),
     };
     let at = match f.opt_u32("at") {
         Ok(Some(at)) if at > 0 => i64::from(at),
-        Ok(_) => return Err("at (unix seconds) is required".into()),
-        Err(_) => return Err("at must be unix seconds (a non-negative integer below 2^32)".into()),
+        Ok(_) => return Err(EventError::AtRequired),
+        Err(_) => return Err(EventError::AtNotSeconds),
     };
     let kind = match f.raw("kind") {
         Some(Value::String(k)) => k.as_str(),
-        _ => return Err("kind must be one of join, quit, state".into()),
+        _ => return Err(EventError::KindNotAString),
     };
     let kind = match kind {
         "join" => {
@@ -297,11 +385,7 @@ pub fn parse_event(v: &Value) -> Result<Event, String> {
                 None => None,
                 Some(Value::String(s)) if s.is_empty() => None,
                 Some(Value::String(s)) if s.len() <= MAX_CUSTOMER_DATA => Some(s.clone()),
-                Some(_) => {
-                    return Err(format!(
-                        "customer_data must be a string of at most {MAX_CUSTOMER_DATA} bytes"
-                    ))
-                }
+                Some(_) => return Err(EventError::BadCustomerData),
             };
             EventKind::Join(Join {
                 participant: participant(f.raw("participant"))?,
@@ -325,11 +409,11 @@ pub fn parse_event(v: &Value) -> Result<Event, String> {
                 screen_shared_state: flag(&f, "screen_shared_state")?,
             };
             if patch == StatePatch::default() {
-                return Err("a state event must change net, audio_state, video_state or screen_shared_state".into());
+                return Err(EventError::StateChangesNothing);
             }
             EventKind::State(patch)
         }
-        other => return Err(format!("kind {other:?} is not one of join, quit, state")),
+        other => return Err(EventError::UnknownKind(other.to_owned())),
     };
     Ok(Event {
         event_id,
@@ -342,240 +426,4 @@ pub fn parse_event(v: &Value) -> Result<Event, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn join() -> Value {
-        json!({"event_id":"e-1","kind":"join","meetingid":"m","session":"s-1","at":1760000000,
-               "participant":{"userid":"zhangsan"},"instance_id":1,"net":"WIFI","audio_state":true})
-    }
-
-    #[test]
-    fn accepts_the_spec_examples() {
-        let e = parse_event(&join()).unwrap();
-        let EventKind::Join(j) = &e.kind else {
-            panic!()
-        };
-        assert_eq!(j.participant, Participant::Member("zhangsan".into()));
-        assert_eq!((j.role, j.webinar_role, j.join_type), (0, 0, 1));
-        assert!(j.audio_state && !j.video_state);
-        let q = parse_event(&json!({"event_id":"e-2","kind":"quit","meetingid":"m","session":"s-1","at":"1760003600"})).unwrap();
-        assert_eq!(q.kind, EventKind::Quit);
-        assert_eq!(q.at, 1760003600);
-        let s = parse_event(&json!({"event_id":"e-3","kind":"state","meetingid":"m","session":"s-1","at":1760000100,"audio_state":false,"net":"4G"})).unwrap();
-        assert_eq!(
-            s.kind,
-            EventKind::State(StatePatch {
-                net: Some("4G".into()),
-                audio_state: Some(false),
-                ..Default::default()
-            })
-        );
-    }
-
-    #[test]
-    fn refuses_with_reasons() {
-        let cases: Vec<(Value, &str)> = vec![
-            (json!(5), "object"),
-            (json!({}), "event_id"),
-            (
-                {
-                    let mut j = join();
-                    j["kind"] = json!("leave");
-                    j
-                },
-                "kind",
-            ),
-            (
-                {
-                    let mut j = join();
-                    j["at"] = json!(-5);
-                    j
-                },
-                "at",
-            ),
-            (
-                {
-                    let mut j = join();
-                    j["at"] = json!(0);
-                    j
-                },
-                "at",
-            ),
-            (
-                {
-                    let mut j = join();
-                    j["instance_id"] = json!(11);
-                    j
-                },
-                "instance_id",
-            ),
-            (
-                {
-                    let mut j = join();
-                    j.as_object_mut().unwrap().remove("instance_id");
-                    j
-                },
-                "instance_id",
-            ),
-            (
-                {
-                    let mut j = join();
-                    j["role"] = json!(8);
-                    j
-                },
-                "role",
-            ),
-            (
-                {
-                    let mut j = join();
-                    j["webinar_role"] = json!(5);
-                    j
-                },
-                "webinar_role",
-            ),
-            (
-                {
-                    let mut j = join();
-                    j["join_type"] = json!(7);
-                    j
-                },
-                "join_type",
-            ),
-            (
-                {
-                    let mut j = join();
-                    j["participant"] = json!({"userid":"a","guest_id":"b"});
-                    j
-                },
-                "exactly one",
-            ),
-            (
-                {
-                    let mut j = join();
-                    j["participant"] = json!({});
-                    j
-                },
-                "participant",
-            ),
-            (
-                {
-                    let mut j = join();
-                    j["audio_state"] = json!("yes");
-                    j
-                },
-                "audio_state",
-            ),
-            (
-                {
-                    let mut j = join();
-                    j["session"] = json!("x".repeat(200));
-                    j
-                },
-                "session",
-            ),
-            (
-                json!({"event_id":"e","kind":"state","meetingid":"m","session":"s","at":5}),
-                "must change",
-            ),
-        ];
-        for (v, needle) in cases {
-            let e = parse_event(&v).unwrap_err();
-            assert!(e.contains(needle), "{v} -> {e}");
-        }
-    }
-
-    #[test]
-    fn joins_find_their_sub_meeting() {
-        use crate::model::{AppRef, SubMeeting};
-        let sub = |key, id: &str, s, e| SubMeeting {
-            key,
-            sub_meetingid: id.into(),
-            start_time: s,
-            end_time: e,
-        };
-        let mut m = Meeting {
-            key: 1,
-            meetingid: "hy1".into(),
-            meeting_code: "1".into(),
-            owner: AppRef {
-                corpid: "ww".into(),
-                agentid: 1,
-            },
-            meeting_type: MeetingType::Recurring,
-            title: "t".into(),
-            meeting_start: 100,
-            meeting_duration: 50,
-            admin_userid: None,
-            sub_meetings: vec![sub(1, "100", 100, 150), sub(2, "200", 200, 250)],
-            details: Default::default(),
-            cancelled: false,
-        };
-        assert_eq!(sub_key_for(&m, Some("200"), 0), Ok(2));
-        assert!(sub_key_for(&m, Some("300"), 0)
-            .unwrap_err()
-            .contains("no sub-meeting"));
-        assert_eq!(sub_key_for(&m, None, 150), Ok(1));
-        assert!(sub_key_for(&m, None, 175)
-            .unwrap_err()
-            .contains("give sub_meetingid"));
-        let e = parse_event(&join()).unwrap();
-        assert_eq!(
-            resolve(e.clone(), None).unwrap_err(),
-            "unknown meetingid \"m\""
-        );
-        assert!(resolve(e.clone(), Some(&m))
-            .unwrap_err()
-            .contains("give sub_meetingid"));
-        let mut in_span = e.clone();
-        in_span.at = 220;
-        let r = resolve(in_span, Some(&m)).unwrap();
-        assert_eq!((r.meeting_key, r.sub_key), (1, 2));
-        let mut q = e.clone();
-        q.kind = EventKind::Quit;
-        assert_eq!(resolve(q, Some(&m)).unwrap().sub_key, 0);
-        m.meeting_type = MeetingType::OneOff;
-        assert_eq!(sub_key_for(&m, Some("nope"), 175), Ok(0));
-        assert_eq!(resolve(e, Some(&m)).unwrap().sub_key, 0);
-    }
-
-    #[test]
-    fn reject_reasons_read_as_the_wire_has_always_said() {
-        let cases = [
-            (RejectReason::UnknownMeeting, "unknown meeting"),
-            (
-                RejectReason::AlreadyJoined {
-                    session: "s-1".into(),
-                },
-                "session \"s-1\" already joined",
-            ),
-            (
-                RejectReason::AlreadyQuit {
-                    session: "s-1".into(),
-                },
-                "session s-1 has already quit",
-            ),
-            (
-                RejectReason::QuitBeforeJoin {
-                    at: 90,
-                    join_time: 100,
-                },
-                "quit at 90 is before the session's join at 100",
-            ),
-        ];
-        for (reason, text) in cases {
-            assert_eq!(reason.to_string(), text);
-        }
-    }
-
-    #[test]
-    fn every_documented_code_is_accepted() {
-        for &i in INSTANCE_IDS {
-            let mut j = join();
-            j["instance_id"] = json!(i);
-            j["role"] = json!(i % 8);
-            assert!(parse_event(&j).is_ok(), "{i}");
-        }
-    }
-}
+mod tests;

@@ -40,7 +40,7 @@ pub async fn ingest(
     let mut batch = Vec::with_capacity(items.len());
     let mut index_of = Vec::with_capacity(items.len());
     for (index, item) in items.into_iter().enumerate() {
-        let event = match item.and_then(|v| parse_event(&v)) {
+        let event = match item.and_then(|v| parse_event(&v).map_err(|e| e.to_string())) {
             Ok(e) => e,
             Err(error) => {
                 report.rejected.push(Rejection { index, error });
@@ -57,7 +57,10 @@ pub async fn ingest(
                 batch.push(resolved);
                 index_of.push(index);
             }
-            Err(error) => report.rejected.push(Rejection { index, error }),
+            Err(error) => report.rejected.push(Rejection {
+                index,
+                error: error.to_string(),
+            }),
         }
     }
     if !batch.is_empty() {
