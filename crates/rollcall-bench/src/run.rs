@@ -116,6 +116,7 @@ pub async fn run(opts: BenchOpts) -> anyhow::Result<BenchReport> {
             token_ttl_secs: 0,
             ingest_key: Some(ingest_key.clone()),
             admin_key: Some(admin_key.clone()),
+            ..Default::default()
         };
         move || async move {
             let store: Arc<dyn rollcall_store::Store> =

@@ -12,6 +12,8 @@ use rollcall_core::recurrence::{self, TimeZone, TimeZoneError};
 use rollcall_core::visibility::Visibility;
 use rollcall_store::{Store, StoreError, StoreResult};
 
+use crate::control::Controls;
+
 /// What the operator configures about the server itself (the directory lives in the store).
 /// The time zone of recurring meetings is set on the state, with [`AppState::set_time_zone`].
 #[derive(Clone, Default)]
@@ -22,6 +24,8 @@ pub struct ServerConfig {
     pub ingest_key: Option<String>,
     /// Bearer key of the admin API; `None` turns the admin API off (403).
     pub admin_key: Option<String>,
+    /// How many recent requests the journal keeps (`None`: 1000; `Some(0)` turns it off).
+    pub journal_size: Option<usize>,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -33,6 +37,7 @@ impl std::fmt::Debug for ServerConfig {
                 &self.ingest_key.as_ref().map(|_| "<redacted>"),
             )
             .field("admin_key", &self.admin_key.as_ref().map(|_| "<redacted>"))
+            .field("journal_size", &self.journal_size)
             .finish()
     }
 }
@@ -93,6 +98,8 @@ struct Inner {
     /// dates are read in). Asia/Shanghai, WeCom's, unless set with
     /// [`AppState::set_time_zone`].
     time_zone: RwLock<TimeZone>,
+    /// Faults and the request journal (this node's, in memory).
+    controls: Arc<Controls>,
 }
 
 /// How many token records the token cache keeps before it starts over.
@@ -131,6 +138,9 @@ impl AppState {
             },
             ..config
         };
+        let journal_size = config
+            .journal_size
+            .unwrap_or(crate::control::DEFAULT_JOURNAL_SIZE);
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
@@ -142,6 +152,7 @@ impl AppState {
                 meetings: Mutex::new(HashMap::new()),
                 tokens: Mutex::new(HashMap::new()),
                 time_zone: RwLock::new(recurrence::default_tz()),
+                controls: Arc::new(Controls::new(journal_size)),
             }),
         })
     }
@@ -186,6 +197,10 @@ impl AppState {
     }
     pub fn ids(&self) -> &IdGen {
         &self.inner.ids
+    }
+    /// Faults and the request journal of this node.
+    pub(crate) fn controls(&self) -> &Arc<Controls> {
+        &self.inner.controls
     }
     pub fn config(&self) -> &ServerConfig {
         &self.inner.config

@@ -101,6 +101,8 @@ pub async fn envelope(State(state): State<AppState>, req: Request, next: Next) -
             .insert("Error-Code", HeaderValue::from(code));
         resp.headers_mut().insert("Error-Msg", header_text(&msg));
     }
+    resp.extensions_mut()
+        .insert(crate::control::RequestId(rid.clone()));
     tracing::info!(
         request_id = %rid,
         %method,

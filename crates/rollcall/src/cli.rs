@@ -213,6 +213,11 @@ pub struct ServeArgs {
     /// IANA time zone recurring meetings are laid out in [default: Asia/Shanghai]
     #[arg(long, env = "ROLLCALL_TIMEZONE", value_name = "ZONE")]
     pub timezone: Option<String>,
+
+    /// How many recent requests the journal (GET /admin/v1/requests) keeps; 0 turns it off
+    /// [default: 1000]
+    #[arg(long, env = "ROLLCALL_JOURNAL_SIZE", value_name = "N")]
+    pub journal_size: Option<usize>,
 }
 
 #[cfg(test)]

@@ -88,6 +88,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         token_ttl_secs: i64::from(settings.token_ttl_secs.get()),
         ingest_key: ingest_key.as_ref().map(|k| k.expose().to_owned()),
         admin_key: admin_key.as_ref().map(|k| k.expose().to_owned()),
+        journal_size: Some(settings.journal_size),
     };
     let state = AppState::new(store, config, clock, ids)
         .await

@@ -20,6 +20,8 @@ use crate::cli::ServeArgs;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// Where the embedded store lives when nothing says otherwise.
 pub const DEFAULT_DATA: &str = "./rollcall-data";
+/// Entries of the request journal when nothing says otherwise (SPEC §9).
+pub const DEFAULT_JOURNAL_SIZE: usize = 1000;
 /// WeCom's access-token lifetime (checked at compile time to be non-zero).
 pub const DEFAULT_TOKEN_TTL_SECS: NonZeroU32 = NonZeroU32::new(7200).unwrap();
 
@@ -43,6 +45,8 @@ pub struct Settings {
     pub clock: ClockSpec,
     /// IANA time zone for recurring meetings (`None`: the server's default, Asia/Shanghai).
     pub timezone: Option<String>,
+    /// Entries the request journal keeps (0: off).
+    pub journal_size: usize,
 }
 
 /// Why the settings cannot be used.
@@ -107,6 +111,10 @@ impl Settings {
             seed: args.seed.or(file.seed),
             clock: args.clock.or(file.clock).unwrap_or_default(),
             timezone: args.timezone.clone().or_else(|| file.timezone.clone()),
+            journal_size: args
+                .journal_size
+                .or(file.journal_size)
+                .unwrap_or(DEFAULT_JOURNAL_SIZE),
         })
     }
 }
@@ -249,6 +257,21 @@ demo = true
                 .timezone,
             None
         );
+    }
+
+    #[test]
+    fn journal_size_layers() {
+        let none = Settings::resolve(&ServeArgs::default(), None).unwrap();
+        assert_eq!(none.journal_size, 1000);
+        let f = file("journal_size = 0\n");
+        assert_eq!(
+            Settings::resolve(&ServeArgs::default(), Some(&f))
+                .unwrap()
+                .journal_size,
+            0
+        );
+        let args = parse(&["serve", "--journal-size", "5"]);
+        assert_eq!(Settings::resolve(&args, Some(&f)).unwrap().journal_size, 5);
     }
 
     #[test]

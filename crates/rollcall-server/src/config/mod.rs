@@ -51,6 +51,8 @@ pub struct FileConfig {
     pub seed: Option<u64>,
     pub clock: Option<ClockSpec>,
     pub timezone: Option<String>,
+    /// Entries of the request journal; 0 turns it off.
+    pub journal_size: Option<usize>,
     #[serde(default)]
     pub corps: Vec<Spanned<CorpToml>>,
 }

@@ -8,12 +8,15 @@ use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
 
+use crate::control;
 use crate::state::AppState;
 use crate::wecom::{envelope, wrong_method};
 
 pub mod admin;
+mod faults;
 pub mod health;
 pub mod ingest;
+mod journal;
 pub mod meeting;
 pub mod token;
 
@@ -48,13 +51,26 @@ pub fn router(state: AppState) -> Router {
             "/cgi-bin/meeting/get_user_meetingid",
             post(meeting::get_user_meetingid).fallback(wrong_method),
         )
-        .route_layer(middleware::from_fn_with_state(state.clone(), envelope));
-    Router::new()
-        .merge(cgi)
+        // Inner to outer: the controls' fault answer, the envelope, the controls' journal.
+        .route_layer(middleware::from_fn(control::inject))
+        .route_layer(middleware::from_fn_with_state(state.clone(), envelope))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            control::observe,
+        ));
+    let ingest = Router::new()
         .route(
             "/ingest/v1/events",
             post(ingest::events).fallback(post_only),
         )
+        .route_layer(middleware::from_fn(control::inject))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            control::observe,
+        ));
+    Router::new()
+        .merge(cgi)
+        .merge(ingest)
         .merge(admin::routes())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -182,6 +182,7 @@ async fn the_system_clock_cannot_be_moved() {
         token_ttl_secs: 7200,
         ingest_key: None,
         admin_key: Some(ADMIN_KEY.into()),
+        ..Default::default()
     };
     let state = rollcall_server::AppState::new(
         store,

@@ -8,9 +8,11 @@
 mod admin;
 mod attendees;
 mod concurrency;
+mod faults;
 mod gettoken;
 mod helpers;
 mod ingest;
+mod journal;
 mod meetings;
 mod nodes;
 mod outage;

@@ -1,0 +1,253 @@
+//! Emulator controls (SPEC §9) as one layer around the `/cgi-bin/*` and ingest routes:
+//! injected faults and the request journal. Handlers never see them.
+//!
+//! Both are **per node** and in memory: a fault set through one node applies to the calls
+//! that node serves, and each node journals its own requests. [`Controls::clear`] empties
+//! both (for `POST /admin/v1/reset`).
+//!
+//! Two middlewares, so that an injected WeCom error is rendered by the one envelope
+//! (`crate::wecom`, with its request id, headers and log line) and the journal still sees
+//! the final answer:
+//! `observe` (outermost: resolves the calling app, decides the fault, sleeps its latency,
+//! journals the outcome) → the envelope (cgi only) → `inject` (answers with the decided
+//! fault instead of calling the handler). A dropped connection is a response marked
+//! [`Dropped`], which `crate::serve` turns into a closed connection.
+//! Latency uses tokio's timer, which follows real time, never the virtual clock.
+//!
+//! # Layout
+//! - [`faults`]: the rule table and its matching.
+//! - [`journal`]: the ring and body redaction.
+
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::header::CONTENT_LENGTH;
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use rollcall_core::crypto::{sha256, token_hash};
+
+use crate::auth::first_query_value;
+use crate::error::{ApiError, HttpError};
+use crate::state::AppState;
+
+pub mod faults;
+pub mod journal;
+
+use faults::{Action, FaultTable, Target};
+use journal::{Entry, Journal};
+
+/// The journal's size when nothing says otherwise.
+pub const DEFAULT_JOURNAL_SIZE: usize = 1000;
+
+/// The calls faults and the journal know, by the name a fault's `path` uses.
+pub const CALLS: [&str; 8] = [
+    "gettoken",
+    "meeting/get_attendee_list",
+    "meeting/create",
+    "meeting/get_info",
+    "meeting/update",
+    "meeting/cancel",
+    "meeting/get_user_meetingid",
+    "ingest/v1/events",
+];
+
+/// The fault table and the journal ring of this node.
+#[derive(Debug)]
+pub struct Controls {
+    pub faults: FaultTable,
+    pub journal: Journal,
+}
+
+impl Controls {
+    pub fn new(journal_size: usize) -> Self {
+        Self {
+            faults: FaultTable::default(),
+            journal: Journal::new(journal_size),
+        }
+    }
+
+    /// Forget every fault and journal entry (`POST /admin/v1/reset` calls it).
+    #[allow(dead_code)] // until the reset endpoint lands
+    pub fn clear(&self) {
+        self.faults.clear();
+        self.journal.clear();
+    }
+}
+
+/// The call name of a request path (`/cgi-bin/meeting/create` → `meeting/create`), or of a
+/// name already (`meeting/create`); `None` for anything else.
+pub fn call_name(path: &str) -> Option<&'static str> {
+    let p = path.trim_start_matches('/');
+    let p = p.strip_prefix("cgi-bin/").unwrap_or(p);
+    CALLS.iter().copied().find(|c| *c == p)
+}
+
+/// Marks a response whose connection must be closed unanswered.
+#[derive(Debug, Clone, Copy)]
+pub struct Dropped;
+
+/// The decided fault, handed from `observe` to `inject` in the request's extensions.
+#[derive(Debug, Clone, Copy)]
+struct Inject(Action);
+
+/// The request id the envelope gave the request (in the response's extensions).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// A uniform draw in [0, 1) from the server's seeded generator.
+fn draw(state: &AppState) -> f64 {
+    (u64::from_le_bytes(state.ids().bytes::<8>()) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// The corp and app of a call, cheaply: gettoken's `corpid` (and the app whose secret it
+/// gives, from the cached directory); other calls by the token's app, through the state's
+/// token cache. Unknown → `None`; a failing store is not this layer's to report.
+async fn caller(state: &AppState, call: &str, query: &str) -> (Option<String>, Option<u32>) {
+    if call == "gettoken" {
+        let Some(corpid) = first_query_value(query, "corpid") else {
+            return (None, None);
+        };
+        let agentid = match first_query_value(query, "corpsecret") {
+            Some(secret) => match state.corp(&corpid).await {
+                Ok(Some(view)) => {
+                    let hash = sha256(secret.as_bytes());
+                    view.directory
+                        .apps
+                        .iter()
+                        .find(|a| a.secret_hash == hash)
+                        .map(|a| a.agentid)
+                }
+                _ => None,
+            },
+            None => None,
+        };
+        return (Some(corpid), agentid);
+    }
+    let Some(hash) = first_query_value(query, "access_token").and_then(|t| token_hash(&t)) else {
+        return (None, None);
+    };
+    match state.token(&hash).await {
+        Ok(Some(rec)) => (Some(rec.app.corpid), Some(rec.app.agentid)),
+        _ => (None, None),
+    }
+}
+
+/// Read the whole body (within the route's own limit) so it can be journaled, and hand the
+/// handler the same bytes. A body over the limit is left to the handler to refuse.
+async fn capture(req: Request, limit: usize) -> (Request, Option<Bytes>) {
+    let declared: Option<u64> = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return (req, None);
+    }
+    let (parts, body) = req.into_parts();
+    match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => (
+            Request::from_parts(parts, Body::from(bytes.clone())),
+            Some(bytes),
+        ),
+        // Over the limit or broken: the handler reads the same failure it would have.
+        Err(e) => {
+            let failed = futures::stream::iter([Err::<Bytes, _>(std::io::Error::other(e))]);
+            (Request::from_parts(parts, Body::from_stream(failed)), None)
+        }
+    }
+}
+
+/// The outer middleware: decide the fault, delay, journal.
+pub async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let controls = state.controls();
+    let journal_on = controls.journal.enabled();
+    if !journal_on && controls.faults.is_empty() {
+        return next.run(req).await;
+    }
+    let started = Instant::now();
+    let path = req.uri().path().to_owned();
+    let call = call_name(&path).unwrap_or("");
+    let query = req.uri().query().unwrap_or("").to_owned();
+    let (corpid, agentid) = caller(&state, call, &query).await;
+    let target = Target {
+        call,
+        corpid: corpid.as_deref(),
+        agentid,
+    };
+    let applied = controls.faults.decide(&target, || draw(&state));
+    let (mut req, body) = if journal_on {
+        let limit = if call == "ingest/v1/events" {
+            crate::routes::ingest::MAX_INGEST_BODY
+        } else {
+            crate::wecom::MAX_BODY
+        };
+        capture(req, limit).await
+    } else {
+        (req, None)
+    };
+    let method = req.method().to_string();
+    if let Some(a) = &applied {
+        if a.latency_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(a.latency_ms)).await;
+        }
+        if let Some(action) = a.action {
+            req.extensions_mut().insert(Inject(action));
+        }
+    }
+    let resp = next.run(req).await;
+    if journal_on {
+        let known: Vec<String> = ["access_token", "corpsecret"]
+            .iter()
+            .filter_map(|k| first_query_value(&query, k))
+            .collect();
+        let dropped = resp.extensions().get::<Dropped>().is_some();
+        controls.journal.record(Entry {
+            id: 0,
+            at_ms: state.now().saturating_mul(1000),
+            method,
+            path,
+            corpid,
+            agentid,
+            status: (!dropped).then(|| resp.status().as_u16()),
+            errcode: resp
+                .headers()
+                .get("Error-Code")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok()),
+            latency_us: started.elapsed().as_micros() as u64,
+            request_id: resp.extensions().get::<RequestId>().map(|r| r.0.clone()),
+            fault: applied.map(|a| a.id),
+            body: body.map_or(serde_json::Value::Null, |b| {
+                journal::redact_body(&b, &known)
+            }),
+        });
+    }
+    resp
+}
+
+/// The inner middleware: answer with the decided fault instead of calling the handler.
+pub async fn inject(req: Request, next: Next) -> Response {
+    let Some(Inject(action)) = req.extensions().get::<Inject>().copied() else {
+        return next.run(req).await;
+    };
+    let ingest = call_name(req.uri().path()) == Some("ingest/v1/events");
+    match action {
+        Action::Errcode(code) if ingest => HttpError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("injected fault (errcode {code}): nothing was applied, retry later"),
+        )
+        .into_response(),
+        Action::Errcode(code) => ApiError::Code(code).into_response(),
+        Action::HttpStatus(s) => StatusCode::from_u16(s)
+            .unwrap_or(StatusCode::BAD_GATEWAY)
+            .into_response(),
+        Action::Drop => {
+            let mut r = StatusCode::BAD_GATEWAY.into_response();
+            r.extensions_mut().insert(Dropped);
+            r
+        }
+    }
+}
