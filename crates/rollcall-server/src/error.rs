@@ -87,6 +87,7 @@ impl From<TokenError> for ApiError {
             TokenError::CorpidMissing => ApiError::Code(errcode::CORPID_MISSING),
             TokenError::UnknownCorp => ApiError::Code(errcode::INVALID_CORPID),
             TokenError::BadCredential => ApiError::Code(errcode::INVALID_CREDENTIAL),
+            TokenError::RateLimited => ApiError::Code(errcode::API_FREQ_OUT_OF_LIMIT),
             TokenError::Store(e) => e.into(),
         }
     }

@@ -18,6 +18,7 @@
 //! - `ops`: the operations handlers call, over a domain `Caller` rather than HTTP types:
 //!   meeting calls (one module per call), access checks, tokens, directory, ingest, admin.
 //! - `routes`: one module per resource.
+//! - [`control`]: rate limits and metrics, seen by every request alike.
 //! - [`config`]: the config file (settings and corps) parsed, with `file:line` errors.
 #![forbid(unsafe_code)]
 
@@ -25,6 +26,7 @@ use std::future::Future;
 
 mod auth;
 pub mod config;
+pub mod control;
 pub mod demo;
 mod error;
 mod ops;

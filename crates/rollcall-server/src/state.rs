@@ -12,6 +12,8 @@ use rollcall_core::recurrence::{self, TimeZone, TimeZoneError};
 use rollcall_core::visibility::Visibility;
 use rollcall_store::{Store, StoreError, StoreResult};
 
+use crate::control::Controls;
+
 /// What the operator configures about the server itself (the directory lives in the store).
 /// The time zone of recurring meetings is set on the state, with [`AppState::set_time_zone`].
 #[derive(Clone, Default)]
@@ -93,6 +95,8 @@ struct Inner {
     /// dates are read in). Asia/Shanghai, WeCom's, unless set with
     /// [`AppState::set_time_zone`].
     time_zone: RwLock<TimeZone>,
+    /// Emulator and operations controls: rate limits, metrics.
+    controls: Controls,
 }
 
 /// How many token records the token cache keeps before it starts over.
@@ -135,13 +139,14 @@ impl AppState {
             inner: Arc::new(Inner {
                 store,
                 secret,
-                clock,
+                clock: clock.clone(),
                 ids,
                 config,
                 directories: RwLock::new(DirectoryCache::default()),
                 meetings: Mutex::new(HashMap::new()),
                 tokens: Mutex::new(HashMap::new()),
                 time_zone: RwLock::new(recurrence::default_tz()),
+                controls: Controls::new(clock),
             }),
         })
     }
@@ -189,6 +194,10 @@ impl AppState {
     }
     pub fn config(&self) -> &ServerConfig {
         &self.inner.config
+    }
+    /// Rate limits and metrics (the emulator's and the operator's controls).
+    pub fn controls(&self) -> &Controls {
+        &self.inner.controls
     }
 
     /// The corp's directory, at most [`CACHE_TTL`] behind the store.

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use rollcall_server::config::FileConfig;
 /// The value types the flags share with the config file (parsed, and refused, alike).
 pub use rollcall_server::config::{ClockSpec, Secret};
+use rollcall_server::control::RateLimits;
 
 use crate::cli::ServeArgs;
 
@@ -43,6 +44,10 @@ pub struct Settings {
     pub clock: ClockSpec,
     /// IANA time zone for recurring meetings (`None`: the server's default, Asia/Shanghai).
     pub timezone: Option<String>,
+    /// Per app per call limits (SPEC §7): the file's `[rate_limits]`, else 6000 a minute.
+    /// File only (no flag): a table of per-call overrides does not fit a flag, and the
+    /// admin API changes it at run time.
+    pub rate_limits: RateLimits,
 }
 
 /// Why the settings cannot be used.
@@ -107,6 +112,7 @@ impl Settings {
             seed: args.seed.or(file.seed),
             clock: args.clock.or(file.clock).unwrap_or_default(),
             timezone: args.timezone.clone().or_else(|| file.timezone.clone()),
+            rate_limits: file.rate_limits.clone().unwrap_or_default(),
         })
     }
 }
@@ -223,6 +229,17 @@ demo = true
         assert_eq!(s.listen, "10.0.0.1:1", "env over file");
         assert_eq!(s.seed, Some(5), "flag over env over file");
         assert_eq!(s.token_ttl_secs.get(), 60, "file over default");
+    }
+
+    #[test]
+    fn rate_limits_come_from_the_file_or_the_default() {
+        let s = Settings::resolve(&ServeArgs::default(), None).unwrap();
+        assert_eq!(s.rate_limits, RateLimits::default());
+        assert_eq!(s.rate_limits.per_minute.get(), 6000);
+        let f = file("[rate_limits]\nper_minute = 60\n[rate_limits.calls]\n\"gettoken\" = 5\n");
+        let s = Settings::resolve(&ServeArgs::default(), Some(&f)).unwrap();
+        assert_eq!(s.rate_limits.per_minute.get(), 60);
+        assert_eq!(s.rate_limits.calls.len(), 1);
     }
 
     #[test]

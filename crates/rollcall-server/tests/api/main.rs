@@ -15,4 +15,5 @@ mod meetings;
 mod nodes;
 mod outage;
 mod pagination;
+mod rate_limits;
 mod wire;
