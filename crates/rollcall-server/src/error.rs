@@ -58,6 +58,7 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        crate::control::metrics::note_store_error();
         ApiError::Busy(e.to_string())
     }
 }
@@ -127,6 +128,7 @@ impl From<StoreError> for HttpError {
         match e {
             StoreError::Conflict(what) => HttpError::new(StatusCode::CONFLICT, what),
             e => {
+                crate::control::metrics::note_store_error();
                 tracing::error!(error = %e, "store failure");
                 HttpError::new(
                     StatusCode::SERVICE_UNAVAILABLE,

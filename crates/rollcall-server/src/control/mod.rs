@@ -3,12 +3,14 @@
 //!
 //! # Layout
 //! - [`rate_limit`]: per app per call token buckets (SPEC §7), 45009 when empty.
+//! - [`metrics`]: the Prometheus registry behind `GET /metrics` and its middleware.
 
 use std::sync::Arc;
 
 use rollcall_core::clock::Clock;
 use rollcall_core::model::AppRef;
 
+pub mod metrics;
 pub mod rate_limit;
 
 pub use rate_limit::{CallName, RateLimiter, RateLimits};
@@ -18,6 +20,8 @@ pub use rate_limit::{CallName, RateLimiter, RateLimits};
 pub struct Controls {
     /// Per app per call buckets.
     pub rate_limits: RateLimiter,
+    /// What `GET /metrics` shows.
+    pub metrics: metrics::Metrics,
 }
 
 impl Controls {
@@ -25,13 +29,18 @@ impl Controls {
     pub fn new(clock: Arc<dyn Clock>) -> Self {
         Self {
             rate_limits: RateLimiter::new(clock),
+            metrics: metrics::Metrics::new(),
         }
     }
 
     /// May `app` make `call` (a `/cgi-bin/` path without the prefix) now? Takes one call
     /// from its bucket; `false` means answer 45009.
     pub fn admit(&self, app: &AppRef, call: &str) -> bool {
-        self.rate_limits.check(app, call)
+        let admitted = self.rate_limits.check(app, call);
+        if let (false, Some(call)) = (admitted, CallName::new(call)) {
+            self.metrics.rate_limited(call);
+        }
+        admitted
     }
 
     /// Back to the start-up state (`POST /admin/v1/reset`): every bucket full, the

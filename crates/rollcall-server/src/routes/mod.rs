@@ -15,6 +15,7 @@ pub mod admin;
 pub mod health;
 pub mod ingest;
 pub mod meeting;
+pub mod metrics;
 pub mod rate_limits;
 pub mod token;
 
@@ -59,7 +60,12 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::routes())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics))
         .fallback(|| async { StatusCode::NOT_FOUND })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::control::metrics::track,
+        ))
         .with_state(state)
 }
 

@@ -12,6 +12,7 @@ mod gettoken;
 mod helpers;
 mod ingest;
 mod meetings;
+mod metrics;
 mod nodes;
 mod outage;
 mod pagination;
