@@ -162,3 +162,53 @@ async fn counts_move_and_labels_carry_no_ids() {
         );
     }
 }
+
+/// A route to the store that fails every call while `down` is set.
+#[derive(Debug)]
+struct Switchable {
+    inner: std::sync::Arc<dyn rollcall_store::Store>,
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl rollcall_testkit::store::Route for Switchable {
+    fn route(&self) -> rollcall_store::StoreResult<&dyn rollcall_store::Store> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            Err(rollcall_store::StoreError::Unavailable(
+                "switched off".into(),
+            ))
+        } else {
+            Ok(&*self.inner)
+        }
+    }
+}
+
+#[tokio::test]
+async fn store_errors_are_counted() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let down = Arc::new(AtomicBool::new(false));
+    let store = Arc::new(rollcall_testkit::store::Routed(Switchable {
+        inner: open_store(dir.path()).await,
+        down: down.clone(),
+    }));
+    let app = TestApp::builder().store(store).spawn().await;
+    let m = app.one_off().await;
+    down.store(true, Ordering::SeqCst);
+    let r = app
+        .http
+        .post(format!("{}/ingest/v1/events", app.base))
+        .bearer_auth(INGEST_KEY)
+        .json(&json!([join(&m, "a", NOW - 10, "bob")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let v = app
+        .gettoken_raw(&format!("corpid=wwnew&corpsecret={SECRET}"))
+        .await;
+    expect_err(&v, -1);
+    down.store(false, Ordering::SeqCst);
+    let (text, after) = scrape(&app).await;
+    assert_eq!(get(&after, "rollcall_store_errors_total"), 2.0, "{text}");
+}
