@@ -46,10 +46,16 @@ impl FromRequestParts<AppState> for AppToken {
         }
         // A token of an app that was removed or disabled since is revoked.
         let corp = state.corp(&rec.app.corpid).await?.ok_or(invalid.clone())?;
-        match Caller::new(corp, rec.app) {
-            Some(caller) if caller.app_record().enabled => Ok(AppToken(caller)),
-            _ => Err(invalid),
+        let caller = match Caller::new(corp, rec.app) {
+            Some(caller) if caller.app_record().enabled => caller,
+            _ => return Err(invalid),
+        };
+        // The rate limit (SPEC §7) of the token's app for this call, before the body is read.
+        let call = parts.uri.path().strip_prefix("/cgi-bin/").unwrap_or("");
+        if !state.controls().admit(&caller.app, call) {
+            return Err(ApiError::Code(errcode::API_FREQ_OUT_OF_LIMIT));
         }
+        Ok(AppToken(caller))
     }
 }
 

@@ -58,6 +58,7 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        crate::control::metrics::note_store_error();
         ApiError::Busy(e.to_string())
     }
 }
@@ -87,6 +88,7 @@ impl From<TokenError> for ApiError {
             TokenError::CorpidMissing => ApiError::Code(errcode::CORPID_MISSING),
             TokenError::UnknownCorp => ApiError::Code(errcode::INVALID_CORPID),
             TokenError::BadCredential => ApiError::Code(errcode::INVALID_CREDENTIAL),
+            TokenError::RateLimited => ApiError::Code(errcode::API_FREQ_OUT_OF_LIMIT),
             TokenError::Store(e) => e.into(),
         }
     }
@@ -126,6 +128,7 @@ impl From<StoreError> for HttpError {
         match e {
             StoreError::Conflict(what) => HttpError::new(StatusCode::CONFLICT, what),
             e => {
+                crate::control::metrics::note_store_error();
                 tracing::error!(error = %e, "store failure");
                 HttpError::new(
                     StatusCode::SERVICE_UNAVAILABLE,

@@ -20,6 +20,7 @@
 //! - `control`: emulator controls as one layer around `/cgi-bin/*` and ingest: injected
 //!   faults and the request journal (per node, in memory).
 //! - `routes`: one module per resource.
+//! - [`control`]: rate limits and metrics, seen by every request alike.
 //! - [`config`]: the config file (settings and corps) parsed, with `file:line` errors.
 #![forbid(unsafe_code)]
 
@@ -27,7 +28,7 @@ use std::future::Future;
 
 mod auth;
 pub mod config;
-mod control;
+pub mod control;
 pub mod demo;
 mod error;
 mod ops;

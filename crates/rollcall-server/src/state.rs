@@ -98,7 +98,7 @@ struct Inner {
     /// dates are read in). Asia/Shanghai, WeCom's, unless set with
     /// [`AppState::set_time_zone`].
     time_zone: RwLock<TimeZone>,
-    /// Faults and the request journal (this node's, in memory).
+    /// This node's controls: faults, the request journal, rate limits, metrics.
     controls: Arc<Controls>,
 }
 
@@ -145,14 +145,14 @@ impl AppState {
             inner: Arc::new(Inner {
                 store,
                 secret,
-                clock,
+                clock: clock.clone(),
                 ids,
                 config,
                 directories: RwLock::new(DirectoryCache::default()),
                 meetings: Mutex::new(HashMap::new()),
                 tokens: Mutex::new(HashMap::new()),
                 time_zone: RwLock::new(recurrence::default_tz()),
-                controls: Arc::new(Controls::new(journal_size)),
+                controls: Arc::new(Controls::new(journal_size, clock)),
             }),
         })
     }
@@ -198,12 +198,13 @@ impl AppState {
     pub fn ids(&self) -> &IdGen {
         &self.inner.ids
     }
-    /// Faults and the request journal of this node.
-    pub(crate) fn controls(&self) -> &Arc<Controls> {
-        &self.inner.controls
-    }
     pub fn config(&self) -> &ServerConfig {
         &self.inner.config
+    }
+    /// This node's controls: faults, the request journal, rate limits, metrics. Public so
+    /// start-up (and the benchmark) can set the rate limits.
+    pub fn controls(&self) -> &Controls {
+        &self.inner.controls
     }
 
     /// The corp's directory, at most [`CACHE_TTL`] behind the store.

@@ -93,6 +93,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let state = AppState::new(store, config, clock, ids)
         .await
         .context("initialising the store")?;
+    state
+        .controls()
+        .rate_limits
+        .configure(settings.rate_limits.clone());
     if let Some(tz) = &settings.timezone {
         state
             .set_time_zone(tz)

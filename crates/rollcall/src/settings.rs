@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use rollcall_server::config::FileConfig;
 /// The value types the flags share with the config file (parsed, and refused, alike).
 pub use rollcall_server::config::{ClockSpec, Secret};
+use rollcall_server::control::RateLimits;
 
 use crate::cli::ServeArgs;
 
@@ -47,6 +48,10 @@ pub struct Settings {
     pub timezone: Option<String>,
     /// Entries the request journal keeps (0: off).
     pub journal_size: usize,
+    /// Per app per call limits (SPEC §7): the file's `[rate_limits]`, else 6000 a minute.
+    /// File only (no flag): a table of per-call overrides does not fit a flag, and the
+    /// admin API changes it at run time.
+    pub rate_limits: RateLimits,
 }
 
 /// Why the settings cannot be used.
@@ -115,6 +120,7 @@ impl Settings {
                 .journal_size
                 .or(file.journal_size)
                 .unwrap_or(DEFAULT_JOURNAL_SIZE),
+            rate_limits: file.rate_limits.clone().unwrap_or_default(),
         })
     }
 }
@@ -231,6 +237,17 @@ demo = true
         assert_eq!(s.listen, "10.0.0.1:1", "env over file");
         assert_eq!(s.seed, Some(5), "flag over env over file");
         assert_eq!(s.token_ttl_secs.get(), 60, "file over default");
+    }
+
+    #[test]
+    fn rate_limits_come_from_the_file_or_the_default() {
+        let s = Settings::resolve(&ServeArgs::default(), None).unwrap();
+        assert_eq!(s.rate_limits, RateLimits::default());
+        assert_eq!(s.rate_limits.per_minute.get(), 6000);
+        let f = file("[rate_limits]\nper_minute = 60\n[rate_limits.calls]\n\"gettoken\" = 5\n");
+        let s = Settings::resolve(&ServeArgs::default(), Some(&f)).unwrap();
+        assert_eq!(s.rate_limits.per_minute.get(), 60);
+        assert_eq!(s.rate_limits.calls.len(), 1);
     }
 
     #[test]

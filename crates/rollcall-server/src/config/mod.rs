@@ -53,6 +53,8 @@ pub struct FileConfig {
     pub timezone: Option<String>,
     /// Entries of the request journal; 0 turns it off.
     pub journal_size: Option<usize>,
+    /// `[rate_limits]` and `[rate_limits.calls]` (SPEC §7); absent: 6000 a minute.
+    pub rate_limits: Option<crate::control::RateLimits>,
     #[serde(default)]
     pub corps: Vec<Spanned<CorpToml>>,
 }
@@ -355,6 +357,43 @@ name = "Example Corp"
     fn inline_tables_are_located_too() {
         let src = "[[corps]]\ncorpid = \"ww9\"\ndepartments = [\n  { id = 1, name = \"HQ\" },\n  { id = 1, name = \"again\" },\n]\n";
         assert_eq!(line_of_err(src).0, 5);
+    }
+
+    #[test]
+    fn rate_limits_parse_with_overrides() {
+        let src = format!(
+            "{GOOD}\n[rate_limits]\nper_minute = 100\n\n[rate_limits.calls]\n\"meeting/get_attendee_list\" = 7\n"
+        );
+        let cfg = parse_config("rollcall.toml", &src).unwrap();
+        let limits = cfg.file.rate_limits.expect("rate limits");
+        assert_eq!(limits.per_minute.get(), 100);
+        let call = crate::control::CallName::new("meeting/get_attendee_list").unwrap();
+        assert_eq!(limits.limit_of(call).get(), 7);
+        let none = parse_config("rollcall.toml", GOOD).unwrap();
+        assert!(none.file.rate_limits.is_none());
+    }
+
+    #[test]
+    fn bad_rate_limits_name_their_line() {
+        // GOOD has 35 lines; a blank line, then [rate_limits] at 37.
+        let with = |tail: &str| format!("{GOOD}\n[rate_limits]\n{tail}");
+        let (line, msg) = line_of_err(&with("per_minute = 0\n"));
+        assert_eq!(line, 38);
+        assert!(msg.contains("nonzero"), "{msg}");
+        assert_eq!(line_of_err(&with("per_minute = -3\n")).0, 38);
+        assert_eq!(line_of_err(&with("per_minute = \"lots\"\n")).0, 38);
+        let (line, msg) = line_of_err(&with(
+            "per_minute = 10\n[rate_limits.calls]\n\"meeting/nope\" = 5\n",
+        ));
+        assert_eq!(line, 40);
+        assert!(msg.contains("unknown call \"meeting/nope\""), "{msg}");
+        let (line, _) = line_of_err(&with(
+            "per_minute = 10\n[rate_limits.calls]\n\"gettoken\" = 0\n",
+        ));
+        assert_eq!(line, 40);
+        let (line, msg) = line_of_err(&with("per_minutes = 10\n"));
+        assert_eq!(line, 38);
+        assert!(msg.contains("per_minutes"), "{msg}");
     }
 
     #[test]

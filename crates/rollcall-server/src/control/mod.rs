@@ -1,9 +1,12 @@
-//! Emulator controls (SPEC §9) as one layer around the `/cgi-bin/*` and ingest routes:
-//! injected faults and the request journal. Handlers never see them.
+//! Controls that see every request the same way (DESIGN.md, "Where the next capabilities
+//! fit"): injected faults and the request journal (SPEC §9), rate limits and metrics
+//! (SPEC §7). Their state lives here, in [`Controls`] on the `AppState`; handlers never see
+//! them.
 //!
-//! Both are **per node** and in memory: a fault set through one node applies to the calls
-//! that node serves, and each node journals its own requests. [`Controls::clear`] empties
-//! both (for `POST /admin/v1/reset`).
+//! All are **per node** and in memory: a fault set through one node applies to the calls
+//! that node serves, each node journals its own requests, and each node's buckets allow the
+//! full rate (a shared bucket would cost a store round trip on every call).
+//! [`Controls::reset`] brings them back to the start-up state (for `POST /admin/v1/reset`).
 //!
 //! Two middlewares, so that an injected WeCom error is rendered by the one envelope
 //! (`crate::wecom`, with its request id, headers and log line) and the journal still sees
@@ -17,7 +20,10 @@
 //! # Layout
 //! - [`faults`]: the rule table and its matching.
 //! - [`journal`]: the ring and body redaction.
+//! - [`rate_limit`]: per app per call token buckets (SPEC §7), 45009 when empty.
+//! - [`metrics`]: the Prometheus registry behind `GET /metrics` and its middleware.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
@@ -27,7 +33,9 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use rollcall_core::clock::Clock;
 use rollcall_core::crypto::{sha256, token_hash};
+use rollcall_core::model::AppRef;
 
 use crate::auth::first_query_value;
 use crate::error::{ApiError, HttpError};
@@ -35,6 +43,10 @@ use crate::state::AppState;
 
 pub mod faults;
 pub mod journal;
+pub mod metrics;
+pub mod rate_limit;
+
+pub use rate_limit::{CallName, RateLimiter, RateLimits};
 
 use faults::{Action, FaultTable, Target};
 use journal::{Entry, Journal};
@@ -54,26 +66,46 @@ pub const CALLS: [&str; 8] = [
     "ingest/v1/events",
 ];
 
-/// The fault table and the journal ring of this node.
+/// This node's controls.
 #[derive(Debug)]
 pub struct Controls {
     pub faults: FaultTable,
     pub journal: Journal,
+    /// Per app per call buckets.
+    pub rate_limits: RateLimiter,
+    /// What `GET /metrics` shows.
+    pub metrics: metrics::Metrics,
 }
 
 impl Controls {
-    pub fn new(journal_size: usize) -> Self {
+    /// An empty fault table, a journal of `journal_size` entries, default limits refilling
+    /// by the server's `clock`.
+    pub fn new(journal_size: usize, clock: Arc<dyn Clock>) -> Self {
         Self {
             faults: FaultTable::default(),
             journal: Journal::new(journal_size),
+            rate_limits: RateLimiter::new(clock),
+            metrics: metrics::Metrics::new(),
         }
     }
 
-    /// Forget every fault and journal entry (`POST /admin/v1/reset` calls it).
-    #[allow(dead_code)] // until the reset endpoint lands
-    pub fn clear(&self) {
+    /// May `app` make `call` (a `/cgi-bin/` path without the prefix) now? Takes one call
+    /// from its bucket; `false` means answer 45009.
+    pub fn admit(&self, app: &AppRef, call: &str) -> bool {
+        let admitted = self.rate_limits.check(app, call);
+        if let (false, Some(call)) = (admitted, CallName::new(call)) {
+            self.metrics.rate_limited(call);
+        }
+        admitted
+    }
+
+    /// Back to the start-up state (`POST /admin/v1/reset`): no fault, an empty journal,
+    /// the start-up limits with every bucket full. Metrics are counters of the process and
+    /// are kept, as Prometheus expects.
+    pub fn reset(&self) {
         self.faults.clear();
         self.journal.clear();
+        self.rate_limits.reset();
     }
 }
 
@@ -194,6 +226,7 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
             tokio::time::sleep(Duration::from_millis(a.latency_ms)).await;
         }
         if let Some(action) = a.action {
+            controls.metrics.fault_injected(call);
             req.extensions_mut().insert(Inject(action));
         }
     }

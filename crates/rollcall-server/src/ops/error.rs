@@ -40,6 +40,8 @@ pub enum TokenError {
     UnknownCorp,
     /// No enabled app of the corp has this secret.
     BadCredential,
+    /// The app's `gettoken` bucket is empty (SPEC §7).
+    RateLimited,
     Store(StoreError),
 }
 

@@ -30,15 +30,21 @@ pub async fn issue(
     let app = found
         .filter(|a| a.enabled)
         .ok_or(TokenError::BadCredential)?;
+    // Limited per app, after the secret is checked: a wrong secret must not spend the real
+    // app's calls, and only apps that exist get a bucket.
+    let app_ref = AppRef {
+        corpid: corp.directory.corpid.clone(),
+        agentid: app.agentid,
+    };
+    if !state.controls().admit(&app_ref, "gettoken") {
+        return Err(TokenError::RateLimited);
+    }
     let now = state.now();
     let nonce = state.ids().bytes::<16>();
     let candidate = TokenRecord {
         hash: sha256(state.secret().token(&nonce).as_bytes()),
         nonce,
-        app: AppRef {
-            corpid: corp.directory.corpid.clone(),
-            agentid: app.agentid,
-        },
+        app: app_ref,
         issued_at: now,
         expires_at: now + state.config().token_ttl_secs,
     };

@@ -35,6 +35,12 @@ pub fn routes() -> Router<AppState> {
         )
         .merge(super::faults::routes())
         .merge(super::journal::routes())
+        .route(
+            "/admin/v1/rate_limits",
+            axum::routing::get(super::rate_limits::get)
+                .put(super::rate_limits::put)
+                .fallback(wrong_method),
+        )
 }
 
 /// A JSON body whose errors come back as `400 {"error": …}` naming the problem.
@@ -129,6 +135,6 @@ async fn set_clock(
 async fn wrong_method() -> HttpError {
     HttpError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        "this endpoint only accepts POST (GET and POST for /admin/v1/clock)",
+        "this endpoint only accepts POST (GET and POST for /admin/v1/clock, GET and PUT for /admin/v1/rate_limits)",
     )
 }

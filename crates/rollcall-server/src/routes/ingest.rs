@@ -64,5 +64,9 @@ pub async fn events(
         })?;
     let items = split_events(&bytes, ndjson)?;
     let report = ingest::ingest(&state, items).await?;
+    state
+        .controls()
+        .metrics
+        .ingested(report.accepted, report.duplicates, report.rejected.len());
     Ok((StatusCode::OK, Json(report)))
 }

@@ -18,6 +18,8 @@ pub mod health;
 pub mod ingest;
 mod journal;
 pub mod meeting;
+pub mod metrics;
+pub mod rate_limits;
 pub mod token;
 
 /// Build the whole router over `state`.
@@ -74,7 +76,12 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::routes())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics))
         .fallback(|| async { StatusCode::NOT_FOUND })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::control::metrics::track,
+        ))
         .with_state(state)
 }
 
