@@ -14,6 +14,8 @@ const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 #[derive(Debug)]
 pub struct IdGen {
     rng: Mutex<ChaCha20Rng>,
+    /// The seed it was made with, if any: what [`Self::reset`] starts the sequence from.
+    seed: Option<u64>,
 }
 
 impl IdGen {
@@ -21,6 +23,7 @@ impl IdGen {
     pub fn random() -> Self {
         Self {
             rng: Mutex::new(ChaCha20Rng::from_entropy()),
+            seed: None,
         }
     }
 
@@ -28,7 +31,18 @@ impl IdGen {
     pub fn seeded(seed: u64) -> Self {
         Self {
             rng: Mutex::new(ChaCha20Rng::seed_from_u64(seed)),
+            seed: Some(seed),
         }
+    }
+
+    /// Start the sequence again (SPEC §9 reset): seeded, the next values are the first ones
+    /// the seed gave; random, fresh entropy is drawn (there is no sequence to repeat).
+    pub fn reset(&self) {
+        let fresh = match self.seed {
+            Some(seed) => ChaCha20Rng::seed_from_u64(seed),
+            None => ChaCha20Rng::from_entropy(),
+        };
+        *self.rng.lock().unwrap_or_else(|p| p.into_inner()) = fresh;
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut ChaCha20Rng) -> T) -> T {
@@ -69,5 +83,21 @@ impl IdGen {
     pub fn request_id(&self, now: i64) -> String {
         let n: u32 = self.with(|r| r.gen_range(0..0x100_0000));
         format!("{now}_{n:06x}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seeded_reset_repeats_the_sequence() {
+        let ids = IdGen::seeded(7);
+        let first = (ids.meetingid(), ids.bytes::<16>(), ids.request_id(1));
+        ids.reset();
+        assert_eq!(
+            first,
+            (ids.meetingid(), ids.bytes::<16>(), ids.request_id(1))
+        );
     }
 }
