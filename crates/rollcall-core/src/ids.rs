@@ -14,8 +14,9 @@ const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 #[derive(Debug)]
 pub struct IdGen {
     rng: Mutex<ChaCha20Rng>,
-    /// The seed it was made with, if any: what [`Self::reset`] starts the sequence from.
-    seed: Option<u64>,
+    /// Seeded: the generator as it was at the start (see [`Self::mark_start`]), what
+    /// [`Self::reset`] goes back to. `None`: random, nothing to repeat.
+    start: Mutex<Option<ChaCha20Rng>>,
 }
 
 impl IdGen {
@@ -23,7 +24,7 @@ impl IdGen {
     pub fn random() -> Self {
         Self {
             rng: Mutex::new(ChaCha20Rng::from_entropy()),
-            seed: None,
+            start: Mutex::new(None),
         }
     }
 
@@ -31,18 +32,27 @@ impl IdGen {
     pub fn seeded(seed: u64) -> Self {
         Self {
             rng: Mutex::new(ChaCha20Rng::seed_from_u64(seed)),
-            seed: Some(seed),
+            start: Mutex::new(Some(ChaCha20Rng::seed_from_u64(seed))),
         }
     }
 
-    /// Start the sequence again (SPEC §9 reset): seeded, the next values are the first ones
-    /// the seed gave; random, fresh entropy is drawn (there is no sequence to repeat).
+    /// Seeded: make the current position the start [`Self::reset`] returns to. The server
+    /// calls it once it has drawn what a start-up draws (a candidate server secret), so a
+    /// reset repeats the requests' values, not the start-up's.
+    pub fn mark_start(&self) {
+        let now = self.rng.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut start = self.start.lock().unwrap_or_else(|p| p.into_inner());
+        if start.is_some() {
+            *start = Some(now);
+        }
+    }
+
+    /// Start the sequence again (SPEC §9 reset): seeded, the next values are the ones that
+    /// followed the start; random, fresh entropy is drawn (there is no sequence to repeat).
     pub fn reset(&self) {
-        let fresh = match self.seed {
-            Some(seed) => ChaCha20Rng::seed_from_u64(seed),
-            None => ChaCha20Rng::from_entropy(),
-        };
-        *self.rng.lock().unwrap_or_else(|p| p.into_inner()) = fresh;
+        let start = self.start.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        *self.rng.lock().unwrap_or_else(|p| p.into_inner()) =
+            start.unwrap_or_else(ChaCha20Rng::from_entropy);
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut ChaCha20Rng) -> T) -> T {
@@ -93,6 +103,8 @@ mod tests {
     #[test]
     fn a_seeded_reset_repeats_the_sequence() {
         let ids = IdGen::seeded(7);
+        let _startup: [u8; 32] = ids.bytes();
+        ids.mark_start();
         let first = (ids.meetingid(), ids.bytes::<16>(), ids.request_id(1));
         ids.reset();
         assert_eq!(

@@ -125,6 +125,7 @@ impl From<StoreError> for HttpError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(what) => HttpError::new(StatusCode::CONFLICT, what),
+            StoreError::NotFound(what) => HttpError::new(StatusCode::NOT_FOUND, what),
             e => {
                 tracing::error!(error = %e, "store failure");
                 HttpError::new(

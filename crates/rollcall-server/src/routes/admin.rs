@@ -33,6 +33,7 @@ pub fn routes() -> Router<AppState> {
                 .post(set_clock)
                 .fallback(wrong_method),
         )
+        .merge(super::snapshots::routes())
 }
 
 /// A JSON body whose errors come back as `400 {"error": …}` naming the problem.

@@ -15,6 +15,7 @@ pub mod admin;
 pub mod health;
 pub mod ingest;
 pub mod meeting;
+pub mod snapshots;
 pub mod token;
 
 /// Build the whole router over `state`.

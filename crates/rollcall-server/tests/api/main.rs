@@ -15,4 +15,5 @@ mod meetings;
 mod nodes;
 mod outage;
 mod pagination;
+mod snapshots;
 mod wire;
