@@ -31,27 +31,58 @@ impl Clock for SystemClock {
 }
 
 /// A clock that only moves when told to; shared by clones.
+///
+/// It remembers the time it started at, so that a reset (SPEC §9) can put it back there.
 #[derive(Debug, Clone)]
-pub struct VirtualClock(Arc<AtomicI64>);
+pub struct VirtualClock {
+    now: Arc<AtomicI64>,
+    start: i64,
+}
 
 impl VirtualClock {
     pub fn new(now: i64) -> Self {
-        Self(Arc::new(AtomicI64::new(now)))
+        Self {
+            now: Arc::new(AtomicI64::new(now)),
+            start: now,
+        }
     }
     pub fn set(&self, now: i64) {
-        self.0.store(now, Ordering::SeqCst);
+        self.now.store(now, Ordering::SeqCst);
     }
     pub fn advance(&self, secs: i64) -> i64 {
-        self.0.fetch_add(secs, Ordering::SeqCst) + secs
+        self.now.fetch_add(secs, Ordering::SeqCst) + secs
+    }
+    /// The time the clock was made at.
+    pub fn start(&self) -> i64 {
+        self.start
+    }
+    /// Back to [`Self::start`], for every clone.
+    pub fn reset(&self) {
+        self.set(self.start);
     }
 }
 
 impl Clock for VirtualClock {
     fn now(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
+        self.now.load(Ordering::SeqCst)
     }
 
     fn as_virtual(&self) -> Option<&VirtualClock> {
         Some(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reset_returns_every_clone_to_the_start() {
+        let clock = VirtualClock::new(1_000);
+        let clone = clock.clone();
+        clone.advance(50);
+        clock.set(7);
+        clone.reset();
+        assert_eq!((clock.now(), clock.start()), (1_000, 1_000));
     }
 }

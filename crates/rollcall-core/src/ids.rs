@@ -14,6 +14,9 @@ const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 #[derive(Debug)]
 pub struct IdGen {
     rng: Mutex<ChaCha20Rng>,
+    /// Seeded: the generator as it was at the start (see [`Self::mark_start`]), what
+    /// [`Self::reset`] goes back to. `None`: random, nothing to repeat.
+    start: Mutex<Option<ChaCha20Rng>>,
 }
 
 impl IdGen {
@@ -21,6 +24,7 @@ impl IdGen {
     pub fn random() -> Self {
         Self {
             rng: Mutex::new(ChaCha20Rng::from_entropy()),
+            start: Mutex::new(None),
         }
     }
 
@@ -28,7 +32,27 @@ impl IdGen {
     pub fn seeded(seed: u64) -> Self {
         Self {
             rng: Mutex::new(ChaCha20Rng::seed_from_u64(seed)),
+            start: Mutex::new(Some(ChaCha20Rng::seed_from_u64(seed))),
         }
+    }
+
+    /// Seeded: make the current position the start [`Self::reset`] returns to. The server
+    /// calls it once it has drawn what a start-up draws (a candidate server secret), so a
+    /// reset repeats the requests' values, not the start-up's.
+    pub fn mark_start(&self) {
+        let now = self.rng.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut start = self.start.lock().unwrap_or_else(|p| p.into_inner());
+        if start.is_some() {
+            *start = Some(now);
+        }
+    }
+
+    /// Start the sequence again (SPEC §9 reset): seeded, the next values are the ones that
+    /// followed the start; random, fresh entropy is drawn (there is no sequence to repeat).
+    pub fn reset(&self) {
+        let start = self.start.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        *self.rng.lock().unwrap_or_else(|p| p.into_inner()) =
+            start.unwrap_or_else(ChaCha20Rng::from_entropy);
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut ChaCha20Rng) -> T) -> T {
@@ -69,5 +93,23 @@ impl IdGen {
     pub fn request_id(&self, now: i64) -> String {
         let n: u32 = self.with(|r| r.gen_range(0..0x100_0000));
         format!("{now}_{n:06x}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seeded_reset_repeats_the_sequence() {
+        let ids = IdGen::seeded(7);
+        let _startup: [u8; 32] = ids.bytes();
+        ids.mark_start();
+        let first = (ids.meetingid(), ids.bytes::<16>(), ids.request_id(1));
+        ids.reset();
+        assert_eq!(
+            first,
+            (ids.meetingid(), ids.bytes::<16>(), ids.request_id(1))
+        );
     }
 }

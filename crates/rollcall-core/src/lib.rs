@@ -28,6 +28,7 @@
 //!   load and write.
 //! - [`clock`]: the `Clock` trait (system or virtual time).
 //! - [`ids`]: generated identifiers, random or seeded for deterministic runs.
+//! - [`snapshot`]: which snapshot names are allowed.
 #![forbid(unsafe_code)]
 
 pub mod apply;
@@ -45,6 +46,7 @@ pub mod plan;
 pub mod recurrence;
 pub mod schedule;
 pub mod session;
+pub mod snapshot;
 pub mod visibility;
 pub mod window;
 

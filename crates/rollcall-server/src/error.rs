@@ -127,6 +127,7 @@ impl From<StoreError> for HttpError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(what) => HttpError::new(StatusCode::CONFLICT, what),
+            StoreError::NotFound(what) => HttpError::new(StatusCode::NOT_FOUND, what),
             e => {
                 crate::control::metrics::note_store_error();
                 tracing::error!(error = %e, "store failure");

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use rollcall_core::clock::Clock;
 use rollcall_core::crypto::ServerSecret;
+use rollcall_core::directory::CorpSpec;
 use rollcall_core::ids::IdGen;
 use rollcall_core::model::{App, Corp, Meeting, TokenRecord};
 use rollcall_core::recurrence::{self, TimeZone, TimeZoneError};
@@ -100,6 +101,9 @@ struct Inner {
     time_zone: RwLock<TimeZone>,
     /// This node's controls: faults, the request journal, rate limits, metrics.
     controls: Arc<Controls>,
+    /// The corps of the start-up configuration, applied again by a reset (SPEC §9) so the
+    /// directory is the configured one again; set with [`AppState::set_startup_corps`].
+    startup_corps: RwLock<Arc<Vec<CorpSpec>>>,
 }
 
 /// How many token records the token cache keeps before it starts over.
@@ -130,6 +134,7 @@ impl AppState {
         ids: Arc<IdGen>,
     ) -> StoreResult<Self> {
         let secret = ServerSecret::new(store.server_secret(ids.bytes::<32>()).await?);
+        ids.mark_start();
         let config = ServerConfig {
             token_ttl_secs: if config.token_ttl_secs > 0 {
                 config.token_ttl_secs
@@ -153,6 +158,7 @@ impl AppState {
                 tokens: Mutex::new(HashMap::new()),
                 time_zone: RwLock::new(recurrence::default_tz()),
                 controls: Arc::new(Controls::new(journal_size, clock)),
+                startup_corps: RwLock::new(Arc::new(Vec::new())),
             }),
         })
     }
@@ -250,6 +256,53 @@ impl AppState {
             cache.corps.insert(corpid.to_owned(), view.clone());
         }
         Ok(Some(view))
+    }
+
+    /// Remember the start-up configuration's corps (the binary applies them at start-up), so
+    /// that a reset applies them again.
+    pub fn set_startup_corps(&self, corps: Vec<CorpSpec>) {
+        *self
+            .inner
+            .startup_corps
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Arc::new(corps);
+    }
+
+    /// The start-up configuration's corps.
+    pub fn startup_corps(&self) -> Arc<Vec<CorpSpec>> {
+        self.inner
+            .startup_corps
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Forget every cached directory, meeting and token: the store was reset or restored
+    /// under them.
+    pub(crate) fn invalidate_caches(&self) {
+        self.invalidate_directories();
+        self.inner
+            .meetings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self.inner
+            .tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    /// Put the node's own run-time controls back at their start: the virtual clock at its
+    /// start value, the seeded id sequence at its first value, no fault, an empty journal,
+    /// the start-up rate limits with full buckets. The reset's one hook for every control
+    /// kept in the node.
+    pub(crate) fn reset_controls(&self) {
+        if let Some(clock) = self.virtual_clock() {
+            clock.reset();
+        }
+        self.inner.ids.reset();
+        self.inner.controls.reset();
     }
 
     /// Forget cached directories (this node just changed one).

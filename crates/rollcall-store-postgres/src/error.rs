@@ -18,6 +18,7 @@ pub(crate) enum Error {
     Pool(PoolError),
     Corrupt(String),
     Conflict(String),
+    NotFound(String),
     Unavailable(String),
 }
 
@@ -45,6 +46,7 @@ impl From<Error> for StoreError {
         match e {
             Error::Corrupt(m) => StoreError::Corrupt(m),
             Error::Conflict(m) => StoreError::Conflict(m),
+            Error::NotFound(m) => StoreError::NotFound(m),
             Error::Unavailable(m) => StoreError::Unavailable(m),
             Error::Pool(e) => StoreError::Unavailable(format!("postgres connection pool: {e}")),
             Error::Sql(e) => match e.code() {

@@ -24,6 +24,7 @@
 //! - `meetings`: meetings, sub-meetings, updates and cancellation, a member's meetings, and
 //!   per-sub-meeting presence.
 //! - `attendance`: batched ingest (the hot write path) and keyset scans (the hot read path).
+//! - `snapshots`: reset and named snapshots (SPEC §9), within the database.
 //! - `error`: the internal error, its mapping onto [`StoreError`], and column decoding.
 #![forbid(unsafe_code)]
 
@@ -32,6 +33,7 @@ mod directory;
 mod error;
 mod meetings;
 mod schema;
+mod snapshots;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,7 +48,7 @@ use rollcall_core::model::{
     UserMeetingRow, UserMeetingScan,
 };
 use rollcall_core::schedule::Presence;
-use rollcall_store::{Store, StoreError, StoreResult};
+use rollcall_store::{SnapshotInfo, Store, StoreError, StoreResult};
 
 use crate::error::{Error, Result};
 
@@ -267,6 +269,12 @@ impl PgStore {
     fn timeout(&self) -> Duration {
         self.inner.options.call_timeout
     }
+
+    /// The bound of a call that copies every table (reset, snapshots): the whole store, not
+    /// a few rows, so it is allowed twenty ordinary calls' time.
+    fn bulk_timeout(&self) -> Duration {
+        self.inner.options.call_timeout * 20
+    }
 }
 
 /// `host:port/dbname` of a config, without credentials.
@@ -391,6 +399,28 @@ impl Store for PgStore {
 
     async fn scan_sessions(&self, scan: &SessionScan) -> StoreResult<Vec<SessionRow>> {
         call!(self, self.timeout(), |c| attendance::scan(c, scan))
+    }
+
+    async fn reset(&self) -> StoreResult<()> {
+        call!(self, self.bulk_timeout(), |c| snapshots::reset(c))
+    }
+
+    async fn save_snapshot(&self, name: &str, created_at: i64) -> StoreResult<SnapshotInfo> {
+        call!(self, self.bulk_timeout(), |c| snapshots::save(
+            c, name, created_at
+        ))
+    }
+
+    async fn snapshots(&self) -> StoreResult<Vec<SnapshotInfo>> {
+        call!(self, self.timeout(), |c| snapshots::list(c))
+    }
+
+    async fn restore_snapshot(&self, name: &str) -> StoreResult<SnapshotInfo> {
+        call!(self, self.bulk_timeout(), |c| snapshots::restore(c, name))
+    }
+
+    async fn delete_snapshot(&self, name: &str) -> StoreResult<()> {
+        call!(self, self.bulk_timeout(), |c| snapshots::delete(c, name))
     }
 }
 

@@ -53,6 +53,9 @@
 //!   1 upgrades through it). `migration_2_lists_earlier_meetings_for_their_administrators`
 //!   checks the two agree.
 //!   `meetings_by_code` finds an app's meeting by the code people type (`meeting/get_info`).
+//! - Migration 3 (snapshots): `snapshots` and `snapshot_rows` hold named copies of every
+//!   other table's rows as `jsonb`, inside the database, so every node sees them; the
+//!   `snapshots` module explains why this shape (no DDL per snapshot).
 
 use crate::error::{get, Error, Result};
 
@@ -209,6 +212,22 @@ SELECT m.corpid, m.agentid, m.admin_userid,
            (SELECT max(s.end_time) FROM sub_meetings s WHERE s.meeting_key = m.key),
            m.meeting_start + m.meeting_duration))
 FROM meetings m WHERE m.admin_userid IS NOT NULL;
+"#,
+    r#"
+-- Named snapshots (SPEC §9): see the `snapshots` module.
+CREATE TABLE snapshots (
+    name       TEXT PRIMARY KEY,
+    created_at BIGINT NOT NULL,
+    meetings   BIGINT NOT NULL,
+    sessions   BIGINT NOT NULL
+);
+-- tbl: the table a row belongs to; row: to_jsonb of it.
+CREATE TABLE snapshot_rows (
+    name TEXT NOT NULL REFERENCES snapshots (name) ON DELETE CASCADE,
+    tbl  TEXT NOT NULL,
+    row  JSONB NOT NULL
+);
+CREATE INDEX snapshot_rows_by_table ON snapshot_rows (name, tbl);
 "#,
 ];
 

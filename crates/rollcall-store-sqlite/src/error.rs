@@ -15,6 +15,7 @@ pub(crate) enum Error {
     Pool(r2d2::Error),
     Corrupt(String),
     Conflict(String),
+    NotFound(String),
     Unavailable(String),
 }
 
@@ -50,6 +51,7 @@ impl From<Error> for StoreError {
         match e {
             Error::Corrupt(m) => StoreError::Corrupt(m),
             Error::Conflict(m) => StoreError::Conflict(m),
+            Error::NotFound(m) => StoreError::NotFound(m),
             Error::Unavailable(m) => StoreError::Unavailable(m),
             Error::Pool(e) => StoreError::Unavailable(format!("sqlite connection pool: {e}")),
             Error::Sql(e) => match &e {

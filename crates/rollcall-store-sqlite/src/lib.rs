@@ -18,6 +18,8 @@
 //! - `meetings`: meetings, sub-meetings, updates and cancellation, a member's meetings, and
 //!   per-sub-meeting presence.
 //! - `attendance`: ingest (the hot write path) and keyset session scans (the hot read path).
+//! - `snapshots`: reset and named snapshots (SPEC §9): `VACUUM INTO` copies under
+//!   `<dir>/snapshots/`, restored in one write transaction.
 //! - `error`: the internal error and its mapping onto [`StoreError`].
 #![forbid(unsafe_code)]
 
@@ -26,6 +28,7 @@ mod directory;
 mod error;
 mod meetings;
 mod schema;
+mod snapshots;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -41,7 +44,7 @@ use rollcall_core::model::{
     UserMeetingRow, UserMeetingScan,
 };
 use rollcall_core::schedule::Presence;
-use rollcall_store::{Store, StoreError, StoreResult};
+use rollcall_store::{SnapshotInfo, Store, StoreError, StoreResult};
 
 use crate::error::{Error, Result};
 
@@ -164,6 +167,33 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// The directory holding the snapshot files.
+    fn snapshot_dir(&self) -> PathBuf {
+        snapshots::dir_of(&self.inner.path)
+    }
+
+    /// Run `f` on a pooled read connection on the blocking pool: for reads that take long
+    /// (a whole-database copy), which must not hold an async worker.
+    async fn read_blocking<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner
+                .readers
+                .get()
+                .map_err(|e| Error::Unavailable(format!("read pool: {e}")))?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(joined)?
+        .map_err(StoreError::from)
+    }
+}
+
 /// A blocking task that panicked or was cancelled (runtime shutting down).
 fn joined(e: tokio::task::JoinError) -> StoreError {
     tracing::error!(error = %e, "sqlite store task failed");
@@ -272,6 +302,38 @@ impl Store for SqliteStore {
     async fn scan_sessions(&self, scan: &SessionScan) -> StoreResult<Vec<SessionRow>> {
         let scan = scan.clone();
         self.read(move |c| attendance::scan(c, &scan)).await
+    }
+
+    async fn reset(&self) -> StoreResult<()> {
+        self.write(snapshots::reset).await
+    }
+
+    async fn save_snapshot(&self, name: &str, created_at: i64) -> StoreResult<SnapshotInfo> {
+        let (dir, name) = (self.snapshot_dir(), name.to_owned());
+        self.read_blocking(move |c| snapshots::save(c, &dir, &name, created_at))
+            .await
+    }
+
+    async fn snapshots(&self) -> StoreResult<Vec<SnapshotInfo>> {
+        let dir = self.snapshot_dir();
+        tokio::task::spawn_blocking(move || snapshots::list(&dir))
+            .await
+            .map_err(joined)?
+            .map_err(StoreError::from)
+    }
+
+    async fn restore_snapshot(&self, name: &str) -> StoreResult<SnapshotInfo> {
+        let (dir, name) = (self.snapshot_dir(), name.to_owned());
+        self.write(move |c| snapshots::restore(c, &dir, &name))
+            .await
+    }
+
+    async fn delete_snapshot(&self, name: &str) -> StoreResult<()> {
+        let (dir, name) = (self.snapshot_dir(), name.to_owned());
+        tokio::task::spawn_blocking(move || snapshots::delete(&dir, &name))
+            .await
+            .map_err(joined)?
+            .map_err(StoreError::from)
     }
 }
 

@@ -10,7 +10,8 @@
 //! transaction, and writes what it returns: every backend decides the same way.
 //!
 //! # Layout
-//! - [`Store`]: the trait; [`StoreError`]: its one error type.
+//! - [`Store`]: the trait; [`StoreError`]: its one error type; [`SnapshotInfo`]: what a
+//!   snapshot holds.
 //! - `suite` (feature `suite`, for tests only): the backend-independent contract tests, run by each backend's own tests.
 #![forbid(unsafe_code)]
 
@@ -41,6 +42,22 @@ pub enum StoreError {
     /// Stored data that does not decode; a bug or a corrupted store.
     #[error("corrupt data: {0}")]
     Corrupt(String),
+    /// The named thing (a snapshot) does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+}
+
+/// What a saved snapshot holds, as [`Store::save_snapshot`] and [`Store::snapshots`] report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotInfo {
+    /// The name it was saved under (the caller validated it).
+    pub name: String,
+    /// The caller's clock when it was taken (unix seconds; the emulator's clock may be virtual).
+    pub created_at: i64,
+    /// Meetings in the copy.
+    pub meetings: u64,
+    /// Sessions in the copy, counted in the same consistent view as the copy itself.
+    pub sessions: u64,
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -135,4 +152,32 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// with `join_time <= scan.join_max` and `seq_lo < seq <= seq_hi`, for the meeting and
     /// sub-meeting named. Keyset access: the cost does not grow with the depth.
     async fn scan_sessions(&self, scan: &SessionScan) -> StoreResult<Vec<SessionRow>>;
+
+    // ---- reset and snapshots (SPEC §9) ----
+
+    /// Remove every stored row except the server secret: corps, tokens, meetings, sessions,
+    /// pending events, dedupe records, and whatever runtime table a later migration adds; key
+    /// counters start again (so a seeded run after a reset repeats byte for byte), and
+    /// [`Self::directory_version`] changes, so every node's directory cache refreshes. One
+    /// transaction: a concurrent reader sees everything or nothing gone.
+    async fn reset(&self) -> StoreResult<()>;
+
+    /// Save a consistent copy of all stored state under `name` (validated by the caller),
+    /// taken while writes go on: the copy is the state at one instant, and its counts are
+    /// counted in that same view. The server secret is left out of it (a restore keeps the
+    /// current one). Snapshots are durable: they survive restarts and are shared by every node
+    /// on the store. A taken name is a [`StoreError::Conflict`].
+    async fn save_snapshot(&self, name: &str, created_at: i64) -> StoreResult<SnapshotInfo>;
+
+    /// Every saved snapshot, by name.
+    async fn snapshots(&self) -> StoreResult<Vec<SnapshotInfo>>;
+
+    /// Make the store exactly the state saved under `name` (except the server secret, which
+    /// stays), in one transaction: a concurrent reader sees the state before or after, never
+    /// a mix. Key counters continue from the snapshot's; [`Self::directory_version`] changes.
+    /// An unknown name is [`StoreError::NotFound`].
+    async fn restore_snapshot(&self, name: &str) -> StoreResult<SnapshotInfo>;
+
+    /// Forget the snapshot saved under `name`; an unknown name is [`StoreError::NotFound`].
+    async fn delete_snapshot(&self, name: &str) -> StoreResult<()>;
 }

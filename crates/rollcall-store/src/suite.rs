@@ -32,7 +32,8 @@
 //! - `directory`: server secret, directory and token cases;
 //! - `meetings`: meeting cases (details, update, cancel, a member's meetings, presence);
 //! - `ingest`: ingest cases (join / quit / state, duplicates, out of order, refusals, `seq`);
-//! - `scan`: scan cases (order, keyset paging, every filter, extreme bounds).
+//! - `scan`: scan cases (order, keyset paging, every filter, extreme bounds);
+//! - `snapshots`: reset and snapshot cases (restore exactness, consistency, atomicity).
 #![deny(dead_code)]
 
 pub mod fixtures;
@@ -41,6 +42,7 @@ mod directory;
 mod ingest;
 mod meetings;
 mod scan;
+mod snapshots;
 
 /// Defines one `#[tokio::test]` per contract case, each on a fresh store from `$fresh`, an
 /// expression evaluating to a future of `(Arc<dyn Store>, guard)`.
@@ -88,6 +90,11 @@ macro_rules! store_contract_tests {
             scan::scan_filters_by_join_max,
             scan::scan_keeps_sub_meetings_apart,
             scan::scan_accepts_extreme_bounds,
+            snapshots::snapshots_save_list_restore_and_delete,
+            snapshots::snapshots_unknown_names_are_not_found,
+            snapshots::reset_empties_the_store_and_keeps_the_secret,
+            snapshots::a_snapshot_taken_during_ingest_is_consistent,
+            snapshots::a_restore_is_seen_whole_by_a_concurrent_reader,
         );
     };
     (@tests [$fresh:expr] $($module:ident :: $case:ident),+ $(,)?) => {

@@ -89,6 +89,8 @@ pub struct Spawn {
     seed: Option<Directory>,
     main: MainApp,
     data: Data,
+    /// `--seed`: the id generator's seed (default: random ids).
+    ids_seed: Option<u64>,
 }
 
 impl Default for Spawn {
@@ -108,6 +110,7 @@ impl Default for Spawn {
             seed: Some(fixtures::standard()),
             main: MainApp::default(),
             data: Data::Fresh,
+            ids_seed: None,
         }
     }
 }
@@ -156,6 +159,13 @@ impl Spawn {
         self
     }
 
+    /// Seeded ids (`--seed N`), and the seeded corp also becomes the start-up configuration a
+    /// reset applies again: a deterministic run, as `rollcall serve --seed N --config …`.
+    pub fn ids_seed(mut self, seed: u64) -> Self {
+        self.ids_seed = Some(seed);
+        self
+    }
+
     /// Seed nothing (the data is there already, or the test seeds it).
     pub fn unseeded(mut self) -> Self {
         self.seed = None;
@@ -200,10 +210,14 @@ impl Spawn {
             store,
             self.config,
             Arc::new(clock.clone()),
-            Arc::new(IdGen::random()),
+            Arc::new(self.ids_seed.map_or_else(IdGen::random, IdGen::seeded)),
         )
         .await
         .expect("state");
+        if let (Some(_), Some(corp)) = (self.ids_seed, &self.seed) {
+            let spec = serde_json::from_value(corp.to_json()).expect("corp spec");
+            state.set_startup_corps(vec![spec]);
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

@@ -28,7 +28,7 @@ use rollcall_core::model::{
     UserMeetingRow, UserMeetingScan,
 };
 use rollcall_core::schedule::Presence;
-use rollcall_store::{Store, StoreResult};
+use rollcall_store::{SnapshotInfo, Store, StoreResult};
 use rollcall_store_postgres::{PgOptions, PgStore};
 use rollcall_store_sqlite::SqliteStore;
 
@@ -293,5 +293,20 @@ impl<R: Route> Store for Routed<R> {
     }
     async fn scan_sessions(&self, scan: &SessionScan) -> StoreResult<Vec<SessionRow>> {
         self.0.route()?.scan_sessions(scan).await
+    }
+    async fn reset(&self) -> StoreResult<()> {
+        self.0.route()?.reset().await
+    }
+    async fn save_snapshot(&self, name: &str, created_at: i64) -> StoreResult<SnapshotInfo> {
+        self.0.route()?.save_snapshot(name, created_at).await
+    }
+    async fn snapshots(&self) -> StoreResult<Vec<SnapshotInfo>> {
+        self.0.route()?.snapshots().await
+    }
+    async fn restore_snapshot(&self, name: &str) -> StoreResult<SnapshotInfo> {
+        self.0.route()?.restore_snapshot(name).await
+    }
+    async fn delete_snapshot(&self, name: &str) -> StoreResult<()> {
+        self.0.route()?.delete_snapshot(name).await
     }
 }

@@ -171,6 +171,7 @@ async fn apply_config(state: &AppState, file: &LoadedConfig) -> anyhow::Result<(
             }
         }
     }
+    state.set_startup_corps(file.specs());
     tracing::info!(file = %file.name, corps = file.file.corps.len(), "config applied");
     Ok(())
 }

@@ -13,6 +13,7 @@
 //! - [`admin_meetings`]: meetings made through the admin API.
 //! - [`directory`]: corps applied from a spec (config file or admin API).
 //! - [`ingest`]: the ingest pipeline.
+//! - [`snapshots`]: reset and named snapshots (SPEC §9).
 
 pub mod access;
 pub mod admin_meetings;
@@ -21,4 +22,5 @@ pub mod directory;
 pub mod error;
 pub mod ingest;
 pub mod meeting;
+pub mod snapshots;
 pub mod tokens;

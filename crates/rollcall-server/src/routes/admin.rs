@@ -41,6 +41,7 @@ pub fn routes() -> Router<AppState> {
                 .put(super::rate_limits::put)
                 .fallback(wrong_method),
         )
+        .merge(super::snapshots::routes())
 }
 
 /// A JSON body whose errors come back as `400 {"error": …}` naming the problem.

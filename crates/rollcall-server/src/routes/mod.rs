@@ -20,6 +20,7 @@ mod journal;
 pub mod meeting;
 pub mod metrics;
 pub mod rate_limits;
+pub mod snapshots;
 pub mod token;
 
 /// Build the whole router over `state`.

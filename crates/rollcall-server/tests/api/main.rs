@@ -19,4 +19,5 @@ mod nodes;
 mod outage;
 mod pagination;
 mod rate_limits;
+mod snapshots;
 mod wire;
