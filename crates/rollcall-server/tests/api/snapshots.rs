@@ -179,3 +179,38 @@ async fn a_reset_keeps_snapshots_and_forgets_tokens() {
     let v = app.list(&token, json!({"meetingid": "hyunknown"})).await;
     assert_eq!(v["errcode"], 40058, "{v}");
 }
+
+/// A reset also brings the node's controls back: no fault, an empty journal, the start-up
+/// rate limits.
+#[tokio::test]
+async fn a_reset_clears_faults_journal_and_rate_limits() {
+    let app = spawn_app().await;
+    let (status, _) = app
+        .admin("faults", json!({"path": "meeting/get_info", "errcode": -1}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let r = app
+        .http
+        .put(format!("{}/admin/v1/rate_limits", app.base))
+        .bearer_auth(ADMIN_KEY)
+        .json(&json!({"per_minute": 7}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    app.token(SECRET).await;
+    let (_, journal) = admin_call(&app, reqwest::Method::GET, "requests").await;
+    assert!(
+        !journal["requests"].as_array().unwrap().is_empty(),
+        "{journal}"
+    );
+
+    let (status, _) = app.admin("reset", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, faults) = admin_call(&app, reqwest::Method::GET, "faults").await;
+    assert_eq!(faults, json!({"faults": []}));
+    let (_, journal) = admin_call(&app, reqwest::Method::GET, "requests").await;
+    assert_eq!(journal, json!({"requests": []}));
+    let (_, limits) = admin_call(&app, reqwest::Method::GET, "rate_limits").await;
+    assert_eq!(limits["per_minute"], 6000, "{limits}");
+}
