@@ -17,10 +17,10 @@
 //! - `auth`: the `AppToken` extractor (access token → calling app) and bearer-key checks.
 //! - `ops`: the operations handlers call, over a domain `Caller` rather than HTTP types:
 //!   meeting calls (one module per call), access checks, tokens, directory, ingest, admin.
-//! - `control`: emulator controls as one layer around `/cgi-bin/*` and ingest: injected
-//!   faults and the request journal (per node, in memory).
 //! - `routes`: one module per resource.
-//! - [`control`]: rate limits and metrics, seen by every request alike.
+//! - [`control`]: what every request passes through alike (per node, in memory): injected
+//!   faults, the request journal, rate limits, metrics; one `reset()`.
+//! - [`demo`]: `--demo`'s seeding, through the public HTTP surface in-process.
 //! - [`config`]: the config file (settings and corps) parsed, with `file:line` errors.
 #![forbid(unsafe_code)]
 
