@@ -55,6 +55,8 @@
 //! - [`meeting`]: request and response bodies of the meeting management calls (WeCom's
 //!   field names; the same types the server answers with, from `rollcall-wire`).
 //! - [`Error`]: API refusals, transport failures, undecodable replies.
+//! - [`admin`]: [`Admin`], a typed client for rollcall's emulator controls (`/admin/v1/*`:
+//!   clock, faults, journal, rate limits, reset, snapshots, corps, meetings).
 #![forbid(unsafe_code)]
 
 use std::time::{Duration, Instant};
@@ -65,6 +67,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::Mutex;
+
+pub mod admin;
+pub use admin::Admin;
 
 pub use rollcall_wire as wire;
 /// Request and response bodies of the meeting management calls (shared with the server).
