@@ -6,6 +6,7 @@
 //! client. Raw HTTP is used where the point is malformed input or the exact wire bytes.
 
 mod admin;
+mod admin_client;
 mod attendees;
 mod concurrency;
 mod faults;
