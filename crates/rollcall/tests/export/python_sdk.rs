@@ -58,6 +58,7 @@ async fn wechatpy_lists_rollcall_attendance_with_only_the_base_url_changed() {
     let corpid = field(&banner, "corpid");
     let secret = field(&banner, "corpsecret");
     let meeting = field(&banner, "one-off");
+    let admin_key = field(&banner, "admin key");
 
     let python = |args: &[&str]| {
         let mut cmd = Command::new("python3");
@@ -103,6 +104,32 @@ async fn wechatpy_lists_rollcall_attendance_with_only_the_base_url_changed() {
         stderr.contains("errcode 40058: invalid param 'meetingid'"),
         "{stderr}"
     );
+    // An expired (42001) and an invalid (40014) token, injected once each: wechatpy fetches
+    // a new token and retries, as it does against WeCom, and the listing is unchanged.
+    let admin = rollcall_client::Admin::new(&base, &admin_key).unwrap();
+    for errcode in [42001, 40014] {
+        admin
+            .add_fault(&rollcall_client::admin::FaultSpec {
+                errcode: Some(errcode),
+                times: Some(1),
+                ..rollcall_client::admin::FaultSpec::new("meeting/get_attendee_list")
+            })
+            .await
+            .unwrap();
+    }
+    let out = output(python(&[&meeting, "--limit", "10"])).await;
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    let relisted: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    assert_eq!(relisted, expected);
+    let faults = admin.faults().await.unwrap();
+    assert_eq!(faults.len(), 2);
+    assert!(faults.iter().all(|f| f.hits == 1), "{faults:?}");
+
     let (status, _) = demo.terminate().await;
     assert!(status.success());
 }
