@@ -54,8 +54,9 @@ use journal::{Entry, Journal};
 /// The journal's size when nothing says otherwise.
 pub const DEFAULT_JOURNAL_SIZE: usize = 1000;
 
-/// The calls faults and the journal know, by the name a fault's `path` uses.
-pub const CALLS: [&str; 8] = [
+/// The `/cgi-bin/` calls, by their path without the prefix: what rate limits have buckets
+/// for, and (with ingest) what faults and the journal know.
+pub const CGI_CALLS: [&str; 7] = [
     "gettoken",
     "meeting/get_attendee_list",
     "meeting/create",
@@ -63,6 +64,18 @@ pub const CALLS: [&str; 8] = [
     "meeting/update",
     "meeting/cancel",
     "meeting/get_user_meetingid",
+];
+
+/// The calls faults and the journal know, by the name a fault's `path` uses: the
+/// `/cgi-bin/` calls and ingest.
+pub const CALLS: [&str; 8] = [
+    CGI_CALLS[0],
+    CGI_CALLS[1],
+    CGI_CALLS[2],
+    CGI_CALLS[3],
+    CGI_CALLS[4],
+    CGI_CALLS[5],
+    CGI_CALLS[6],
     "ingest/v1/events",
 ];
 

@@ -35,16 +35,9 @@ use serde::{Deserialize, Serialize};
 use rollcall_core::clock::Clock;
 use rollcall_core::model::AppRef;
 
-/// The `/cgi-bin/` calls that have buckets, by their path without the prefix.
-pub const CALLS: &[&str] = &[
-    "gettoken",
-    "meeting/get_attendee_list",
-    "meeting/create",
-    "meeting/get_info",
-    "meeting/update",
-    "meeting/cancel",
-    "meeting/get_user_meetingid",
-];
+/// The `/cgi-bin/` calls that have buckets, by their path without the prefix (one list,
+/// [`super::CGI_CALLS`]).
+pub const CALLS: &[&str] = &super::CGI_CALLS;
 
 /// The default of `per_minute`: generous, so that no ordinary test or client meets it.
 pub const DEFAULT_PER_MINUTE: NonZeroU32 = NonZeroU32::new(6000).unwrap();
