@@ -171,7 +171,19 @@ impl Lines {
                 std::thread::sleep(Duration::from_millis(20));
             }
         });
-        let rest: Vec<String> = self.lines.try_iter().collect();
+        // The child has exited, but the reader thread may not have read its last lines yet:
+        // drain until it reaches the end of the pipe (the sender is dropped then).
+        let rx = &self.lines;
+        let rest: Vec<String> = tokio::task::block_in_place(|| {
+            let mut rest = Vec::new();
+            loop {
+                match rx.recv_timeout(PATIENCE) {
+                    Ok(line) => rest.push(line),
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return rest,
+                    Err(e) => panic!("stdout not closed in {PATIENCE:?}: {e:?}"),
+                }
+            }
+        });
         (status, rest)
     }
 }
