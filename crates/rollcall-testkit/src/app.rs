@@ -401,6 +401,21 @@ impl TestApp {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// Any admin call without a body (`GET`, `DELETE`, or a bodiless `POST`): status and
+    /// JSON reply (`Null` when the reply is not JSON). `path` is under `/admin/v1/` and may
+    /// carry a query.
+    pub async fn admin_call(&self, method: reqwest::Method, path: &str) -> (StatusCode, Value) {
+        let r = self
+            .http
+            .request(method, format!("{}/admin/v1/{path}", self.base))
+            .bearer_auth(&self.admin_key)
+            .send()
+            .await
+            .expect("send");
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
     /// Put a corp (JSON, e.g. [`Directory::to_json`]) through the admin API.
     pub async fn put_corp(&self, corp: Value) {
         let (status, body) = self.admin("corps", corp).await;

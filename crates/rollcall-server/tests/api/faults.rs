@@ -17,15 +17,7 @@ async fn add(app: &TestApp, rule: Value) -> String {
 }
 
 async fn faults(app: &TestApp) -> Value {
-    app.http
-        .get(format!("{}/admin/v1/faults", app.base))
-        .bearer_auth(ADMIN_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    app.admin_call(reqwest::Method::GET, "faults").await.1
 }
 
 async fn get_info(app: &TestApp, token: &str) -> (StatusCode, reqwest::header::HeaderMap, Value) {
@@ -55,15 +47,9 @@ async fn errcode_faults_answer_wecoms_body_and_headers() {
             "{msg}"
         );
         let entry: Value = app
-            .http
-            .get(format!("{}/admin/v1/requests?limit=1", app.base))
-            .bearer_auth(ADMIN_KEY)
-            .send()
+            .admin_call(reqwest::Method::GET, "requests?limit=1")
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .1;
         assert_eq!(entry["requests"][0]["fault"], id.as_str());
         assert_eq!(entry["requests"][0]["errcode"], code);
     }
@@ -105,15 +91,9 @@ async fn drop_closes_the_connection_unanswered() {
     // Retired after one hit: the next request is answered.
     assert_eq!(get_info(&app, "x").await.2["errcode"], 40014);
     let j: Value = app
-        .http
-        .get(format!("{}/admin/v1/requests?limit=2", app.base))
-        .bearer_auth(ADMIN_KEY)
-        .send()
+        .admin_call(reqwest::Method::GET, "requests?limit=2")
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .1;
     assert_eq!(j["requests"][1]["status"], Value::Null);
     assert_eq!(j["requests"][1]["fault"], "f1");
 }
@@ -371,15 +351,9 @@ async fn the_typed_client_recovers_from_injected_faults() {
         .expect("retries -1");
     // Each refresh is a gettoken the journal saw.
     let j: Value = app
-        .http
-        .get(format!("{}/admin/v1/requests?path=gettoken", app.base))
-        .bearer_auth(ADMIN_KEY)
-        .send()
+        .admin_call(reqwest::Method::GET, "requests?path=gettoken")
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .1;
     assert_eq!(j["requests"].as_array().unwrap().len(), 3, "{j:#}");
     let hits = faults(&app).await;
     assert!(

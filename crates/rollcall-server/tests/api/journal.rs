@@ -6,14 +6,8 @@ use serde_json::{json, Value};
 use crate::helpers::*;
 
 async fn journal(app: &TestApp, query: &str) -> (StatusCode, Value) {
-    let r = app
-        .http
-        .get(format!("{}/admin/v1/requests{query}", app.base))
-        .bearer_auth(ADMIN_KEY)
-        .send()
+    app.admin_call(reqwest::Method::GET, &format!("requests{query}"))
         .await
-        .unwrap();
-    (r.status(), r.json().await.unwrap_or(Value::Null))
 }
 
 #[tokio::test]

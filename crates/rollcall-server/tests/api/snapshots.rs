@@ -5,19 +5,6 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-/// An admin call with any method; status and JSON body.
-async fn admin_call(app: &TestApp, method: reqwest::Method, path: &str) -> (StatusCode, Value) {
-    let r = app
-        .http
-        .request(method, format!("{}/admin/v1/{path}", app.base))
-        .bearer_auth(ADMIN_KEY)
-        .send()
-        .await
-        .expect("send");
-    let status = r.status();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
 /// gettoken, meeting/create, ingest and get_attendee_list, as raw response bytes.
 async fn scripted_run(app: &TestApp) -> Vec<bytes::Bytes> {
     let token_reply = app
@@ -111,22 +98,30 @@ async fn snapshots_save_list_restore_and_delete_over_http() {
         .await;
     let token = app.token(SECRET).await;
 
-    let (status, saved) = admin_call(&app, reqwest::Method::POST, "snapshots/base.1").await;
+    let (status, saved) = app
+        .admin_call(reqwest::Method::POST, "snapshots/base.1")
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{saved}");
     assert_eq!(
         saved,
         json!({"name": "base.1", "created_at": NOW, "meetings": 1, "sessions": 1})
     );
-    let (status, again) = admin_call(&app, reqwest::Method::POST, "snapshots/base.1").await;
+    let (status, again) = app
+        .admin_call(reqwest::Method::POST, "snapshots/base.1")
+        .await;
     assert_eq!(status, StatusCode::CONFLICT, "{again}");
-    let (status, bad) = admin_call(&app, reqwest::Method::POST, "snapshots/no%20spaces").await;
+    let (status, bad) = app
+        .admin_call(reqwest::Method::POST, "snapshots/no%20spaces")
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
         bad["error"].as_str().unwrap().contains("snapshot name"),
         "{bad}"
     );
     let long = "x".repeat(65);
-    let (status, _) = admin_call(&app, reqwest::Method::POST, &format!("snapshots/{long}")).await;
+    let (status, _) = app
+        .admin_call(reqwest::Method::POST, &format!("snapshots/{long}"))
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
     let before = app.list(&token, json!({"meetingid": meetingid})).await;
@@ -136,11 +131,12 @@ async fn snapshots_save_list_restore_and_delete_over_http() {
     let after = app.list(&token, json!({"meetingid": meetingid})).await;
     assert_ne!(before, after);
 
-    let (status, listed) = admin_call(&app, reqwest::Method::GET, "snapshots").await;
+    let (status, listed) = app.admin_call(reqwest::Method::GET, "snapshots").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(listed, json!({"snapshots": [saved.clone()]}));
-    let (status, restored) =
-        admin_call(&app, reqwest::Method::POST, "snapshots/base.1/restore").await;
+    let (status, restored) = app
+        .admin_call(reqwest::Method::POST, "snapshots/base.1/restore")
+        .await;
     assert_eq!((status, restored), (StatusCode::OK, saved));
     // The token of before the snapshot still works, and the listing is the old one.
     assert_eq!(
@@ -150,13 +146,19 @@ async fn snapshots_save_list_restore_and_delete_over_http() {
     let gone = app.list(&token, json!({"meetingid": second})).await;
     assert_eq!(gone["errcode"], 40058, "{gone}");
 
-    let (status, _) = admin_call(&app, reqwest::Method::POST, "snapshots/nope/restore").await;
+    let (status, _) = app
+        .admin_call(reqwest::Method::POST, "snapshots/nope/restore")
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = admin_call(&app, reqwest::Method::DELETE, "snapshots/base.1").await;
+    let (status, _) = app
+        .admin_call(reqwest::Method::DELETE, "snapshots/base.1")
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = admin_call(&app, reqwest::Method::DELETE, "snapshots/base.1").await;
+    let (status, _) = app
+        .admin_call(reqwest::Method::DELETE, "snapshots/base.1")
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (_, listed) = admin_call(&app, reqwest::Method::GET, "snapshots").await;
+    let (_, listed) = app.admin_call(reqwest::Method::GET, "snapshots").await;
     assert_eq!(listed, json!({"snapshots": []}));
 }
 
@@ -164,7 +166,9 @@ async fn snapshots_save_list_restore_and_delete_over_http() {
 async fn a_reset_keeps_snapshots_and_forgets_tokens() {
     let app = spawn_app().await;
     let token = app.token(SECRET).await;
-    let (status, _) = admin_call(&app, reqwest::Method::POST, "snapshots/kept").await;
+    let (status, _) = app
+        .admin_call(reqwest::Method::POST, "snapshots/kept")
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     let (status, _) = app.admin("reset", json!({})).await;
     assert_eq!(status, StatusCode::OK);
@@ -172,9 +176,11 @@ async fn a_reset_keeps_snapshots_and_forgets_tokens() {
     // empty, and the cached token is gone with the store's.
     let v = app.list(&token, json!({"meetingid": "hyunknown"})).await;
     assert_eq!(v["errcode"], 40014, "{v}");
-    let (_, listed) = admin_call(&app, reqwest::Method::GET, "snapshots").await;
+    let (_, listed) = app.admin_call(reqwest::Method::GET, "snapshots").await;
     assert_eq!(listed["snapshots"][0]["name"], "kept", "{listed}");
-    let (status, _) = admin_call(&app, reqwest::Method::POST, "snapshots/kept/restore").await;
+    let (status, _) = app
+        .admin_call(reqwest::Method::POST, "snapshots/kept/restore")
+        .await;
     assert_eq!(status, StatusCode::OK);
     let v = app.list(&token, json!({"meetingid": "hyunknown"})).await;
     assert_eq!(v["errcode"], 40058, "{v}");
@@ -199,7 +205,7 @@ async fn a_reset_clears_faults_journal_and_rate_limits() {
         .expect("send");
     assert_eq!(r.status(), StatusCode::OK);
     app.token(SECRET).await;
-    let (_, journal) = admin_call(&app, reqwest::Method::GET, "requests").await;
+    let (_, journal) = app.admin_call(reqwest::Method::GET, "requests").await;
     assert!(
         !journal["requests"].as_array().unwrap().is_empty(),
         "{journal}"
@@ -207,10 +213,10 @@ async fn a_reset_clears_faults_journal_and_rate_limits() {
 
     let (status, _) = app.admin("reset", json!({})).await;
     assert_eq!(status, StatusCode::OK);
-    let (_, faults) = admin_call(&app, reqwest::Method::GET, "faults").await;
+    let (_, faults) = app.admin_call(reqwest::Method::GET, "faults").await;
     assert_eq!(faults, json!({"faults": []}));
-    let (_, journal) = admin_call(&app, reqwest::Method::GET, "requests").await;
+    let (_, journal) = app.admin_call(reqwest::Method::GET, "requests").await;
     assert_eq!(journal, json!({"requests": []}));
-    let (_, limits) = admin_call(&app, reqwest::Method::GET, "rate_limits").await;
+    let (_, limits) = app.admin_call(reqwest::Method::GET, "rate_limits").await;
     assert_eq!(limits["per_minute"], 6000, "{limits}");
 }
