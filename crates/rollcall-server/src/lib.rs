@@ -39,7 +39,7 @@ mod wecom;
 pub use error::{ApiError, HttpError};
 pub use ops::directory::{apply_corp, ApplyError};
 pub use routes::router;
-pub use state::{AppState, ServerConfig};
+pub use state::{AppState, ServerConfig, CACHE_TTL};
 
 /// Serve `state`'s router on `listener` until `shutdown` resolves, then stop accepting and
 /// finish the requests in flight (idle keep-alive connections are closed at once).

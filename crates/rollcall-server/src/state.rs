@@ -92,9 +92,10 @@ struct Inner {
     directories: RwLock<DirectoryCache>,
     /// Meetings by meetingid, each trusted for [`CACHE_TTL`].
     meetings: Mutex<HashMap<String, (Instant, Arc<Meeting>)>>,
-    /// Tokens seen recently, so the hot path skips a store round trip. Tokens are immutable
-    /// once issued (expiry is checked on every use), so a cached record cannot go stale.
-    tokens: Mutex<HashMap<[u8; 32], TokenRecord>>,
+    /// Tokens seen recently, with the `directory_version` they were read under, so the hot
+    /// path skips a store round trip. Tokens are immutable once issued (expiry is checked on
+    /// every use); only a reset or restore removes them, and both bump that version.
+    tokens: Mutex<HashMap<[u8; 32], (u64, TokenRecord)>>,
     /// The time zone recurring meetings keep their wall-clock time in (and `repeat_until`
     /// dates are read in). Asia/Shanghai, WeCom's, unless set with
     /// [`AppState::set_time_zone`].
@@ -213,8 +214,12 @@ impl AppState {
         &self.inner.controls
     }
 
-    /// The corp's directory, at most [`CACHE_TTL`] behind the store.
-    pub(crate) async fn corp(&self, corpid: &str) -> StoreResult<Option<Arc<CorpView>>> {
+    /// The store's `directory_version`, at most [`CACHE_TTL`] old. Every directory change,
+    /// reset and snapshot restore bumps it, on whichever node made it; when it moves, this
+    /// node forgets every directory, meeting and token it cached, since they may all have
+    /// changed under it (a reset through another node removed the tokens this node still
+    /// trusted).
+    async fn directory_version(&self) -> StoreResult<u64> {
         {
             let cache = self
                 .inner
@@ -222,25 +227,43 @@ impl AppState {
                 .read()
                 .unwrap_or_else(|p| p.into_inner());
             if cache.checked.is_some_and(|t| t.elapsed() < CACHE_TTL) {
-                if let Some(v) = cache.corps.get(corpid) {
-                    return Ok(Some(v.clone()));
-                }
+                return Ok(cache.version);
             }
         }
         let version = self.store().directory_version().await?;
-        {
+        let moved = {
             let mut cache = self
                 .inner
                 .directories
                 .write()
                 .unwrap_or_else(|p| p.into_inner());
-            if cache.version != version || cache.checked.is_none() {
+            let moved = cache.version != version;
+            if moved || cache.checked.is_none() {
                 cache.corps.clear();
                 cache.version = version;
             }
             cache.checked = Some(Instant::now());
-            if let Some(v) = cache.corps.get(corpid) {
-                return Ok(Some(v.clone()));
+            moved
+        };
+        if moved {
+            self.forget_meetings_and_tokens();
+        }
+        Ok(version)
+    }
+
+    /// The corp's directory, at most [`CACHE_TTL`] behind the store.
+    pub(crate) async fn corp(&self, corpid: &str) -> StoreResult<Option<Arc<CorpView>>> {
+        let version = self.directory_version().await?;
+        {
+            let cache = self
+                .inner
+                .directories
+                .read()
+                .unwrap_or_else(|p| p.into_inner());
+            if cache.version == version {
+                if let Some(v) = cache.corps.get(corpid) {
+                    return Ok(Some(v.clone()));
+                }
             }
         }
         let Some(corp) = self.store().corp(corpid).await? else {
@@ -281,6 +304,10 @@ impl AppState {
     /// under them.
     pub(crate) fn invalidate_caches(&self) {
         self.invalidate_directories();
+        self.forget_meetings_and_tokens();
+    }
+
+    fn forget_meetings_and_tokens(&self) {
         self.inner
             .meetings
             .lock()
@@ -355,16 +382,21 @@ impl AppState {
             .remove(meetingid);
     }
 
-    /// A token record by hash, from the cache or the store.
+    /// A token record by hash, from the cache or the store. A cached record is trusted only
+    /// while the store's `directory_version` is the one it was cached under: a reset or a
+    /// restore (through any node) deletes or replaces tokens and bumps that version.
     pub(crate) async fn token(&self, hash: &[u8; 32]) -> StoreResult<Option<TokenRecord>> {
-        if let Some(t) = self
+        let version = self.directory_version().await?;
+        if let Some((at, t)) = self
             .inner
             .tokens
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(hash)
         {
-            return Ok(Some(t.clone()));
+            if *at == version {
+                return Ok(Some(t.clone()));
+            }
         }
         let rec = self.store().token_by_hash(hash).await?;
         if let Some(r) = &rec {
@@ -372,7 +404,7 @@ impl AppState {
             if cache.len() >= TOKEN_CACHE_MAX {
                 cache.clear();
             }
-            cache.insert(*hash, r.clone());
+            cache.insert(*hash, (version, r.clone()));
         }
         Ok(rec)
     }

@@ -20,6 +20,26 @@ use crate::settings::{ClockSpec, Secret};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// Log lines on stderr as text (for people) or JSON, one object a line (for a log
+    /// pipeline: Loki, Elasticsearch, `jq`)
+    #[arg(
+        long,
+        global = true,
+        env = "ROLLCALL_LOG_FORMAT",
+        value_name = "FORMAT",
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// `2026-12-01T12:00:00Z  INFO rollcall: message key=value`
+    Text,
+    /// `{"timestamp":…,"level":"INFO","fields":{"message":…,…},"target":…}`
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

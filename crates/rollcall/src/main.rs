@@ -33,7 +33,7 @@ mod serve;
 mod settings;
 mod times;
 
-use cli::{Cli, Command};
+use cli::{Cli, Command, LogFormat};
 
 /// mimalloc instead of the system allocator: a page of attendees allocates a few hundred
 /// small strings and frees them at once, and glibc's malloc/free were 10–15% of the page
@@ -47,6 +47,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // The client commands print data on stdout and their own errors; only warnings log.
     init_logging(
+        cli.log_format,
         if matches!(cli.command, Command::Attendees(_) | Command::Report(_)) {
             "warn"
         } else {
@@ -77,15 +78,19 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to stderr (stdout is for the demo banner); `RUST_LOG` filters, default `info`.
-/// Colours only on a terminal, so log files and CI output stay plain text.
-fn init_logging(default: &str) {
+/// Text has colours only on a terminal, so log files and CI output stay plain; JSON is one
+/// object a line with the span fields flattened in, so a request's `request_id` is a field a
+/// log pipeline can index rather than text to parse.
+fn init_logging(format: LogFormat, default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder.json().with_current_span(false).init(),
+    }
 }
 
 /// A client command on a single-threaded runtime: it waits on the network, one call at a

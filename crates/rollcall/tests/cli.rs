@@ -550,3 +550,51 @@ name = "Config Corp"
     assert!(rc.terminate().success());
     assert!(data.exists(), "ROLLCALL_DATA wins over the file's data");
 }
+
+/// `--log-format json`: every stderr line is one JSON object, and a request's log line
+/// carries its fields (request id, path, errcode) as JSON fields, not as text to parse.
+#[tokio::test]
+async fn json_logs_are_one_object_a_line() {
+    let mut rc = rollcall(
+        &[
+            "--log-format",
+            "json",
+            "serve",
+            "--demo",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[],
+    );
+    let banner = rc.banner();
+    let base = field(&banner, "base URL");
+    let http = reqwest::Client::new();
+    gettoken(
+        &http,
+        &base,
+        "wwdemo0000000001",
+        &field(&banner, "corpsecret"),
+    )
+    .await;
+    assert!(rc.terminate().success());
+    let log = rc.finished_stderr();
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(lines.iter().all(|l| l["level"].is_string()), "{log}");
+    let listening = lines.iter().any(|l| {
+        l["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("listening on http://127.0.0.1:"))
+    });
+    assert!(listening, "{log}");
+    let request = lines
+        .iter()
+        .find(|l| l["fields"]["path"] == "/cgi-bin/gettoken")
+        .unwrap_or_else(|| panic!("no gettoken line: {log}"));
+    assert_eq!(request["fields"]["message"], "request", "{request}");
+    assert_eq!(request["fields"]["errcode"], 0, "{request}");
+    assert!(request["fields"]["request_id"].is_string(), "{request}");
+    assert!(!log.contains("corpsecret="), "no secret in the logs: {log}");
+}

@@ -128,3 +128,48 @@ async fn the_same_batch_through_two_nodes_at_once_is_applied_once() {
         );
     }
 }
+
+/// A reset or restore through node A removes tokens from the shared store; node B, which
+/// cached one, must stop trusting it once it sees the store's directory version move (at most
+/// `CACHE_TTL` later), even though the reset re-applied the same corp and app. Before, B's
+/// token cache trusted a record forever.
+#[tokio::test]
+async fn a_reset_through_one_node_ends_the_tokens_another_node_cached() {
+    // A seeded node keeps its start-up corp, so the corp is there again after the reset.
+    let a = TestApp::builder().ids_seed(7).spawn().await;
+    let path = a.dir.as_ref().expect("dir").path().to_owned();
+    let b = TestApp::builder()
+        .data_at(&path)
+        .clock(a.clock.clone())
+        .unseeded()
+        .spawn()
+        .await;
+    let wait = rollcall_server::CACHE_TTL + std::time::Duration::from_millis(200);
+
+    for restore in [false, true] {
+        if restore {
+            let (status, body) = a
+                .admin_call(reqwest::Method::POST, "snapshots/before-token")
+                .await;
+            assert_eq!(status, 201, "{body}");
+        }
+        let token = b.token(SECRET).await;
+        let unknown = json!({"meetingid": "no-such-meeting"});
+        let known = b.list(&token, unknown.clone()).await["errcode"].clone();
+        assert_ne!(known, 40014, "the token works on B before");
+        let (status, body) = if restore {
+            a.admin_call(reqwest::Method::POST, "snapshots/before-token/restore")
+                .await
+        } else {
+            a.admin("reset", json!({})).await
+        };
+        assert!(status.is_success(), "{body}");
+        tokio::time::sleep(wait).await;
+        assert_eq!(
+            b.list(&token, unknown).await["errcode"],
+            40014,
+            "node B no longer trusts a token the {} removed",
+            if restore { "restore" } else { "reset" }
+        );
+    }
+}
