@@ -18,16 +18,17 @@
 //! - `ops`: the operations handlers call, over a domain `Caller` rather than HTTP types:
 //!   meeting calls (one module per call), access checks, tokens, directory, ingest, admin.
 //! - `routes`: one module per resource.
+//! - `conn`: [`serve`]: hyper's HTTP/1 per connection with the HTTP layer's limits
+//!   ([`HttpLimits`]: header, body and idle timeouts, a connection cap) and the `drop` fault.
 //! - [`control`]: what every request passes through alike (per node, in memory): injected
 //!   faults, the request journal, rate limits, metrics; one `reset()`.
 //! - [`demo`]: `--demo`'s seeding, through the public HTTP surface in-process.
 //! - [`config`]: the config file (settings and corps) parsed, with `file:line` errors.
 #![forbid(unsafe_code)]
 
-use std::future::Future;
-
 mod auth;
 pub mod config;
+mod conn;
 pub mod control;
 pub mod demo;
 mod error;
@@ -36,69 +37,8 @@ mod routes;
 mod state;
 mod wecom;
 
+pub use conn::{serve, HttpLimits};
 pub use error::{ApiError, HttpError};
 pub use ops::directory::{apply_corp, ApplyError};
 pub use routes::router;
 pub use state::{AppState, ServerConfig, CACHE_TTL};
-
-/// Serve `state`'s router on `listener` until `shutdown` resolves, then stop accepting and
-/// finish the requests in flight (idle keep-alive connections are closed at once).
-///
-/// Connections are served with hyper's HTTP/1 connection builder rather than `axum::serve`
-/// so that a response marked by an injected `drop` fault becomes a service error, on which
-/// hyper closes the connection without writing anything; hyper-util's `GracefulShutdown`
-/// tracks the open connections.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    use hyper_util::rt::TokioIo;
-    use tower::ServiceExt;
-
-    let app = router(state);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    // Out of descriptors and the like: wait a little, as axum::serve does.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let app = app.clone();
-        let service =
-            hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                let app = app.clone();
-                async move {
-                    let resp = app
-                        .oneshot(req.map(axum::body::Body::new))
-                        .await
-                        .unwrap_or_else(|never| match never {});
-                    if resp.extensions().get::<control::Dropped>().is_some() {
-                        return Err(std::io::Error::other(
-                            "connection dropped by an injected fault",
-                        ));
-                    }
-                    Ok(resp)
-                }
-            });
-        let conn = hyper::server::conn::http1::Builder::new()
-            .serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection closed with an error");
-            }
-        });
-    }
-    drop(listener);
-    graceful.shutdown().await;
-    Ok(())
-}

@@ -27,6 +27,8 @@ pub struct ServerConfig {
     pub admin_key: Option<String>,
     /// How many recent requests the journal keeps (`None`: 1000; `Some(0)` turns it off).
     pub journal_size: Option<usize>,
+    /// The HTTP layer's timeouts and connection cap.
+    pub http: crate::HttpLimits,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -39,6 +41,7 @@ impl std::fmt::Debug for ServerConfig {
             )
             .field("admin_key", &self.admin_key.as_ref().map(|_| "<redacted>"))
             .field("journal_size", &self.journal_size)
+            .field("http", &self.http)
             .finish()
     }
 }

@@ -238,6 +238,24 @@ pub struct ServeArgs {
     /// [default: 1000]
     #[arg(long, env = "ROLLCALL_JOURNAL_SIZE", value_name = "N")]
     pub journal_size: Option<usize>,
+
+    /// A request head must arrive in full within this many seconds; it also bounds how long
+    /// a keep-alive connection may wait for its next request [default: 10]
+    #[arg(long, env = "ROLLCALL_HEADER_READ_TIMEOUT_SECS", value_name = "SECS")]
+    pub header_read_timeout_secs: Option<NonZeroU32>,
+
+    /// The longest pause, in seconds, between two chunks of a request body (answered 408)
+    /// [default: 30]
+    #[arg(long, env = "ROLLCALL_BODY_READ_TIMEOUT_SECS", value_name = "SECS")]
+    pub body_read_timeout_secs: Option<NonZeroU32>,
+
+    /// Close a keep-alive connection idle for this many seconds [default: 60]
+    #[arg(long, env = "ROLLCALL_IDLE_TIMEOUT_SECS", value_name = "SECS")]
+    pub idle_timeout_secs: Option<NonZeroU32>,
+
+    /// Connections served at once; more wait in the listen backlog [default: 1024]
+    #[arg(long, env = "ROLLCALL_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<NonZeroU32>,
 }
 
 #[cfg(test)]

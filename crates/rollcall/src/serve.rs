@@ -89,6 +89,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ingest_key: ingest_key.as_ref().map(|k| k.expose().to_owned()),
         admin_key: admin_key.as_ref().map(|k| k.expose().to_owned()),
         journal_size: Some(settings.journal_size),
+        http: settings.http,
     };
     let state = AppState::new(store, config, clock, ids)
         .await

@@ -9,11 +9,13 @@
 use std::fmt;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use rollcall_server::config::FileConfig;
 /// The value types the flags share with the config file (parsed, and refused, alike).
 pub use rollcall_server::config::{ClockSpec, Secret};
 use rollcall_server::control::RateLimits;
+use rollcall_server::HttpLimits;
 
 use crate::cli::ServeArgs;
 
@@ -48,6 +50,8 @@ pub struct Settings {
     pub timezone: Option<String>,
     /// Entries the request journal keeps (0: off).
     pub journal_size: usize,
+    /// The HTTP layer's timeouts and connection cap.
+    pub http: HttpLimits,
     /// Per app per call limits (SPEC §7): the file's `[rate_limits]`, else 6000 a minute.
     /// File only (no flag): a table of per-call overrides does not fit a flag, and the
     /// admin API changes it at run time.
@@ -120,8 +124,39 @@ impl Settings {
                 .journal_size
                 .or(file.journal_size)
                 .unwrap_or(DEFAULT_JOURNAL_SIZE),
+            http: http_limits(args, file),
             rate_limits: file.rate_limits.clone().unwrap_or_default(),
         })
+    }
+}
+
+/// Each HTTP limit from its flag, else the file, else [`HttpLimits::default`].
+fn http_limits(args: &ServeArgs, file: &FileConfig) -> HttpLimits {
+    let d = HttpLimits::default();
+    let secs = |flag: Option<NonZeroU32>, key: Option<NonZeroU32>, default: Duration| {
+        flag.or(key)
+            .map_or(default, |n| Duration::from_secs(u64::from(n.get())))
+    };
+    HttpLimits {
+        header_read_timeout: secs(
+            args.header_read_timeout_secs,
+            file.header_read_timeout_secs,
+            d.header_read_timeout,
+        ),
+        body_read_timeout: secs(
+            args.body_read_timeout_secs,
+            file.body_read_timeout_secs,
+            d.body_read_timeout,
+        ),
+        idle_timeout: secs(
+            args.idle_timeout_secs,
+            file.idle_timeout_secs,
+            d.idle_timeout,
+        ),
+        max_connections: args
+            .max_connections
+            .or(file.max_connections)
+            .map_or(d.max_connections, |n| n.get() as usize),
     }
 }
 
@@ -273,6 +308,22 @@ demo = true
                 .unwrap()
                 .timezone,
             None
+        );
+    }
+
+    #[test]
+    fn http_limits_layer_flag_over_file_over_default() {
+        let none = Settings::resolve(&ServeArgs::default(), None).unwrap();
+        assert_eq!(none.http, HttpLimits::default());
+        let f = file("header_read_timeout_secs = 5\nidle_timeout_secs = 7\nmax_connections = 9\n");
+        let s =
+            Settings::resolve(&parse(&["serve", "--idle-timeout-secs", "3"]), Some(&f)).unwrap();
+        assert_eq!(s.http.header_read_timeout, Duration::from_secs(5));
+        assert_eq!(s.http.idle_timeout, Duration::from_secs(3), "the flag wins");
+        assert_eq!(s.http.max_connections, 9);
+        assert_eq!(
+            s.http.body_read_timeout,
+            HttpLimits::default().body_read_timeout
         );
     }
 

@@ -53,6 +53,11 @@ pub struct FileConfig {
     pub timezone: Option<String>,
     /// Entries of the request journal; 0 turns it off.
     pub journal_size: Option<usize>,
+    /// The HTTP layer's limits (`crate::HttpLimits`), in seconds / connections.
+    pub header_read_timeout_secs: Option<NonZeroU32>,
+    pub body_read_timeout_secs: Option<NonZeroU32>,
+    pub idle_timeout_secs: Option<NonZeroU32>,
+    pub max_connections: Option<NonZeroU32>,
     /// `[rate_limits]` and `[rate_limits.calls]` (SPEC §7); absent: 6000 a minute.
     pub rate_limits: Option<crate::control::RateLimits>,
     #[serde(default)]

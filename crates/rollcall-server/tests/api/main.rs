@@ -12,6 +12,7 @@ mod concurrency;
 mod faults;
 mod gettoken;
 mod helpers;
+mod http_limits;
 mod ingest;
 mod journal;
 mod meetings;
