@@ -197,7 +197,7 @@ impl EmulatorBuilder {
         let ingest = Ingest::new(server.base_url(), &ingest_key);
         Ok(Emulator {
             server,
-            dir: Some(dir),
+            dir,
             credentials: self.credentials,
             admin,
             ingest,
@@ -213,7 +213,7 @@ impl EmulatorBuilder {
 pub struct Emulator {
     // Declared first so it drops first: the server stops before its data goes.
     server: Server,
-    dir: Option<TempDir>,
+    dir: TempDir,
     credentials: Credentials,
     admin: Admin,
     ingest: Ingest,
@@ -261,9 +261,7 @@ impl Emulator {
 
     /// Where the store lives (removed when the emulator goes).
     pub fn data_dir(&self) -> &Path {
-        self.dir
-            .as_ref()
-            .map_or_else(|| Path::new(""), |d| d.path())
+        self.dir.path()
     }
 
     /// A client builder for the app, pointed here; set retries, backoff or a timeout on it
@@ -323,14 +321,10 @@ impl Emulator {
 
     /// Stop gracefully (requests in flight are answered), then delete the data, reporting
     /// what went wrong rather than ignoring it as a drop must.
-    pub async fn shutdown(mut self) -> Result<(), Error> {
-        let dir = self.dir.take();
-        self.server.stop().await?;
-        match dir {
-            Some(dir) => dir
-                .close()
-                .map_err(|e| Error::Stop(format!("removing the data directory: {e}"))),
-            None => Ok(()),
-        }
+    pub async fn shutdown(self) -> Result<(), Error> {
+        let Self { server, dir, .. } = self;
+        server.stop().await?;
+        dir.close()
+            .map_err(|e| Error::Stop(format!("removing the data directory: {e}")))
     }
 }

@@ -236,8 +236,14 @@ pub struct Ingest {
 impl Ingest {
     /// The ingest API at `base_url` (`http://127.0.0.1:8080`, no path) with its key.
     pub fn new(base_url: &str, ingest_key: &str) -> Self {
+        // A hung server fails the test after 30 s instead of stalling it (as `Admin` does).
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .user_agent(concat!("rollcall-emulator/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
         Self {
-            http: reqwest::Client::new(),
+            http,
             url: format!("{}/ingest/v1/events", base_url.trim_end_matches('/')),
             key: ingest_key.to_owned(),
             sessions: Arc::default(),
