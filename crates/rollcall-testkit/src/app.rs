@@ -21,11 +21,9 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tempfile::TempDir;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 use rollcall_core::clock::VirtualClock;
-use rollcall_core::ids::IdGen;
+use rollcall_emulator::{Server, ServerOptions};
 use rollcall_server::{AppState, ServerConfig};
 use rollcall_store::Store;
 
@@ -95,16 +93,8 @@ pub struct Spawn {
 
 impl Default for Spawn {
     fn default() -> Self {
-        // `..Default::default()`: settings the server grows later keep their defaults here.
-        #[allow(clippy::needless_update)]
-        let config = ServerConfig {
-            token_ttl_secs: 7200,
-            ingest_key: Some(INGEST_KEY.to_owned()),
-            admin_key: Some(ADMIN_KEY.to_owned()),
-            ..Default::default()
-        };
         Self {
-            config,
+            config: rollcall_emulator::server::test_config(ADMIN_KEY, INGEST_KEY),
             clock: None,
             clock_start: NOW,
             seed: Some(fixtures::standard()),
@@ -151,8 +141,8 @@ impl Spawn {
         self
     }
 
-    /// Seed `corp` through the admin API once the server is up (default: the standard corp),
-    /// acting as `main` by default.
+    /// Seed `corp` before the server accepts connections (default: the standard corp), and
+    /// act as `main` by default.
     pub fn seed(mut self, corp: Directory, main: MainApp) -> Self {
         self.seed = Some(corp);
         self.main = main;
@@ -190,7 +180,9 @@ impl Spawn {
         self
     }
 
-    /// Start the server on 127.0.0.1, on a random port; seed it.
+    /// Start the server on 127.0.0.1, on a random port, with the seed corp applied (as
+    /// `rollcall serve --config` applies its corps): the emulator crate's start-up
+    /// ([`rollcall_emulator::Server`]) over the backend under test.
     pub async fn spawn(self) -> TestApp {
         let (store, dir) = match self.data {
             Data::Fresh => {
@@ -206,46 +198,27 @@ impl Spawn {
             .unwrap_or_else(|| VirtualClock::new(self.clock_start));
         let admin_key = self.config.admin_key.clone();
         let ingest_key = self.config.ingest_key.clone();
-        let state = AppState::new(
-            store,
-            self.config,
-            Arc::new(clock.clone()),
-            Arc::new(self.ids_seed.map_or_else(IdGen::random, IdGen::seeded)),
-        )
-        .await
-        .expect("state");
-        if let (Some(_), Some(corp)) = (self.ids_seed, &self.seed) {
-            let spec = serde_json::from_value(corp.to_json()).expect("corp spec");
-            state.set_startup_corps(vec![spec]);
-        }
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (tx, rx) = oneshot::channel::<()>();
-        let handle = tokio::spawn(rollcall_server::serve(
-            listener,
-            state.clone(),
-            async move {
-                let _ = rx.await;
-            },
-        ));
-        let app = TestApp {
-            base: format!("http://{addr}"),
+        let options = ServerOptions {
+            ids_seed: self.ids_seed,
+            // Seeded ids make the seed corp the start-up configuration a reset applies
+            // again; otherwise a reset empties the directory, as for corps put through the
+            // admin API.
+            reset_restores_corps: self.ids_seed.is_some(),
+            corps: self.seed.into_iter().collect(),
+            ..ServerOptions::new(self.config, clock.clone())
+        };
+        let server = Server::start(store, options).await.expect("start server");
+        TestApp {
+            base: server.base_url().to_owned(),
             http: reqwest::Client::new(),
             clock,
-            state,
+            state: server.state().clone(),
             dir,
             main: self.main,
             admin_key: admin_key.unwrap_or_else(|| ADMIN_KEY.to_owned()),
             ingest_key: ingest_key.unwrap_or_else(|| INGEST_KEY.to_owned()),
-            shutdown: Some(tx),
-            handle: Some(handle),
-        };
-        if let Some(corp) = self.seed {
-            app.put_corp(corp.to_json()).await;
+            server,
         }
-        app
     }
 }
 
@@ -270,8 +243,8 @@ pub struct TestApp {
     /// The keys the helpers send (the configured ones, or the defaults when an API is off).
     admin_key: String,
     ingest_key: String,
-    shutdown: Option<oneshot::Sender<()>>,
-    handle: Option<JoinHandle<std::io::Result<()>>>,
+    /// The running server; dropping it stops the server.
+    server: Server,
 }
 
 impl TestApp {
@@ -281,14 +254,9 @@ impl TestApp {
     }
 
     /// Stop the server gracefully and hand back its data directory.
-    pub async fn stop(mut self) -> Option<TempDir> {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(h) = self.handle.take() {
-            h.await.expect("server task").expect("server io");
-        }
-        self.dir.take()
+    pub async fn stop(self) -> Option<TempDir> {
+        self.server.stop().await.expect("server stops");
+        self.dir
     }
 
     /// A typed client for the main app.

@@ -4,17 +4,18 @@
 //!
 //! [`spawn_app`] (or [`TestApp::builder`]) starts a real server in-process: a temporary store (SQLite, or
 //! PostgreSQL with `ROLLCALL_TEST_STORE=postgres` and `TEST_POSTGRES_URL`, a schema per data
-//! directory), 127.0.0.1 on a random port, a virtual clock, the fixture corp seeded through
-//! the admin API, and a typed `rollcall-client`. It is the seed of the in-process emulator:
-//! options (config, clock start, seed, data directory, store) are on the builder, not spread
-//! over free functions.
+//! directory), 127.0.0.1 on a random port, a virtual clock, the fixture corp applied, and a
+//! typed `rollcall-client`. The start-up itself is the published emulator's
+//! (`rollcall_emulator::Server`), so there is one; this kit adds what only the workspace's
+//! own suites need: the backend under test, data directories shared between servers
+//! (restarts, nodes), store wrappers, and the fixture corp with the apps the refusals need.
 //!
 //! It uses only the server's public surface (`AppState`, `ServerConfig`, `serve`) and talks
 //! to it over HTTP, so what a test sees is what a client sees.
 //!
 //! # Layout
-//! - [`fixtures`]: the corp / app / directory builders ([`fixtures::Directory`],
-//!   [`fixtures::AppSpec`]) and the standard fixture corp with its constants.
+//! - [`fixtures`]: the standard fixture corp with its constants, and the corp / app builders
+//!   ([`fixtures::Directory`], [`fixtures::AppSpec`], the emulator's).
 //! - [`events`]: ingest event builders (JSON, as the ingest API takes them).
 //! - [`app`]: [`spawn_app`], [`TestApp`], its [`Spawn`] builder and the calls a test makes
 //!   through it.
