@@ -11,14 +11,19 @@ use crate::helpers::*;
 /// Node A with the fixture corp, and node B over the same store and clock.
 async fn two_nodes() -> (TestApp, TestApp) {
     let a = spawn_app().await;
+    let b = second_node(&a).await;
+    (a, b)
+}
+
+/// Another node over `a`'s store, on its clock.
+async fn second_node(a: &TestApp) -> TestApp {
     let path = a.dir.as_ref().expect("dir").path().to_owned();
-    let b = TestApp::builder()
+    TestApp::builder()
         .data_at(&path)
         .clock(a.clock.clone())
         .unseeded()
         .spawn()
-        .await;
-    (a, b)
+        .await
 }
 
 #[tokio::test]
@@ -137,13 +142,7 @@ async fn the_same_batch_through_two_nodes_at_once_is_applied_once() {
 async fn a_reset_through_one_node_ends_the_tokens_another_node_cached() {
     // A seeded node keeps its start-up corp, so the corp is there again after the reset.
     let a = TestApp::builder().ids_seed(7).spawn().await;
-    let path = a.dir.as_ref().expect("dir").path().to_owned();
-    let b = TestApp::builder()
-        .data_at(&path)
-        .clock(a.clock.clone())
-        .unseeded()
-        .spawn()
-        .await;
+    let b = second_node(&a).await;
     let wait = rollcall_server::CACHE_TTL + std::time::Duration::from_millis(200);
 
     for restore in [false, true] {
