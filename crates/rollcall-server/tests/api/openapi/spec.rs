@@ -79,7 +79,9 @@ impl Spec {
     fn validator(&mut self, pointer: &str) -> &jsonschema::Validator {
         if !self.validators.contains_key(pointer) {
             let mut root = self.doc.clone();
-            root["$ref"] = Value::String(format!("#{pointer}"));
+            // A URI fragment: the braces of path templates are percent-encoded.
+            let fragment = pointer.replace('{', "%7B").replace('}', "%7D");
+            root["$ref"] = Value::String(format!("#{fragment}"));
             let v = jsonschema::draft202012::options()
                 .build(&root)
                 .unwrap_or_else(|e| panic!("the schema at {pointer} does not compile: {e}"));
