@@ -101,17 +101,18 @@ bearer = "${ST_ADMIN_KEY}"
 bearer = "${ST_INGEST_KEY}"
 EOF
 
+# Run from $WORK: schemathesis keeps a .schemathesis/ cache in its working directory.
 # One worker: with several, CPython 3.11's ast.parse (hypothesis describing its filters) can
 # race between threads and fail the run with "AST constructor recursion depth mismatch".
 echo "== schemathesis $VERSION against $BASE/openapi.json"
 status=0
-timeout 170 schemathesis --config-file "$WORK/schemathesis.toml" run "$BASE/openapi.json" \
+(cd "$WORK" && timeout 170 schemathesis --config-file "$WORK/schemathesis.toml" run "$BASE/openapi.json" \
   --url "$BASE" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --phases examples,coverage,fuzzing \
   --max-examples 25 --max-time 90 --seed 1 --workers 1 --request-timeout 10 \
   --exclude-operation-id addFault --exclude-operation-id reset --exclude-operation-id putRateLimits \
-  --suppress-health-check all --no-shrink || status=$?
+  --suppress-health-check all --no-shrink) || status=$?
 if [ "$status" -ne 0 ]; then
   echo "== schemathesis failed ($status); the server's log:"
   tail -n 50 "$WORK/server.log"
