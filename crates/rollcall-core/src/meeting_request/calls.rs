@@ -163,7 +163,11 @@ impl TryFrom<&Map<String, Value>> for UserMeetingsRequest {
         let f = Fields::new(body);
         Ok(Self {
             userid: f.req_str("userid", MAX_USERID)?.to_owned(),
-            cursor: f.opt_str("cursor", usize::MAX)?.map(str::to_owned),
+            // WeCom's first page is `"cursor": "0"` (SPEC §4), as `""` or no cursor is.
+            cursor: f
+                .opt_str("cursor", usize::MAX)?
+                .filter(|c| *c != "0")
+                .map(str::to_owned),
             begin_time: f.opt_uint("begin_time", u64::from(u32::MAX))?,
             end_time: f.opt_uint("end_time", u64::from(u32::MAX))?,
             limit: page_limit(&f, MAX_USER_LIMIT)?,
@@ -370,6 +374,17 @@ mod tests {
         let user = |v: Value| UserMeetingsRequest::try_from(&obj(v));
         assert_eq!(user(json!({"userid": "a"})).unwrap().limit, 100);
         assert_eq!(user(json!({"userid": "a", "limit": 0})).unwrap().limit, 100);
+        for first in [json!("0"), json!(""), json!(null)] {
+            let r = user(json!({"userid": "a", "cursor": first})).unwrap();
+            assert_eq!(r.cursor, None, "{first}");
+        }
+        assert_eq!(
+            user(json!({"userid": "a", "cursor": "c1"}))
+                .unwrap()
+                .cursor
+                .as_deref(),
+            Some("c1")
+        );
         assert_eq!(user(json!({"userid": "a", "limit": "7"})).unwrap().limit, 7);
         assert_eq!(
             user(json!({"userid": "a", "limit": 101})),

@@ -19,6 +19,7 @@ pub mod ingest;
 mod journal;
 pub mod meeting;
 pub mod metrics;
+pub mod openapi;
 pub mod rate_limits;
 pub mod snapshots;
 pub mod token;
@@ -78,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
+        .route("/openapi.json", get(openapi::openapi))
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -18,6 +18,7 @@ mod journal;
 mod meetings;
 mod metrics;
 mod nodes;
+mod openapi;
 mod outage;
 mod pagination;
 mod rate_limits;
