@@ -219,7 +219,7 @@ mod tests {
                 aes_key: None,
             },
         );
-        assert_eq!(none.unwrap_err().present, false);
+        assert!(!none.unwrap_err().present);
         let long = format!("https://a.example/{}", "x".repeat(MAX_URL_LEN));
         assert!(err(fields(&long, "t", KEY)).contains("longer"));
     }
