@@ -8,6 +8,8 @@
 //! The outcome is logged and shown by `GET /admin/v1/callbacks`; a failure never stops
 //! the server or refuses the corp, as WeCom's console would only show it.
 //!
+//! `send` is one delivery attempt (`POST` with the envelope), for the delivery worker.
+//!
 //! The targets live in this node's memory, keyed by app. The stored `App` has no place for
 //! them yet (apps are stored in columns, so that needs a migration in both backends; the
 //! delivery worker will read them from the store once it does). Until then a target is
@@ -24,6 +26,7 @@ use tokio::sync::Semaphore;
 
 use crate::state::AppState;
 
+pub mod send;
 pub mod verify;
 
 /// Verifications in flight at once (a corp with many apps must not open many sockets).

@@ -72,7 +72,7 @@ pub async fn check(
 }
 
 /// A transport failure in a few words: connect error, timeout, or what reqwest says.
-fn describe(e: &reqwest::Error) -> String {
+pub(super) fn describe(e: &reqwest::Error) -> String {
     use std::error::Error as _;
     let mut cause = e.to_string();
     let mut source = e.source();

@@ -195,3 +195,15 @@ async fn the_callbacks_list_needs_the_admin_key_and_get() {
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
     assert!(body["error"].as_str().unwrap().contains("GET"));
 }
+
+#[tokio::test]
+async fn a_reset_forgets_the_callback_targets_it_removed() {
+    let app = spawn_app().await;
+    let rx = receiver().await;
+    app.put_corp(json!({"corpid": CORP, "apps": [cb_app(1_000_100, &format!("{rx}/cb"), TOKEN)]}))
+        .await;
+    assert_eq!(settled(&app, 1).await[0]["verified"], true);
+    let (status, body) = app.admin_call(Method::POST, "reset").await;
+    assert!(status.is_success(), "{body}");
+    assert!(statuses(&app).await.is_empty());
+}
