@@ -55,6 +55,8 @@
 //! - [`meeting`]: request and response bodies of the meeting management calls (WeCom's
 //!   field names; the same types the server answers with, from `rollcall-wire`).
 //! - [`Error`]: API refusals, transport failures, undecodable replies.
+//! - [`callback`]: [`callback::CallbackReceiver`], for an app receiving WeCom's callbacks
+//!   (URL verification, signature, decryption, meeting events; on `rollcall-callback`).
 //! - [`admin`]: [`Admin`], a typed client for rollcall's emulator controls (`/admin/v1/*`:
 //!   clock, faults, journal, rate limits, reset, snapshots, corps, meetings).
 #![forbid(unsafe_code)]
@@ -70,6 +72,8 @@ use tokio::sync::Mutex;
 
 pub mod admin;
 pub use admin::Admin;
+/// Receiving WeCom's (and rollcall's) callbacks: URL verification, decryption, events.
+pub mod callback;
 
 pub use rollcall_wire as wire;
 /// Request and response bodies of the meeting management calls (shared with the server).

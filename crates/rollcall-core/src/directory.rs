@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 
+use crate::callback::{self, AppCallback, CallbackFields, SettingsError};
 use crate::crypto::hash_secret;
 use crate::model::{App, Corp, Department, User};
 
@@ -44,6 +45,30 @@ pub struct AppSpec {
     pub visible_departments: Vec<u32>,
     #[serde(default)]
     pub visible_users: Vec<String>,
+    /// Where rollcall sends this app's meeting events (SPEC §11); with the two below, or
+    /// none of the three. See [`crate::callback`] for the rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
+    /// The Token the callbacks are signed with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_token: Option<String>,
+    /// The 43-character EncodingAESKey the callbacks are encrypted with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_aes_key: Option<String>,
+}
+
+impl AppSpec {
+    /// The app's validated callback settings (`None`: it has none), or why they are wrong.
+    pub fn callback(&self) -> Result<Option<AppCallback>, SettingsError> {
+        callback::parse(
+            self.agentid,
+            CallbackFields {
+                url: self.callback_url.as_deref(),
+                token: self.callback_token.as_deref(),
+                aes_key: self.callback_aes_key.as_deref(),
+            },
+        )
+    }
 }
 
 fn yes() -> bool {
@@ -60,6 +85,15 @@ impl std::fmt::Debug for AppSpec {
             .field("enabled", &self.enabled)
             .field("visible_departments", &self.visible_departments)
             .field("visible_users", &self.visible_users)
+            .field("callback_url", &self.callback_url)
+            .field(
+                "callback_token",
+                &self.callback_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "callback_aes_key",
+                &self.callback_aes_key.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -164,6 +198,11 @@ pub fn merge(existing: Option<&Corp>, spec: &CorpSpec) -> Result<Corp, Directory
                 format!("app {} needs a secret of 1..=256 bytes", a.agentid),
             ));
         }
+        // Validated here so a bad key is refused before anything is stored (the config
+        // file names its line, the admin API answers 400); the settings themselves are
+        // not part of the stored `App` (see `AppSpec::callback`).
+        a.callback()
+            .map_err(|why| err(Location::App(i), why.message))?;
         let app = App {
             agentid: a.agentid,
             name: a.name.clone(),
@@ -286,6 +325,9 @@ mod tests {
                 enabled: true,
                 visible_departments: vec![1],
                 visible_users: vec![],
+                callback_url: None,
+                callback_token: None,
+                callback_aes_key: None,
             }],
         }
     }
@@ -342,5 +384,43 @@ mod tests {
     #[test]
     fn debug_hides_secret() {
         assert!(!format!("{:?}", spec().apps[0]).contains("\"s\""));
+        let mut s = spec();
+        s.apps[0].callback_token = Some("tok3n".into());
+        s.apps[0].callback_aes_key = Some("jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C".into());
+        let shown = format!("{:?}", s.apps[0]);
+        assert!(
+            !shown.contains("tok3n") && !shown.contains("jWmYm7"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn callback_settings_are_validated_where_the_app_is() {
+        let mut s = spec();
+        s.apps[0].callback_url = Some("https://app.example/cb".into());
+        s.apps[0].callback_token = Some("t".into());
+        s.apps[0].callback_aes_key = Some("jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C".into());
+        merge(None, &s).unwrap();
+        assert!(s.apps[0].callback().unwrap().is_some());
+        s.apps[0].callback_aes_key = Some("too-short".into());
+        let e = merge(None, &s).unwrap_err();
+        assert_eq!(e.at, Location::App(0));
+        assert!(e.message.contains("callback_aes_key"), "{}", e.message);
+        s.apps[0].callback_aes_key = None;
+        assert!(merge(None, &s)
+            .unwrap_err()
+            .message
+            .contains("no callback_aes_key"));
+    }
+
+    #[test]
+    fn callback_fields_are_optional_in_json() {
+        let app: AppSpec =
+            serde_json::from_str(r#"{"agentid": 1, "secret": "s", "callback_url": "http://x/"}"#)
+                .unwrap();
+        assert_eq!(app.callback_url.as_deref(), Some("http://x/"));
+        assert_eq!(app.callback_token, None);
+        let plain = serde_json::to_value(&spec().apps[0]).unwrap();
+        assert!(plain.get("callback_url").is_none());
     }
 }

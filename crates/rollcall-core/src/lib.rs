@@ -9,6 +9,7 @@
 //! - [`attendee`]: how a stored session is rendered on the wire.
 //! - [`model`]: corps, apps, meetings, sessions, participants — the values everything passes.
 //! - [`directory`]: the corp directory as configured (TOML or admin API) and its validation.
+//! - [`callback`]: an app's callback settings (URL, token, EncodingAESKey), validated.
 //! - [`visibility`]: an app's visible range (users, departments and all sub-departments).
 //! - [`window`]: the `start_time` / `end_time` table of SPEC §3.
 //! - [`cursor`]: authenticated, opaque pagination cursors (attendees, a member's meetings).
@@ -33,6 +34,7 @@
 
 pub mod apply;
 pub mod attendee;
+pub mod callback;
 pub mod clock;
 pub mod crypto;
 pub mod cursor;

@@ -13,6 +13,7 @@ use rollcall_core::recurrence::{self, TimeZone, TimeZoneError};
 use rollcall_core::visibility::Visibility;
 use rollcall_store::{Store, StoreError, StoreResult};
 
+use crate::callback::Callbacks;
 use crate::control::Controls;
 
 /// What the operator configures about the server itself (the directory lives in the store).
@@ -108,6 +109,8 @@ struct Inner {
     /// The corps of the start-up configuration, applied again by a reset (SPEC §9) so the
     /// directory is the configured one again; set with [`AppState::set_startup_corps`].
     startup_corps: RwLock<Arc<Vec<CorpSpec>>>,
+    /// The apps' callback targets and URL verifications (SPEC §11), this node's.
+    callbacks: Callbacks,
 }
 
 /// How many token records the token cache keeps before it starts over.
@@ -163,6 +166,7 @@ impl AppState {
                 time_zone: RwLock::new(recurrence::default_tz()),
                 controls: Arc::new(Controls::new(journal_size, clock)),
                 startup_corps: RwLock::new(Arc::new(Vec::new())),
+                callbacks: Callbacks::new(),
             }),
         })
     }
@@ -215,6 +219,11 @@ impl AppState {
     /// start-up (and the benchmark) can set the rate limits.
     pub fn controls(&self) -> &Controls {
         &self.inner.controls
+    }
+
+    /// The apps' callback targets (SPEC §11).
+    pub(crate) fn callbacks(&self) -> &Callbacks {
+        &self.inner.callbacks
     }
 
     /// The store's `directory_version`, at most [`CACHE_TTL`] old. Every directory change,

@@ -64,6 +64,23 @@ pub struct AppToml {
     pub visible_departments: Vec<u32>,
     #[serde(default)]
     pub visible_users: Vec<String>,
+    /// Where this app's meeting events go (SPEC §11), with the token and key below.
+    pub callback_url: Option<Spanned<String>>,
+    pub callback_token: Option<Spanned<Secret>>,
+    /// The 43-character EncodingAESKey.
+    pub callback_aes_key: Option<Spanned<Secret>>,
+}
+
+impl AppToml {
+    /// Byte offset of the callback key `field` (`callback_url`, …), if written.
+    fn callback_field_start(&self, field: &str) -> Option<usize> {
+        match field {
+            "callback_url" => self.callback_url.as_ref().map(|s| s.span().start),
+            "callback_token" => self.callback_token.as_ref().map(|s| s.span().start),
+            "callback_aes_key" => self.callback_aes_key.as_ref().map(|s| s.span().start),
+            _ => None,
+        }
+    }
 }
 
 fn yes() -> bool {
@@ -103,20 +120,46 @@ impl CorpToml {
             apps: self
                 .apps
                 .iter()
-                .map(|a| {
-                    let a = a.get_ref();
-                    AppSpec {
-                        agentid: a.agentid,
-                        name: a.name.clone(),
-                        secret: a.secret.expose().to_owned(),
-                        meeting_api: a.meeting_api,
-                        enabled: a.enabled,
-                        visible_departments: a.visible_departments.clone(),
-                        visible_users: a.visible_users.clone(),
-                    }
-                })
+                .map(|a| Self::app_spec(a.get_ref()))
                 .collect(),
         }
+    }
+
+    /// One app's spec.
+    fn app_spec(a: &AppToml) -> AppSpec {
+        AppSpec {
+            agentid: a.agentid,
+            name: a.name.clone(),
+            secret: a.secret.expose().to_owned(),
+            meeting_api: a.meeting_api,
+            enabled: a.enabled,
+            visible_departments: a.visible_departments.clone(),
+            visible_users: a.visible_users.clone(),
+            callback_url: a.callback_url.as_ref().map(|u| u.get_ref().clone()),
+            callback_token: a
+                .callback_token
+                .as_ref()
+                .map(|t| t.get_ref().expose().to_owned()),
+            callback_aes_key: a
+                .callback_aes_key
+                .as_ref()
+                .map(|k| k.get_ref().expose().to_owned()),
+        }
+    }
+
+    /// The first app whose callback settings are wrong: byte offset of the key at fault
+    /// (the app's table when the key is missing) and the reason. Checked before the
+    /// directory merge, which refuses the same settings but can only name the app.
+    pub(super) fn callback_error(&self) -> Option<(usize, String)> {
+        self.apps.iter().find_map(|a| {
+            let spec_err = Self::app_spec(a.get_ref()).callback().err()?;
+            let at = if spec_err.present {
+                a.get_ref().callback_field_start(spec_err.field)
+            } else {
+                None
+            };
+            Some((at.unwrap_or(a.span().start), spec_err.message))
+        })
     }
 
     /// Byte offset of the element an error is about.

@@ -149,6 +149,13 @@ impl LoadedConfig {
     pub fn check(&self, stored: &HashMap<String, Corp>) -> Result<(), ConfigError> {
         let mut merged: HashMap<&str, Corp> = HashMap::new();
         for (i, corp) in self.file.corps.iter().enumerate() {
+            if let Some((offset, message)) = corp.get_ref().callback_error() {
+                return Err(ConfigError {
+                    file: self.name.clone(),
+                    line: Some(line_of(&self.source, offset)),
+                    message,
+                });
+            }
             let spec = corp.get_ref().spec();
             let base = merged
                 .get(spec.corpid.as_str())
@@ -399,6 +406,68 @@ name = "Example Corp"
         let (line, msg) = line_of_err(&with("per_minutes = 10\n"));
         assert_eq!(line, 38);
         assert!(msg.contains("per_minutes"), "{msg}");
+    }
+
+    /// GOOD's app with callback settings appended (lines 36 and on).
+    fn with_callback(lines: &str) -> String {
+        GOOD.replace(
+            "  visible_users = [\"lisi\"]\n",
+            &format!("  visible_users = [\"lisi\"]\n{lines}"),
+        )
+    }
+
+    const KEY: &str = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
+
+    #[test]
+    fn callback_settings_parse() {
+        let src = with_callback(&format!(
+            "  callback_url = \"https://app.example/wecom\"\n  callback_token = \"tok\"\n  \
+             callback_aes_key = \"{KEY}\"\n"
+        ));
+        let cfg = parse_config("rollcall.toml", &src).unwrap();
+        cfg.check(&HashMap::new()).unwrap();
+        let cb = cfg.specs()[0].apps[0]
+            .callback()
+            .unwrap()
+            .expect("a callback");
+        assert_eq!(cb.url.as_str(), "https://app.example/wecom");
+        assert_eq!(cb.aes_key.as_str(), KEY);
+        let shown = format!("{cfg:?}");
+        assert!(
+            !shown.contains(KEY) && !shown.contains("\"tok\""),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn bad_callback_settings_name_their_line() {
+        // A bad key: the key's own line.
+        let (line, msg) = line_of_err(&with_callback(
+            "  callback_url = \"https://app.example/wecom\"\n  callback_token = \"tok\"\n  \
+             callback_aes_key = \"too-short\"\n",
+        ));
+        assert_eq!(line, 38);
+        assert!(
+            msg.contains("callback_aes_key") && msg.contains("43"),
+            "{msg}"
+        );
+        // Not http(s): the URL's line.
+        let (line, msg) = line_of_err(&with_callback(&format!(
+            "  callback_url = \"ftp://app.example/\"\n  callback_token = \"tok\"\n  \
+             callback_aes_key = \"{KEY}\"\n"
+        )));
+        assert_eq!(line, 36);
+        assert!(msg.contains("not http(s)"), "{msg}");
+        // A URL without its key: the app's table.
+        let (line, msg) = line_of_err(&with_callback(
+            "  callback_url = \"https://app.example/wecom\"\n  callback_token = \"tok\"\n",
+        ));
+        assert_eq!(line, 29);
+        assert!(msg.contains("no callback_aes_key"), "{msg}");
+        // A key without a URL: the app's table too.
+        let (line, msg) = line_of_err(&with_callback(&format!("  callback_aes_key = \"{KEY}\"\n")));
+        assert_eq!(line, 29);
+        assert!(msg.contains("no callback_url"), "{msg}");
     }
 
     #[test]

@@ -70,6 +70,9 @@ pub fn corp_spec(secret: &str) -> CorpSpec {
             enabled: true,
             visible_departments: vec![1],
             visible_users: vec![VISIBLE_OUTSIDER.into()],
+            callback_url: None,
+            callback_token: None,
+            callback_aes_key: None,
         }],
     }
 }

@@ -20,5 +20,7 @@ pub async fn apply_corp(state: &AppState, spec: &CorpSpec) -> Result<(), ApplyEr
     let corp = merge(existing.as_ref(), spec)?;
     state.store().put_corp(&corp).await?;
     state.invalidate_directories();
+    // Record the apps' callback targets and verify their URLs in the background.
+    state.callbacks().configure(state, spec);
     Ok(())
 }

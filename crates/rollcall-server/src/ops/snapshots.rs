@@ -23,6 +23,7 @@ pub async fn reset(state: &AppState) -> Result<(), ApplyError> {
     state.store().reset().await?;
     state.invalidate_caches();
     state.reset_controls();
+    state.callbacks().clear();
     for spec in state.startup_corps().iter() {
         apply_corp(state, spec).await?;
     }

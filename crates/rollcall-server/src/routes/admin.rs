@@ -42,6 +42,7 @@ pub fn routes() -> Router<AppState> {
                 .fallback(wrong_method),
         )
         .merge(super::snapshots::routes())
+        .merge(super::callbacks::routes())
 }
 
 /// A JSON body whose errors come back as `400 {"error": …}` naming the problem.

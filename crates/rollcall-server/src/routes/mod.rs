@@ -13,6 +13,7 @@ use crate::state::AppState;
 use crate::wecom::{envelope, wrong_method};
 
 pub mod admin;
+mod callbacks;
 mod faults;
 pub mod health;
 pub mod ingest;

@@ -8,6 +8,7 @@
 mod admin;
 mod admin_client;
 mod attendees;
+mod callbacks;
 mod concurrency;
 mod faults;
 mod gettoken;

@@ -429,6 +429,25 @@ async fn admin(d: &mut Driver<'_>) {
         d.send("POST", corps, corps, Key::Admin, not_json).await.0,
         400
     );
+
+    // An app with a callback URL nobody answers: listed, verified or not.
+    let with_callback = json!({"corpid": "wwopenapicb", "name": "Callback Corp",
+                      "apps": [{"agentid": 8, "secret": "s",
+                                "callback_url": "http://127.0.0.1:9/callback",
+                                "callback_token": "QDG6eK",
+                                "callback_aes_key": "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"}]});
+    assert_eq!(
+        d.admin("POST", corps, corps, Some(with_callback)).await.0,
+        200
+    );
+    let callbacks = "/admin/v1/callbacks";
+    let (status, listed) = d.admin("GET", callbacks, callbacks, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["apps"][0]["corpid"], "wwopenapicb", "{listed}");
+    assert_eq!(
+        d.send("GET", callbacks, callbacks, Key::None, None).await.0,
+        401
+    );
 }
 
 async fn controls(d: &mut Driver<'_>) {
