@@ -203,8 +203,11 @@ pub struct IngestReport {
     pub accepted: u64,
     /// Events already applied before (same meeting and `event_id`).
     pub duplicates: u64,
-    /// Events refused, with the reason.
+    /// Events refused, with the reason (the first 1000 by index).
     pub rejected: Vec<Rejected>,
+    /// How many more were refused than `rejected` lists (0 when it lists them all).
+    #[serde(default)]
+    pub rejected_omitted: u64,
 }
 
 /// One refused event: its position in the request and why.

@@ -64,9 +64,10 @@ pub async fn events(
         })?;
     let items = split_events(&bytes, ndjson)?;
     let report = ingest::ingest(&state, items).await?;
-    state
-        .controls()
-        .metrics
-        .ingested(report.accepted, report.duplicates, report.rejected.len());
+    state.controls().metrics.ingested(
+        report.accepted,
+        report.duplicates,
+        report.rejected.len() + report.rejected_omitted,
+    );
     Ok((StatusCode::OK, Json(report)))
 }

@@ -246,3 +246,20 @@ async fn bodies_over_64_mib_are_refused_with_413() {
     assert_eq!(status, 413);
     assert!(v["error"].as_str().unwrap().contains("64 MiB"));
 }
+
+/// A hostile batch of a million bad events gets a bounded reply: the first 1000 reasons and
+/// a count of the rest (it was a 58 MB list).
+#[tokio::test]
+async fn the_rejection_list_is_capped_with_a_count_of_the_rest() {
+    let app = spawn_app().await;
+    let n = 1_000_000;
+    let body = format!("[{}1]", "1,".repeat(n - 1));
+    let (status, report) = post(&app, Some(INGEST_KEY), "application/json", body).await;
+    assert_eq!(status, 200);
+    let listed = report["rejected"].as_array().unwrap();
+    assert_eq!(listed.len(), 1000);
+    assert_eq!(listed[0]["index"], 0);
+    assert_eq!(listed[999]["index"], 999);
+    assert_eq!(report["rejected_omitted"], n - 1000);
+    assert!(report.to_string().len() < 200_000, "a bounded reply");
+}
