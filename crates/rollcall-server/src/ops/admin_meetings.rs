@@ -153,6 +153,10 @@ pub async fn create(state: &AppState, req: &AdminMeeting) -> Result<Meeting, Adm
             details: Default::default(),
         };
         match state.store().create_meeting(&new).await {
+            Ok(m) => {
+                state.invalidate_meeting(&m.meetingid);
+                return Ok(m);
+            }
             Err(StoreError::Conflict(e)) => last = Some(StoreError::Conflict(e)),
             other => return other.map_err(AdminError::from),
         }

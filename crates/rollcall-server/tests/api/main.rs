@@ -20,6 +20,7 @@ mod meetings;
 mod metrics;
 mod nodes;
 mod openapi;
+mod oracle;
 mod outage;
 mod pagination;
 mod rate_limits;

@@ -65,13 +65,14 @@ pub async fn create(
         };
         match state.store().create_meeting(&new).await {
             Ok(m) => {
+                state.invalidate_meeting(&m.meetingid);
                 return Ok(CreateMeetingResponse {
                     errcode: errcode::OK,
                     errmsg: "ok".into(),
                     meetingid: m.meetingid,
                     meeting_code: Some(m.meeting_code),
                     excess_users: Vec::new(),
-                })
+                });
             }
             Err(e @ StoreError::Conflict(_)) => last = Some(e),
             Err(e) => return Err(e.into()),
