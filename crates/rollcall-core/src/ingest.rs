@@ -6,6 +6,7 @@
 //! here rather than surprising a reader later.
 //!
 //! # Layout
+//! - [`split_events`]: a request body (JSON array or NDJSON) → one raw value per event.
 //! - [`parse_event`]: one raw event → [`Event`], or the reason it is refused.
 //! - [`resolve`]: an event bound to its meeting ([`sub_key_for`]: a join's sub-meeting).
 //! - [`ResolvedEvent`]: an event bound to its stored meeting, as the store receives it;
@@ -354,6 +355,34 @@ fn participant(v: Option<&Value>) -> Result<Participant, EventError> {
         1 => Ok(found.pop().expect("one")),
         0 => Err(EventError::NoParticipantId),
         _ => Err(EventError::ManyParticipantIds),
+    }
+}
+
+/// Split a request body into events, each a JSON value or the reason its NDJSON line is not
+/// one: NDJSON lines are judged one by one (a bad line is one refused event, blank lines are
+/// skipped); a JSON array must parse as a whole (a lone object is one event). `Err` is the
+/// whole body's refusal, for a 400.
+pub fn split_events(bytes: &[u8], ndjson: bool) -> Result<Vec<Result<Value, String>>, String> {
+    if ndjson {
+        return Ok(bytes
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+            .map(|line| {
+                serde_json::from_slice::<Value>(line).map_err(|e| format!("not valid JSON: {e}"))
+            })
+            .collect());
+    }
+    const SEND: &str =
+        "send a JSON array of events, or NDJSON with Content-Type: application/x-ndjson";
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Array(items)) => Ok(items.into_iter().map(Ok).collect()),
+        Ok(obj @ Value::Object(_)) => Ok(vec![Ok(obj)]),
+        Ok(_) => Err(
+            "the body must be a JSON array of events, or NDJSON with Content-Type: \
+                      application/x-ndjson"
+                .to_owned(),
+        ),
+        Err(e) => Err(format!("the body is not valid JSON ({e}); {SEND}")),
     }
 }
 

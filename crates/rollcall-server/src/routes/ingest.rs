@@ -5,7 +5,7 @@ use axum::extract::{Request, State};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::Value;
+use rollcall_core::ingest::split_events;
 
 use crate::auth::IngestKey;
 use crate::error::HttpError;
@@ -15,26 +15,6 @@ use crate::wecom::read_limited;
 
 /// Largest ingest body.
 pub const MAX_INGEST_BODY: usize = 64 << 20;
-
-/// Split a body into events. NDJSON lines are judged one by one (a bad line is one rejected
-/// event); a JSON array must parse as a whole.
-pub fn split_events(bytes: &[u8], ndjson: bool) -> Result<Vec<Result<Value, String>>, HttpError> {
-    if ndjson {
-        return Ok(bytes
-            .split(|&b| b == b'\n')
-            .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
-            .map(|line| {
-                serde_json::from_slice::<Value>(line).map_err(|e| format!("not valid JSON: {e}"))
-            })
-            .collect());
-    }
-    match serde_json::from_slice::<Value>(bytes) {
-        Ok(Value::Array(items)) => Ok(items.into_iter().map(Ok).collect()),
-        Ok(obj @ Value::Object(_)) => Ok(vec![Ok(obj)]),
-        Ok(_) => Err(HttpError::bad_request("the body must be a JSON array of events, or NDJSON with Content-Type: application/x-ndjson")),
-        Err(e) => Err(HttpError::bad_request(format!("the body is not valid JSON ({e}); send a JSON array of events, or NDJSON with Content-Type: application/x-ndjson"))),
-    }
-}
 
 pub async fn events(
     State(state): State<AppState>,
@@ -62,7 +42,7 @@ pub async fn events(
                 "the body is over 64 MiB; send smaller batches",
             )
         })?;
-    let items = split_events(&bytes, ndjson)?;
+    let items = split_events(&bytes, ndjson).map_err(HttpError::bad_request)?;
     let report = ingest::ingest(&state, items).await?;
     state.controls().metrics.ingested(
         report.accepted,
