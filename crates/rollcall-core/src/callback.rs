@@ -136,6 +136,38 @@ pub fn parse(
     }))
 }
 
+/// Read back a target a store wrote from a validated [`AppCallback`]: the same rules as
+/// [`parse`], so a stored row that no longer holds together (one of the three missing, a key
+/// that is not 43 characters) is refused, for the store to report as corruption.
+pub fn from_stored(
+    agentid: u32,
+    url: Option<&str>,
+    token: Option<&str>,
+    aes_key: Option<&str>,
+) -> Result<Option<AppCallback>, String> {
+    parse(
+        agentid,
+        CallbackFields {
+            url,
+            token,
+            aes_key,
+        },
+    )
+    .map_err(|e| format!("stored callback of app {agentid}: {}", e.message))
+}
+
+/// The three columns a store writes for `callback` (`None`: all three NULL).
+pub fn to_stored(callback: Option<&AppCallback>) -> [Option<&str>; 3] {
+    match callback {
+        Some(c) => [
+            Some(c.url.as_str()),
+            Some(c.token.as_str()),
+            Some(c.aes_key.as_str()),
+        ],
+        None => [None; 3],
+    }
+}
+
 fn parse_url(raw: &str) -> Result<url::Url, String> {
     if raw.len() > MAX_URL_LEN {
         return Err(format!("longer than {MAX_URL_LEN} bytes"));

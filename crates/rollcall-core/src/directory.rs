@@ -199,9 +199,12 @@ pub fn merge(existing: Option<&Corp>, spec: &CorpSpec) -> Result<Corp, Directory
             ));
         }
         // Validated here so a bad key is refused before anything is stored (the config
-        // file names its line, the admin API answers 400); the settings themselves are
-        // not part of the stored `App` (see `AppSpec::callback`).
-        a.callback()
+        // file names its line, the admin API answers 400). Like every other field of the
+        // app, the callback comes from the spec as a whole: an app listed without the
+        // three settings has no callback any more (an app spec replaces the app, it is
+        // not a patch), and an app not listed keeps its own.
+        let callback = a
+            .callback()
             .map_err(|why| err(Location::App(i), why.message))?;
         let app = App {
             agentid: a.agentid,
@@ -211,6 +214,7 @@ pub fn merge(existing: Option<&Corp>, spec: &CorpSpec) -> Result<Corp, Directory
             enabled: a.enabled,
             visible_departments: a.visible_departments.clone(),
             visible_users: a.visible_users.clone(),
+            callback,
         };
         upsert(&mut corp.apps, app, |x| x.agentid == a.agentid);
     }
@@ -411,6 +415,28 @@ mod tests {
             .unwrap_err()
             .message
             .contains("no callback_aes_key"));
+    }
+
+    #[test]
+    fn merge_carries_the_callback_and_a_respecified_app_replaces_it() {
+        let mut s = spec();
+        s.apps[0].callback_url = Some("https://app.example/cb".into());
+        s.apps[0].callback_token = Some("t".into());
+        s.apps[0].callback_aes_key = Some("jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C".into());
+        let corp = merge(None, &s).unwrap();
+        let cb = corp.apps[0].callback.clone().unwrap();
+        assert_eq!(cb.url.as_str(), "https://app.example/cb");
+        assert_eq!(cb.token, "t");
+        // An update that does not list the app keeps its callback.
+        let other = CorpSpec {
+            apps: vec![],
+            ..spec()
+        };
+        let kept = merge(Some(&corp), &other).unwrap();
+        assert_eq!(kept.apps[0].callback, Some(cb));
+        // Listing the app again without the settings removes them, as for its other fields.
+        let cleared = merge(Some(&corp), &spec()).unwrap();
+        assert_eq!(cleared.apps[0].callback, None);
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub struct App {
     pub enabled: bool,
     pub visible_departments: Vec<u32>,
     pub visible_users: Vec<String>,
+    /// Where this app's meeting events are sent (SPEC §11), stored with the app so every node
+    /// on the store and every snapshot agree on it; `None`: the app has no callback.
+    pub callback: Option<crate::callback::AppCallback>,
 }
 
 /// A department; `parent == 0` is top level.

@@ -85,6 +85,7 @@ mod tests {
             enabled: true,
             visible_departments: depts,
             visible_users: users.into_iter().map(String::from).collect(),
+            callback: None,
         }
     }
 

@@ -80,6 +80,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let limits = state.config().http;
+    // Verify the stored callback targets this node has not checked yet (SPEC §11), in the
+    // background: those set through other nodes, or before a restart.
+    state.callbacks().verify_stored(&state);
     let app = router(state);
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     // Every connection task holds a clone of `alive`; when the last one ends, `all_done`

@@ -23,7 +23,7 @@
 //! - [`control`]: what every request passes through alike (per node, in memory): injected
 //!   faults, the request journal, rate limits, metrics; one `reset()`.
 //! - [`demo`]: `--demo`'s seeding, through the public HTTP surface in-process.
-//! - `callback`: callbacks to apps (SPEC §11): this node's targets, URL verification.
+//! - `callback`: callbacks to apps (SPEC §11): the stored targets, this node's URL checks.
 //! - [`config`]: the config file (settings and corps) parsed, with `file:line` errors.
 #![forbid(unsafe_code)]
 

@@ -7,8 +7,9 @@
 
 use futures::future::try_join_all;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::IsolationLevel;
+use tokio_postgres::{IsolationLevel, Row};
 
+use rollcall_core::callback::{self, AppCallback};
 use rollcall_core::model::{App, AppRef, Corp, Department, TokenRecord, User};
 use rollcall_core::DAY;
 
@@ -63,7 +64,8 @@ pub(crate) async fn put_corp(c: &mut Client, corp: &Corp) -> Result<()> {
         ),
         tx.prepare_cached(
             "INSERT INTO apps (corpid, agentid, name, secret_hash, meeting_api, enabled, \
-             visible_departments, visible_users) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+             visible_departments, visible_users, callback_url, callback_token, \
+             callback_aes_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         ),
     )?;
     let dept_ids: Vec<i64> = corp.departments.iter().map(|d| i64::from(d.id)).collect();
@@ -97,7 +99,7 @@ pub(crate) async fn put_corp(c: &mut Client, corp: &Corp) -> Result<()> {
             ]
         })
         .collect();
-    let app_params: Vec<[&(dyn ToSql + Sync); 8]> =
+    let app_params: Vec<[&(dyn ToSql + Sync); 11]> =
         app_rows.iter().map(|a| a.params(&corp.corpid)).collect();
     let mut writes = Vec::with_capacity(1 + user_params.len() + app_params.len());
     if !dept_ids.is_empty() {
@@ -123,6 +125,8 @@ struct AppRow<'a> {
     enabled: bool,
     visible_departments: Vec<i64>,
     visible_users: &'a [String],
+    /// url, token, key (all `None`: no callback).
+    callback: [Option<&'a str>; 3],
 }
 
 impl<'a> AppRow<'a> {
@@ -140,10 +144,11 @@ impl<'a> AppRow<'a> {
                 .map(i64::from)
                 .collect(),
             visible_users: &a.visible_users,
+            callback: callback::to_stored(a.callback.as_ref()),
         }
     }
 
-    fn params<'s>(&'s self, corpid: &'s String) -> [&'s (dyn ToSql + Sync); 8] {
+    fn params<'s>(&'s self, corpid: &'s String) -> [&'s (dyn ToSql + Sync); 11] {
         [
             corpid,
             &self.agentid,
@@ -153,6 +158,9 @@ impl<'a> AppRow<'a> {
             &self.enabled,
             &self.visible_departments,
             &self.visible_users,
+            &self.callback[0],
+            &self.callback[1],
+            &self.callback[2],
         ]
     }
 }
@@ -175,7 +183,8 @@ pub(crate) async fn corp(c: &mut Client, corpid: &str) -> Result<Option<Corp>> {
         ),
         tx.prepare_cached(
             "SELECT agentid, name, secret_hash, meeting_api, enabled, visible_departments, \
-             visible_users FROM apps WHERE corpid = $1 ORDER BY agentid"
+             visible_users, callback_url, callback_token, callback_aes_key \
+             FROM apps WHERE corpid = $1 ORDER BY agentid"
         ),
     )?;
     let params: [&(dyn ToSql + Sync); 1] = [&corpid];
@@ -212,14 +221,16 @@ pub(crate) async fn corp(c: &mut Client, corpid: &str) -> Result<Option<Corp>> {
     let apps = app_rows
         .iter()
         .map(|r| {
+            let agentid = get_u32(r, 0, "agentid")?;
             Ok(App {
-                agentid: get_u32(r, 0, "agentid")?,
+                agentid,
                 name: get(r, 1)?,
                 secret_hash: get_bytes(r, 2, "app secret hash")?,
                 meeting_api: get(r, 3)?,
                 enabled: get(r, 4)?,
                 visible_departments: u32s(get(r, 5)?, "visible department")?,
                 visible_users: get(r, 6)?,
+                callback: stored_callback(agentid, r, 7)?,
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -230,6 +241,37 @@ pub(crate) async fn corp(c: &mut Client, corpid: &str) -> Result<Option<Corp>> {
         users,
         apps,
     }))
+}
+
+/// The callback in columns `first..first + 3` of an apps row (url, token, key).
+fn stored_callback(agentid: u32, r: &Row, first: usize) -> Result<Option<AppCallback>> {
+    let url: Option<String> = get(r, first)?;
+    let token: Option<String> = get(r, first + 1)?;
+    let key: Option<String> = get(r, first + 2)?;
+    callback::from_stored(agentid, url.as_deref(), token.as_deref(), key.as_deref())
+        .map_err(Error::Corrupt)
+}
+
+/// Every stored app with a callback target, by corpid then agentid.
+pub(crate) async fn callback_targets(c: &mut Client) -> Result<Vec<(AppRef, AppCallback)>> {
+    let st = c
+        .prepare_cached(
+            "SELECT corpid, agentid, callback_url, callback_token, callback_aes_key FROM apps \
+             WHERE callback_url IS NOT NULL OR callback_token IS NOT NULL \
+             OR callback_aes_key IS NOT NULL ORDER BY corpid, agentid",
+        )
+        .await?;
+    let mut all = Vec::new();
+    for r in c.query(&st, &[]).await? {
+        let app = AppRef {
+            corpid: get(&r, 0)?,
+            agentid: get_u32(&r, 1, "agentid")?,
+        };
+        if let Some(cb) = stored_callback(app.agentid, &r, 2)? {
+            all.push((app, cb));
+        }
+    }
+    Ok(all)
 }
 
 fn u32s(v: Vec<i64>, what: &str) -> Result<Vec<u32>> {

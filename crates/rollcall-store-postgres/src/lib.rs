@@ -42,6 +42,7 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 
+use rollcall_core::callback::AppCallback;
 use rollcall_core::ingest::{Outcome, ResolvedEvent};
 use rollcall_core::model::{
     AppRef, Corp, Meeting, MeetingUpdate, NewMeeting, SessionRow, SessionScan, TokenRecord,
@@ -318,6 +319,10 @@ impl Store for PgStore {
 
     async fn directory_version(&self) -> StoreResult<u64> {
         call!(self, self.timeout(), |c| directory::directory_version(c))
+    }
+
+    async fn callback_targets(&self) -> StoreResult<Vec<(AppRef, AppCallback)>> {
+        call!(self, self.timeout(), |c| directory::callback_targets(c))
     }
 
     async fn token_for_app(&self, now: i64, candidate: &TokenRecord) -> StoreResult<TokenRecord> {

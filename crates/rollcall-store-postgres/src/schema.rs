@@ -56,6 +56,12 @@
 //! - Migration 3 (snapshots): `snapshots` and `snapshot_rows` hold named copies of every
 //!   other table's rows as `jsonb`, inside the database, so every node sees them; the
 //!   `snapshots` module explains why this shape (no DDL per snapshot).
+//! - Migration 4 (callbacks, SPEC §11): an app's callback target lives on its row, three
+//!   nullable columns (`callback_url`, `callback_token`, `callback_aes_key` as its 43
+//!   characters), so every node on the database and every snapshot has it (a snapshot taken
+//!   before the migration restores them as NULL: no callback). They are written from a
+//!   validated `AppCallback` and validated again when read: a row that no longer validates
+//!   is reported as corrupt.
 
 use crate::error::{get, Error, Result};
 
@@ -228,6 +234,13 @@ CREATE TABLE snapshot_rows (
     row  JSONB NOT NULL
 );
 CREATE INDEX snapshot_rows_by_table ON snapshot_rows (name, tbl);
+"#,
+    r#"
+-- An app's callback target (SPEC §11): all three or none; the key as its 43 characters.
+ALTER TABLE apps
+    ADD COLUMN callback_url     TEXT,
+    ADD COLUMN callback_token   TEXT,
+    ADD COLUMN callback_aes_key TEXT;
 "#,
 ];
 

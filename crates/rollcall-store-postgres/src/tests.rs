@@ -297,6 +297,51 @@ async fn migration_2_lists_earlier_meetings_for_their_administrators() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_4_gives_earlier_apps_no_callback_and_refuses_a_broken_one() {
+    let Some(fresh) = Fresh::new() else { return };
+    let schema = fresh.options.schema.clone().expect("schema");
+    {
+        // A database at version 3 with one app.
+        let lazy = PgStore::lazy(&fresh.url, fresh.options.clone()).expect("lazy");
+        let c = lazy.checkout().await.expect("client");
+        c.batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .await
+            .expect("schema");
+        for sql in &schema::MIGRATIONS[..3] {
+            c.batch_execute(sql).await.expect("v1..v3");
+        }
+        c.batch_execute(
+            "CREATE TABLE rollcall_migrations (version BIGINT PRIMARY KEY, \
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT now()); \
+             INSERT INTO rollcall_migrations (version) VALUES (1), (2), (3); \
+             INSERT INTO corps VALUES ('c', 'C'); \
+             INSERT INTO apps (corpid, agentid, name, secret_hash, meeting_api, enabled, \
+               visible_departments, visible_users) \
+               VALUES ('c', 7, 'a', decode(repeat('00', 32), 'hex'), true, true, '{}', '{}');",
+        )
+        .await
+        .expect("v3 data");
+    }
+    let store = fresh.store().await.expect("migrates");
+    let corp = store.corp("c").await.expect("corp").expect("found");
+    assert_eq!(corp.apps[0].callback, None);
+    assert!(store.callback_targets().await.expect("list").is_empty());
+    // A row holding a URL without its token and key cannot be a target: corrupt, no panic.
+    let c = store.checkout().await.expect("client");
+    c.execute("UPDATE apps SET callback_url = 'https://x.example/'", &[])
+        .await
+        .expect("break");
+    drop(c);
+    assert!(matches!(store.corp("c").await, Err(StoreError::Corrupt(_))));
+    assert!(matches!(
+        store.callback_targets().await,
+        Err(StoreError::Corrupt(_))
+    ));
+    drop(store);
+    fresh.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_newer_schema_is_refused() {
     let Some(fresh) = Fresh::new() else { return };
     let store = fresh.store().await.expect("connect");

@@ -6,6 +6,7 @@
 
 use r2d2_sqlite::rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
+use rollcall_core::callback::{self, AppCallback};
 use rollcall_core::model::{App, AppRef, Corp, Department, TokenRecord, User};
 use rollcall_core::DAY;
 
@@ -52,9 +53,11 @@ pub(crate) fn put_corp(conn: &mut Connection, corp: &Corp) -> Result<()> {
     {
         let mut st = tx.prepare_cached(
             "INSERT INTO apps (corpid, agentid, name, secret_hash, meeting_api, enabled, \
-             visible_departments, visible_users) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             visible_departments, visible_users, callback_url, callback_token, \
+             callback_aes_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?;
         for a in &corp.apps {
+            let [url, token, key] = callback::to_stored(a.callback.as_ref());
             st.execute(params![
                 corp.corpid,
                 a.agentid,
@@ -64,6 +67,9 @@ pub(crate) fn put_corp(conn: &mut Connection, corp: &Corp) -> Result<()> {
                 a.enabled,
                 serde_json::to_string(&a.visible_departments)?,
                 serde_json::to_string(&a.visible_users)?,
+                url,
+                token,
+                key,
             ])?;
         }
     }
@@ -120,20 +126,23 @@ pub(crate) fn corp(conn: &mut Connection, corpid: &str) -> Result<Option<Corp>> 
     {
         let mut st = tx.prepare_cached(
             "SELECT agentid, name, secret_hash, meeting_api, enabled, visible_departments, \
-             visible_users FROM apps WHERE corpid = ?1 ORDER BY agentid",
+             visible_users, callback_url, callback_token, callback_aes_key \
+             FROM apps WHERE corpid = ?1 ORDER BY agentid",
         )?;
         let mut rows = st.query([corpid])?;
         while let Some(r) = rows.next()? {
+            let agentid: u32 = r.get(0)?;
             let visible_departments: String = r.get(5)?;
             let visible_users: String = r.get(6)?;
             apps.push(App {
-                agentid: r.get(0)?,
+                agentid,
                 name: r.get(1)?,
                 secret_hash: r.get(2)?,
                 meeting_api: r.get(3)?,
                 enabled: r.get(4)?,
                 visible_departments: serde_json::from_str(&visible_departments)?,
                 visible_users: serde_json::from_str(&visible_users)?,
+                callback: stored_callback(agentid, r, 7)?,
             });
         }
     }
@@ -145,6 +154,36 @@ pub(crate) fn corp(conn: &mut Connection, corpid: &str) -> Result<Option<Corp>> 
         users,
         apps,
     }))
+}
+
+/// The callback in columns `first..first + 3` of an apps row (url, token, key).
+fn stored_callback(agentid: u32, r: &Row<'_>, first: usize) -> Result<Option<AppCallback>> {
+    let url: Option<String> = r.get(first)?;
+    let token: Option<String> = r.get(first + 1)?;
+    let key: Option<String> = r.get(first + 2)?;
+    callback::from_stored(agentid, url.as_deref(), token.as_deref(), key.as_deref())
+        .map_err(Error::Corrupt)
+}
+
+/// Every stored app with a callback target, by corpid then agentid.
+pub(crate) fn callback_targets(conn: &Connection) -> Result<Vec<(AppRef, AppCallback)>> {
+    let mut st = conn.prepare_cached(
+        "SELECT corpid, agentid, callback_url, callback_token, callback_aes_key FROM apps \
+         WHERE callback_url IS NOT NULL OR callback_token IS NOT NULL \
+         OR callback_aes_key IS NOT NULL ORDER BY corpid, agentid",
+    )?;
+    let mut rows = st.query([])?;
+    let mut all = Vec::new();
+    while let Some(r) = rows.next()? {
+        let app = AppRef {
+            corpid: r.get(0)?,
+            agentid: r.get(1)?,
+        };
+        if let Some(cb) = stored_callback(app.agentid, r, 2)? {
+            all.push((app, cb));
+        }
+    }
+    Ok(all)
 }
 
 pub(crate) fn directory_version(conn: &Connection) -> Result<u64> {

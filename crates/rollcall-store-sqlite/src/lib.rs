@@ -38,6 +38,7 @@ use async_trait::async_trait;
 use r2d2_sqlite::rusqlite::{Connection, OpenFlags};
 use r2d2_sqlite::SqliteConnectionManager;
 
+use rollcall_core::callback::AppCallback;
 use rollcall_core::ingest::{Outcome, ResolvedEvent};
 use rollcall_core::model::{
     AppRef, Corp, Meeting, MeetingUpdate, NewMeeting, SessionRow, SessionScan, TokenRecord,
@@ -227,6 +228,10 @@ impl Store for SqliteStore {
 
     async fn directory_version(&self) -> StoreResult<u64> {
         self.read(|c| directory::directory_version(c)).await
+    }
+
+    async fn callback_targets(&self) -> StoreResult<Vec<(AppRef, AppCallback)>> {
+        self.read(|c| directory::callback_targets(c)).await
     }
 
     async fn token_for_app(&self, now: i64, candidate: &TokenRecord) -> StoreResult<TokenRecord> {

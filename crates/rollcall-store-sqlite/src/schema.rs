@@ -40,6 +40,11 @@
 //!   1 upgrades through it). `migration_2_lists_earlier_meetings_for_their_administrators`
 //!   checks the two agree.
 //!   `meetings_by_code` finds an app's meeting by the code people type (`meeting/get_info`).
+//! - Migration 3 (callbacks, SPEC §11): an app's callback target lives on its row, three
+//!   nullable columns (`callback_url`, `callback_token`, `callback_aes_key` as its 43
+//!   characters), so every process on the database and every snapshot has it. They are
+//!   written from a validated `AppCallback` and validated again when read: a row that no
+//!   longer validates (one or two of the three, a bad key) is reported as corrupt.
 
 use std::time::Duration;
 
@@ -203,6 +208,12 @@ SELECT m.corpid, m.agentid, m.admin_userid,
            (SELECT max(s.end_time) FROM sub_meetings s WHERE s.meeting_key = m.key),
            m.meeting_start + m.meeting_duration))
 FROM meetings m WHERE m.admin_userid IS NOT NULL;
+"#,
+    r#"
+-- An app's callback target (SPEC §11): all three or none; the key as its 43 characters.
+ALTER TABLE apps ADD COLUMN callback_url TEXT;
+ALTER TABLE apps ADD COLUMN callback_token TEXT;
+ALTER TABLE apps ADD COLUMN callback_aes_key TEXT;
 "#,
 ];
 

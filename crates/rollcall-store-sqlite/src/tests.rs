@@ -76,6 +76,41 @@ fn a_members_meetings_page_is_one_primary_key_range() {
     assert!(!p.contains("TEMP B-TREE"), "{p}");
 }
 
+#[tokio::test]
+async fn migration_3_gives_earlier_apps_no_callback_and_refuses_a_broken_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(DB_FILE);
+    {
+        // A store at schema version 2 with one app.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(schema::MIGRATIONS[0]).unwrap();
+        conn.execute_batch(schema::MIGRATIONS[1]).unwrap();
+        conn.execute_batch(
+            "PRAGMA user_version = 2;
+             INSERT INTO corps VALUES ('c', 'C');
+             INSERT INTO apps VALUES ('c', 7, 'a', zeroblob(32), 1, 1, '[]', '[]');",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(dir.path()).expect("migrates");
+    let corp = store.corp("c").await.expect("corp").expect("found");
+    assert_eq!(corp.apps[0].callback, None);
+    assert!(store.callback_targets().await.expect("list").is_empty());
+    // A row holding a URL without its token and key cannot be a target: corrupt, no panic.
+    store
+        .inner
+        .writer
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .execute("UPDATE apps SET callback_url = 'https://x.example/'", [])
+        .unwrap();
+    assert!(matches!(store.corp("c").await, Err(StoreError::Corrupt(_))));
+    assert!(matches!(
+        store.callback_targets().await,
+        Err(StoreError::Corrupt(_))
+    ));
+}
+
 #[test]
 fn migration_2_lists_earlier_meetings_for_their_administrators() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -84,6 +84,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// A number that changes whenever any corp changes, so callers can cache directories.
     async fn directory_version(&self) -> StoreResult<u64>;
 
+    /// Every stored app that has a callback target (SPEC §11), by corpid then agentid: what
+    /// a node verifies at start-up and `GET /admin/v1/callbacks` lists, the same on every
+    /// node sharing the store.
+    async fn callback_targets(
+        &self,
+    ) -> StoreResult<Vec<(AppRef, rollcall_core::callback::AppCallback)>>;
+
     // ---- access tokens ----
 
     /// The app's token valid at `now` (`expires_at > now`) if there is one, else store

@@ -33,11 +33,13 @@
 //! - `meetings`: meeting cases (details, update, cancel, a member's meetings, presence);
 //! - `ingest`: ingest cases (join / quit / state, duplicates, out of order, refusals, `seq`);
 //! - `scan`: scan cases (order, keyset paging, every filter, extreme bounds);
-//! - `snapshots`: reset and snapshot cases (restore exactness, consistency, atomicity).
+//! - `snapshots`: reset and snapshot cases (restore exactness, consistency, atomicity);
+//! - `callbacks`: an app's callback target stored, listed, snapshotted and reset.
 #![deny(dead_code)]
 
 pub mod fixtures;
 
+mod callbacks;
 mod directory;
 mod ingest;
 mod meetings;
@@ -95,6 +97,7 @@ macro_rules! store_contract_tests {
             snapshots::reset_empties_the_store_and_keeps_the_secret,
             snapshots::a_snapshot_taken_during_ingest_is_consistent,
             snapshots::a_restore_is_seen_whole_by_a_concurrent_reader,
+            callbacks::an_apps_callback_is_stored_snapshotted_and_reset,
         );
     };
     (@tests [$fresh:expr] $($module:ident :: $case:ident),+ $(,)?) => {

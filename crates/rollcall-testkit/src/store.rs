@@ -255,6 +255,11 @@ impl<R: Route> Store for Routed<R> {
     async fn directory_version(&self) -> StoreResult<u64> {
         self.0.route()?.directory_version().await
     }
+    async fn callback_targets(
+        &self,
+    ) -> StoreResult<Vec<(AppRef, rollcall_core::callback::AppCallback)>> {
+        self.0.route()?.callback_targets().await
+    }
     async fn token_for_app(&self, now: i64, candidate: &TokenRecord) -> StoreResult<TokenRecord> {
         self.0.route()?.token_for_app(now, candidate).await
     }

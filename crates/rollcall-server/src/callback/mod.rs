@@ -1,26 +1,34 @@
-//! Callbacks to apps (SPEC §11), the part that stands before delivery: which apps of this
-//! node have a callback target, and WeCom's URL verification of each.
+//! Callbacks to apps (SPEC §11), the part that stands before delivery: which apps have a
+//! callback target, and WeCom's URL verification of each.
 //!
-//! When a corp is applied (config file at start-up, `POST /admin/v1/corps` at run time),
-//! [`Callbacks::configure`] records each app's validated settings and starts one
-//! verification for every app that has a URL (`verify`): off the request path, in a
-//! spawned task, at most [`MAX_CONCURRENT_CHECKS`] at once, each bounded by WeCom's 5 s.
-//! The outcome is logged and shown by `GET /admin/v1/callbacks`; a failure never stops
-//! the server or refuses the corp, as WeCom's console would only show it.
+//! The targets are part of the stored directory (`App::callback`, written by the corp's
+//! merge), so every node sharing the store, a restart and a snapshot restore all see the
+//! same ones: [`Callbacks::target`] reads the app through the node's directory cache, and
+//! [`Callbacks::statuses`] lists [`Store::callback_targets`](rollcall_store::Store).
+//!
+//! A verification is an observation of *this* node (it made the request, from its network),
+//! so its outcome is kept in the node's memory, keyed by app and by the settings it checked.
+//! Verifications run, off the request path, in a spawned task, at most
+//! [`MAX_CONCURRENT_CHECKS`] at once, each bounded by WeCom's 5 s:
+//! - for every app of a corp applied through this node (config file at start-up,
+//!   `POST /admin/v1/corps` at run time), as WeCom's console checks a URL when it is saved;
+//! - when the node starts serving and after a snapshot restore, for every stored target this
+//!   node has not checked with those settings yet ([`Callbacks::verify_stored`]).
+//!
+//! So node B lists a target set through node A at once, with `checked_at: null` (not checked
+//! by B) until B checks it: at B's next start or restore, or when the corp is applied
+//! through B. The outcome is logged and shown by `GET /admin/v1/callbacks`; a failure never
+//! stops the server or refuses the corp, as WeCom's console would only show it.
 //!
 //! `send` is one delivery attempt (`POST` with the envelope), for the delivery worker.
-//!
-//! The targets live in this node's memory, keyed by app. The stored `App` has no place for
-//! them yet (apps are stored in columns, so that needs a migration in both backends; the
-//! delivery worker will read them from the store once it does). Until then a target is
-//! known to the node that applied it, which for the config file is every node.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use rollcall_core::callback::AppCallback;
-use rollcall_core::directory::CorpSpec;
-use rollcall_core::model::AppRef;
+use rollcall_core::model::{AppRef, Corp};
+use rollcall_store::StoreResult;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
@@ -32,36 +40,41 @@ pub mod verify;
 /// Verifications in flight at once (a corp with many apps must not open many sockets).
 pub const MAX_CONCURRENT_CHECKS: usize = 8;
 
-/// One app's callback target and its last verification, as the admin API shows it.
+/// One app's callback target and this node's last verification of it, as the admin API
+/// shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TargetStatus {
     pub corpid: String,
     pub agentid: u32,
     pub url: String,
-    /// The receiver answered the decrypted echostr.
+    /// The receiver answered the decrypted echostr (to this node's check).
     pub verified: bool,
     /// Why not: connect error, timeout, HTTP status, wrong body. `None` while pending or
     /// once verified.
     pub error: Option<String>,
-    /// The server's clock when the last check finished; `None` while the first is pending.
+    /// The server's clock when this node's last check of these settings finished; `None`
+    /// while it is pending or this node has not checked them.
     pub checked_at: Option<i64>,
 }
 
+/// This node's check of one app's settings.
 #[derive(Debug)]
-struct Target {
+struct Check {
+    /// The settings checked: a result says nothing about other ones (a new URL, token or
+    /// key, set here or through another node).
     callback: AppCallback,
-    /// Bumped by every `configure` of the app, so a late result of an older check (an
-    /// earlier URL) cannot overwrite the newer one's.
+    /// Unique per check started, so a late result of an older check cannot overwrite the
+    /// newer one's.
     generation: u64,
-    status: TargetStatus,
+    outcome: Option<(Result<(), String>, i64)>,
 }
 
-/// This node's callback targets; one on [`AppState`].
+/// This node's verifications of the stored targets; one on [`AppState`].
 #[derive(Debug)]
 pub struct Callbacks {
-    targets: RwLock<HashMap<AppRef, Target>>,
-    generation: std::sync::atomic::AtomicU64,
-    checks: Arc<Semaphore>,
+    checks: RwLock<HashMap<AppRef, Check>>,
+    generation: AtomicU64,
+    permits: Arc<Semaphore>,
     http: reqwest::Client,
 }
 
@@ -74,95 +87,150 @@ impl Default for Callbacks {
 impl Callbacks {
     pub fn new() -> Self {
         Self {
-            targets: RwLock::new(HashMap::new()),
-            generation: std::sync::atomic::AtomicU64::new(0),
-            checks: Arc::new(Semaphore::new(MAX_CONCURRENT_CHECKS)),
+            checks: RwLock::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+            permits: Arc::new(Semaphore::new(MAX_CONCURRENT_CHECKS)),
             http: verify::client(),
         }
     }
 
-    /// Record the callback settings of `spec`'s apps (already validated by the directory
-    /// merge) and verify each URL in the background. An app listed without settings has
-    /// none any more (an app spec replaces the app as a whole).
-    pub fn configure(&self, state: &AppState, spec: &CorpSpec) {
-        for app in &spec.apps {
+    /// Verify the targets of `apps` (the agentids a spec listed) as `corp` now stores them,
+    /// each anew, as WeCom does when settings are saved. An app without a target any more
+    /// loses its check.
+    pub fn configure(&self, state: &AppState, corp: &Corp, apps: impl IntoIterator<Item = u32>) {
+        for agentid in apps {
             let key = AppRef {
-                corpid: spec.corpid.clone(),
-                agentid: app.agentid,
+                corpid: corp.corpid.clone(),
+                agentid,
             };
-            let Ok(Some(callback)) = app.callback() else {
-                self.write().remove(&key);
-                continue;
-            };
-            let generation = self
-                .generation
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let status = TargetStatus {
-                corpid: key.corpid.clone(),
-                agentid: key.agentid,
-                url: callback.url.to_string(),
-                verified: false,
-                error: None,
-                checked_at: None,
-            };
-            self.write().insert(
-                key.clone(),
-                Target {
-                    callback: callback.clone(),
-                    generation,
-                    status,
-                },
-            );
-            let state = state.clone();
-            let permits = Arc::clone(&self.checks);
-            let http = self.http.clone();
-            tokio::spawn(async move {
-                let Ok(_permit) = permits.acquire_owned().await else {
-                    return;
-                };
-                let outcome = verify::check(&http, &callback, &key.corpid, state.now()).await;
-                verify::log(&key, &callback, &outcome);
-                state
-                    .callbacks()
-                    .record(&key, generation, outcome, state.now());
-            });
+            match corp
+                .apps
+                .iter()
+                .find(|a| a.agentid == agentid)
+                .and_then(|a| a.callback.clone())
+            {
+                Some(callback) => self.start(state, key, callback),
+                None => {
+                    self.write().remove(&key);
+                }
+            }
         }
+    }
+
+    /// Verify every stored target this node has not checked (or is not checking) with its
+    /// current settings: at start-up and after a restore. Errors of the store are logged,
+    /// not returned: verification never holds the server up.
+    pub fn verify_stored(&self, state: &AppState) {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let targets = match state.store().callback_targets().await {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not list the callback targets to verify");
+                    return;
+                }
+            };
+            let callbacks = state.callbacks();
+            for (key, callback) in targets {
+                let known = callbacks
+                    .checks
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(&key)
+                    .is_some_and(|c| c.callback == callback);
+                if !known {
+                    callbacks.start(&state, key, callback);
+                }
+            }
+        });
+    }
+
+    /// Record a pending check of `callback` for `key` and run it in the background.
+    fn start(&self, state: &AppState, key: AppRef, callback: AppCallback) {
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed);
+        self.write().insert(
+            key.clone(),
+            Check {
+                callback: callback.clone(),
+                generation,
+                outcome: None,
+            },
+        );
+        let state = state.clone();
+        let permits = Arc::clone(&self.permits);
+        let http = self.http.clone();
+        tokio::spawn(async move {
+            let Ok(_permit) = permits.acquire_owned().await else {
+                return;
+            };
+            let outcome = verify::check(&http, &callback, &key.corpid, state.now()).await;
+            verify::log(&key, &callback, &outcome);
+            state
+                .callbacks()
+                .record(&key, generation, outcome, state.now());
+        });
     }
 
     fn record(&self, key: &AppRef, generation: u64, outcome: Result<(), String>, now: i64) {
-        let mut targets = self.write();
-        if let Some(t) = targets.get_mut(key).filter(|t| t.generation == generation) {
-            t.status.verified = outcome.is_ok();
-            t.status.error = outcome.err();
-            t.status.checked_at = Some(now);
+        let mut checks = self.write();
+        if let Some(c) = checks.get_mut(key).filter(|c| c.generation == generation) {
+            c.outcome = Some((outcome, now));
         }
     }
 
-    /// Every target with its verification, by corpid then agentid.
-    pub fn statuses(&self) -> Vec<TargetStatus> {
-        let targets = self.targets.read().unwrap_or_else(|p| p.into_inner());
-        let mut all: Vec<TargetStatus> = targets.values().map(|t| t.status.clone()).collect();
-        all.sort_by(|a, b| (&a.corpid, a.agentid).cmp(&(&b.corpid, b.agentid)));
-        all
+    /// Every stored target (on every node the same list) with this node's verification of
+    /// its current settings, by corpid then agentid.
+    pub async fn statuses(&self, state: &AppState) -> StoreResult<Vec<TargetStatus>> {
+        let targets = state.store().callback_targets().await?;
+        let checks = self.checks.read().unwrap_or_else(|p| p.into_inner());
+        Ok(targets
+            .into_iter()
+            .map(|(app, callback)| {
+                let outcome = checks
+                    .get(&app)
+                    .filter(|c| c.callback == callback)
+                    .and_then(|c| c.outcome.clone());
+                let (verified, error, checked_at) = match outcome {
+                    Some((Ok(()), at)) => (true, None, Some(at)),
+                    Some((Err(why), at)) => (false, Some(why), Some(at)),
+                    None => (false, None, None),
+                };
+                TargetStatus {
+                    corpid: app.corpid,
+                    agentid: app.agentid,
+                    url: callback.url.to_string(),
+                    verified,
+                    error,
+                    checked_at,
+                }
+            })
+            .collect())
     }
 
-    /// The target of one app, for the delivery that will send to it.
+    /// The stored target of one app (through the node's directory cache, so at most
+    /// [`crate::state::CACHE_TTL`] behind a change made through another node), for the
+    /// delivery that will send to it.
     #[expect(
         dead_code,
         reason = "read by the delivery worker (issue 10, second half)"
     )]
-    pub fn target(&self, app: &AppRef) -> Option<AppCallback> {
-        let targets = self.targets.read().unwrap_or_else(|p| p.into_inner());
-        targets.get(app).map(|t| t.callback.clone())
+    pub async fn target(state: &AppState, app: &AppRef) -> StoreResult<Option<AppCallback>> {
+        Ok(state.corp(&app.corpid).await?.and_then(|view| {
+            view.directory
+                .apps
+                .iter()
+                .find(|a| a.agentid == app.agentid)
+                .and_then(|a| a.callback.clone())
+        }))
     }
 
-    /// Forget every target (a reset empties the directory; the start-up corps bring theirs
-    /// back).
+    /// Forget every check (a reset empties the directory; the start-up corps bring their
+    /// targets back, and are checked again).
     pub fn clear(&self) {
         self.write().clear();
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<AppRef, Target>> {
-        self.targets.write().unwrap_or_else(|p| p.into_inner())
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<AppRef, Check>> {
+        self.checks.write().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -20,7 +20,9 @@ pub async fn apply_corp(state: &AppState, spec: &CorpSpec) -> Result<(), ApplyEr
     let corp = merge(existing.as_ref(), spec)?;
     state.store().put_corp(&corp).await?;
     state.invalidate_directories();
-    // Record the apps' callback targets and verify their URLs in the background.
-    state.callbacks().configure(state, spec);
+    // Verify the listed apps' callback URLs (stored with them) in the background.
+    state
+        .callbacks()
+        .configure(state, &corp, spec.apps.iter().map(|a| a.agentid));
     Ok(())
 }

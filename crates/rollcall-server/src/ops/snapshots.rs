@@ -47,7 +47,10 @@ pub async fn restore(state: &AppState, name: &str) -> Result<SnapshotInfo, HttpE
     let info = state.store().restore_snapshot(name).await;
     // Even a failed restore may have raced a change: start from the store either way.
     state.invalidate_caches();
-    Ok(info?)
+    let info = info?;
+    // The restored targets are the snapshot's: check those this node has not checked.
+    state.callbacks().verify_stored(state);
+    Ok(info)
 }
 
 /// Forget snapshot `name`.

@@ -1,5 +1,5 @@
-//! `GET /admin/v1/callbacks` (SPEC §11): each app's callback target on this node and the
-//! outcome of its URL verification. (Deliveries will be listed in the same reply.)
+//! `GET /admin/v1/callbacks` (SPEC §11): each app's stored callback target and the outcome
+//! of this node's URL verification of it. (Deliveries will be listed in the same reply.)
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -15,9 +15,11 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/admin/v1/callbacks", get(list).fallback(wrong_method))
 }
 
-/// `{"apps": [{corpid, agentid, url, verified, error, checked_at}]}`.
-async fn list(State(state): State<AppState>, _key: AdminKey) -> Json<Value> {
-    Json(json!({ "apps": state.callbacks().statuses() }))
+/// `{"apps": [{corpid, agentid, url, verified, error, checked_at}]}`: every stored target,
+/// the same list on every node, with this node's verification of it.
+async fn list(State(state): State<AppState>, _key: AdminKey) -> Result<Json<Value>, HttpError> {
+    let apps = state.callbacks().statuses(&state).await?;
+    Ok(Json(json!({ "apps": apps })))
 }
 
 async fn wrong_method() -> HttpError {

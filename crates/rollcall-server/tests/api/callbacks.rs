@@ -207,3 +207,89 @@ async fn a_reset_forgets_the_callback_targets_it_removed() {
     assert!(status.is_success(), "{body}");
     assert!(statuses(&app).await.is_empty());
 }
+
+/// The one status of app `agentid` on `app`, without waiting.
+async fn status_of(app: &TestApp, agentid: u32) -> Value {
+    of(&statuses(app).await, agentid).clone()
+}
+
+#[tokio::test]
+async fn a_target_set_through_one_node_is_every_nodes_and_survives_a_restart() {
+    let a = spawn_app().await;
+    let rx = receiver().await;
+    let path = a.dir.as_ref().expect("dir").path().to_owned();
+    a.put_corp(json!({"corpid": CORP, "apps": [cb_app(1_000_100, &format!("{rx}/cb"), TOKEN)]}))
+        .await;
+    assert_eq!(settled(&a, 1).await[0]["verified"], true);
+
+    // Node B, started after: it lists the stored target and verifies it at start-up.
+    let b = restart(&path, a.clock.clone()).await;
+    let on_b = settled(&b, 1).await;
+    assert_eq!(on_b[0]["url"], format!("{rx}/cb"));
+    assert_eq!(on_b[0]["verified"], true, "{on_b:?}");
+
+    // A target set through A while B runs: B lists it at once, as not checked by B.
+    a.put_corp(json!({"corpid": CORP, "apps": [cb_app(1_000_101, &format!("{rx}/wrong"), TOKEN)]}))
+        .await;
+    let new_on_b = status_of(&b, 1_000_101).await;
+    assert_eq!(new_on_b["url"], format!("{rx}/wrong"));
+    assert_eq!(new_on_b["checked_at"], Value::Null, "{new_on_b}");
+    assert_eq!(new_on_b["verified"], false);
+    assert_eq!(status_of(&b, 1_000_100).await["verified"], true);
+    // A changed target through A: B shows the new URL, and not its check of the old one.
+    a.put_corp(json!({"corpid": CORP, "apps": [cb_app(1_000_100, &format!("{rx}/wrong"), TOKEN)]}))
+        .await;
+    let changed_on_b = status_of(&b, 1_000_100).await;
+    assert_eq!(changed_on_b["url"], format!("{rx}/wrong"));
+    assert_eq!(changed_on_b["checked_at"], Value::Null, "{changed_on_b}");
+
+    // Both nodes stop; a restarted node has both targets and checks them.
+    let clock = a.clock.clone();
+    b.stop().await;
+    let dir = a.stop().await.expect("dir");
+    let c = restart(dir.path(), clock).await;
+    let all = settled(&c, 2).await;
+    for agentid in [1_000_100, 1_000_101] {
+        let s = of(&all, agentid);
+        assert_eq!(s["url"], format!("{rx}/wrong"));
+        assert_eq!(s["verified"], false, "{s}");
+        assert!(
+            s["error"].as_str().unwrap().starts_with("wrong body"),
+            "{s}"
+        );
+    }
+    drop(dir);
+}
+
+#[tokio::test]
+async fn a_restore_brings_back_the_targets_of_the_snapshot() {
+    let app = spawn_app().await;
+    let rx = receiver().await;
+    app.put_corp(json!({"corpid": CORP, "apps": [cb_app(1_000_100, &format!("{rx}/cb"), TOKEN)]}))
+        .await;
+    assert_eq!(settled(&app, 1).await[0]["verified"], true);
+    let (status, body) = app.admin_call(Method::POST, "snapshots/with-target").await;
+    assert!(status.is_success(), "{body}");
+
+    // Afterwards app 1000100 points elsewhere and app 1000101 gets a target.
+    app.put_corp(json!({
+        "corpid": CORP,
+        "apps": [
+            cb_app(1_000_100, &format!("{rx}/wrong"), TOKEN),
+            cb_app(1_000_101, &format!("{rx}/cb"), TOKEN),
+        ],
+    }))
+    .await;
+    let all = settled(&app, 2).await;
+    assert_eq!(of(&all, 1_000_100)["verified"], false);
+
+    let (status, body) = app
+        .admin_call(Method::POST, "snapshots/with-target/restore")
+        .await;
+    assert!(status.is_success(), "{body}");
+    // The snapshot's target only, verified again for its settings.
+    let all = settled(&app, 1).await;
+    assert_eq!(all[0]["agentid"], 1_000_100);
+    assert_eq!(all[0]["url"], format!("{rx}/cb"));
+    assert_eq!(all[0]["verified"], true, "{all:?}");
+}

@@ -37,6 +37,7 @@ pub fn app(agentid: u32, name: &str) -> App {
         enabled: agentid % 3 != 0,
         visible_departments: vec![2, 1],
         visible_users: vec!["zhangsan".into(), "lisi".into()],
+        callback: None,
     }
 }
 
