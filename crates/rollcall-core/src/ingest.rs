@@ -180,6 +180,8 @@ pub enum EventError {
     UnknownKind(String),
     BadCustomerData,
     StateChangesNothing,
+    /// A string with a NUL character, at this field (`participant.userid` for a nested one).
+    ContainsNul(String),
     UnknownMeeting(String),
     NoSuchSubMeeting {
         meetingid: String,
@@ -225,6 +227,7 @@ impl std::fmt::Display for EventError {
                 f.write_str("at must be unix seconds (a non-negative integer below 2^32)")
             }
             KindNotAString => f.write_str("kind must be one of join, quit, state"),
+            ContainsNul(name) => write!(f, "{name} must not contain a NUL character"),
             UnknownKind(k) => write!(f, "kind {k:?} is not one of join, quit, state"),
             BadCustomerData => write!(
                 f,
@@ -386,9 +389,23 @@ pub fn split_events(bytes: &[u8], ndjson: bool) -> Result<Vec<Result<Value, Stri
     }
 }
 
+/// The first string field (one level of nesting, as events have) holding a NUL: no id or text
+/// of WeCom's holds one, and PostgreSQL cannot store one, so it is refused here on every
+/// backend rather than failing one store's batch.
+fn nul_field(obj: &serde_json::Map<String, Value>, prefix: &str) -> Option<String> {
+    obj.iter().find_map(|(k, v)| match v {
+        Value::String(s) if s.contains('\0') => Some(format!("{prefix}{k}")),
+        Value::Object(inner) if prefix.is_empty() => nul_field(inner, &format!("{k}.")),
+        _ => None,
+    })
+}
+
 /// Validate one event.
 pub fn parse_event(v: &Value) -> Result<Event, EventError> {
     let obj = v.as_object().ok_or(EventError::NotAnObject)?;
+    if let Some(name) = nul_field(obj, "") {
+        return Err(EventError::ContainsNul(name));
+    }
     let f = Fields::new(obj);
     let event_id = key(&f, "event_id")?;
     let meetingid = key(&f, "meetingid")?;

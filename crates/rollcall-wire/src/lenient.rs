@@ -37,12 +37,17 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// An optional string; `""` counts as absent. A non-string is a bad field.
+    /// An optional string; `""` counts as absent. A non-string is a bad field, and so is a
+    /// string with a NUL character: no id, name or text of WeCom's holds one, and PostgreSQL
+    /// cannot store or even compare one, so letting it through made the same request a
+    /// clean "not found" on SQLite and a -1 on PostgreSQL.
     pub fn opt_str(&self, name: &'static str, max_len: usize) -> Result<Option<&'a str>, BadField> {
         match self.get(name) {
             None => Ok(None),
             Some(Value::String(s)) if s.is_empty() => Ok(None),
-            Some(Value::String(s)) if s.len() <= max_len => Ok(Some(s.as_str())),
+            Some(Value::String(s)) if s.len() <= max_len && !s.contains('\0') => {
+                Ok(Some(s.as_str()))
+            }
             Some(_) => Err(BadField(name)),
         }
     }
@@ -125,7 +130,11 @@ impl<'a> Fields<'a> {
             Some(Value::Array(items)) if items.len() <= max_items => items
                 .iter()
                 .map(|v| match v {
-                    Value::String(s) if !s.is_empty() && s.len() <= max_len => Ok(s.as_str()),
+                    Value::String(s)
+                        if !s.is_empty() && s.len() <= max_len && !s.contains('\0') =>
+                    {
+                        Ok(s.as_str())
+                    }
                     _ => Err(BadField(name)),
                 })
                 .collect::<Result<Vec<_>, _>>()
@@ -176,6 +185,15 @@ pub fn parse_uint(v: &Value) -> Option<u64> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_string_with_a_nul_is_a_bad_field() {
+        let body = json!({"meetingid": "m\0", "ids": ["a", "\0"], "ok": "fine"});
+        let f = Fields::new(body.as_object().unwrap());
+        assert_eq!(f.opt_str("meetingid", 64), Err(BadField("meetingid")));
+        assert_eq!(f.opt_str_list("ids", 64, 10), Err(BadField("ids")));
+        assert_eq!(f.opt_str("ok", 64), Ok(Some("fine")));
+    }
 
     #[test]
     fn uint_accepts_numbers_and_digit_strings_only() {

@@ -285,3 +285,17 @@ fn event_error_texts_are_the_replys() {
         "a state event must change net, audio_state, video_state or screen_shared_state"
     );
 }
+
+#[test]
+fn a_nul_anywhere_in_an_event_is_refused_naming_the_field() {
+    let mut e = join();
+    e["session"] = json!("s\u{0}");
+    let err = parse_event(&e).unwrap_err();
+    assert_eq!(err.to_string(), "session must not contain a NUL character");
+    let mut e = join();
+    e["participant"]["userid"] = json!("\u{0}");
+    assert_eq!(
+        parse_event(&e).unwrap_err(),
+        EventError::ContainsNul("participant.userid".into())
+    );
+}

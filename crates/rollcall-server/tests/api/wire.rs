@@ -289,3 +289,21 @@ fn no_input_shape_gets_a_5xx_or_a_non_wecom_answer() {
         })
         .unwrap();
 }
+
+/// A NUL in a string field (found by the proptest above, on PostgreSQL): 40058 naming the
+/// field on every backend, not a clean "not found" on SQLite and -1 on PostgreSQL (which
+/// cannot hold a NUL in text). Ingest refuses such an event with a reason.
+#[tokio::test]
+async fn a_nul_in_a_string_field_is_a_bad_field_on_every_backend() {
+    let app = spawn_app().await;
+    let token = app.token(SECRET).await;
+    let v = app.list(&token, json!({"meetingid": "\u{0}"})).await;
+    expect_err(&v, 40058);
+    assert!(errtext(&v).contains("meetingid"), "{v}");
+    let m = app.one_off().await;
+    let report = app
+        .ingest(json!([join(&m, "s\u{0}", NOW - 10, "bob")]))
+        .await;
+    assert_eq!(report["accepted"], 0, "{report}");
+    assert_eq!(report["rejected"][0]["index"], 0, "{report}");
+}
