@@ -29,13 +29,18 @@
 //! - [`names`]: [`device_name`], [`role_name`].
 #![forbid(unsafe_code)]
 
+mod charts;
 pub mod html;
+mod large;
 pub mod local;
 pub mod model;
 pub mod names;
+pub mod overview;
 pub mod svg;
 
-pub use html::render;
+pub use charts::{AREA_COLOUR, JOIN_COLOUR, LEAVE_COLOUR};
+pub use html::{render, render_with, Options, FULL_TIMELINE_MAX};
+pub use large::PAGE_ROWS;
 pub use local::{human_duration, Local};
 pub use model::{BadTime, Meta, Person, Report, Session};
 pub use names::{device_name, role_name};
@@ -43,3 +48,5 @@ pub use svg::{timeline_svg, BAR_COLOUR, LIVE_COLOUR};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_large;
