@@ -34,6 +34,30 @@ pub(crate) fn thousands(n: u64) -> String {
     out
 }
 
+/// `1 minute`, `10 minutes`, `2 hours`, `1 day`: a bucket or bin width in words.
+pub(crate) fn period(secs: i64) -> String {
+    let (n, unit) = if secs % 86_400 == 0 {
+        (secs / 86_400, "day")
+    } else if secs % 3600 == 0 {
+        (secs / 3600, "hour")
+    } else if secs % 60 == 0 {
+        (secs / 60, "minute")
+    } else {
+        (secs, "second")
+    };
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
+/// `minute`, `10 minutes`: "in each …".
+pub(crate) fn each_period(secs: i64) -> String {
+    let p = period(secs);
+    p.strip_prefix("1 ").map(str::to_owned).unwrap_or(p)
+}
+
 /// A round step for a value axis from 0 to `max`: 1, 2 or 5 × 10ⁿ, four to ten ticks.
 fn value_step(max: u32) -> u32 {
     let mut step = 1u32;
@@ -147,7 +171,7 @@ pub(crate) fn attendance_svg(
     let _ = writeln!(
         s,
         "<path d=\"{line}V{bottom:.1}H{:.1}Z\" fill=\"{AREA_COLOUR}\"/>\
-         <path d=\"{line}\" fill=\"none\" stroke=\"{BAR_COLOUR}\" stroke-width=\"2\"/>",
+         <path d=\"{line}\" fill=\"none\" stroke=\"{BAR_COLOUR}\" stroke-width=\"1.5\" stroke-linejoin=\"round\"/>",
         bx(0)
     );
     if let Some(t) = as_of {

@@ -122,6 +122,14 @@ fn head(h: &mut String, report: &Report, local: &Local, large: bool) {
         esc(&local.datetime(m.as_of))
     );
 
+    // Thousands separated in the large layout (10,012 people); the small one as it was.
+    let count = |n: usize| {
+        if large {
+            crate::charts::thousands(n as u64)
+        } else {
+            n.to_string()
+        }
+    };
     let in_meeting = report
         .people
         .iter()
@@ -132,9 +140,9 @@ fn head(h: &mut String, report: &Report, local: &Local, large: bool) {
         "<div class=\"stats\"><div><b>{}</b>people</div><div><b>{}</b>sessions</div>\
          <div><b>{}</b>still in the meeting</div><div><b>{}</b>first join</div>\
          <div><b>{}</b>last activity</div></div>",
-        report.people.len(),
-        report.sessions,
-        in_meeting,
+        count(report.people.len()),
+        count(report.sessions),
+        count(in_meeting),
         if report.people.is_empty() {
             "-".to_owned()
         } else {

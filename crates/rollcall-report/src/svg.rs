@@ -92,16 +92,21 @@ pub fn timeline_svg(report: &Report, local: &Local) -> String {
         Scale::new(report.start, report.end),
         report.meta.as_of,
         &format!("Timeline of {} sessions", report.sessions),
+        Person::label,
+        26,
         local,
     )
 }
 
-/// Lanes for groups of people (a group with a title gets a title row), on `scale`.
+/// Lanes for groups of people (a group with a title gets a title row), on `scale`, each
+/// named by `name` (cut to `max_chars`, the whole name on hover).
 pub(crate) fn lanes_svg(
     groups: &[(Option<String>, Vec<&Person>)],
     scale: Scale,
     as_of: i64,
     aria: &str,
+    name: fn(&Person) -> String,
+    max_chars: usize,
     local: &Local,
 ) -> String {
     let lane_h = |p: &Person| p.rows as f64 * ROW_H + 2.0 * LANE_PAD;
@@ -147,9 +152,9 @@ pub(crate) fn lanes_svg(
                     "<rect x=\"0\" y=\"{y:.1}\" width=\"{WIDTH}\" height=\"{h:.1}\" fill=\"#f1f5f9\"/>"
                 );
             }
-            let label = p.label();
-            let shown = if label.chars().count() > 26 {
-                format!("{}…", label.chars().take(25).collect::<String>())
+            let label = name(p);
+            let shown = if label.chars().count() > max_chars {
+                format!("{}…", label.chars().take(max_chars - 1).collect::<String>())
             } else {
                 label.clone()
             };
@@ -194,7 +199,7 @@ pub(crate) fn lanes_svg(
 
     // Bars.
     for (y, p) in lanes {
-        let label = p.label();
+        let label = name(p);
         for ses in &p.sessions {
             let bx = x(ses.join);
             let bw = (x(ses.end) - bx).max(3.0);

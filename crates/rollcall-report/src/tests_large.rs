@@ -122,10 +122,7 @@ fn ten_thousand_people_fit_in_the_bound_and_every_part_is_there() {
             "{class}"
         );
     }
-    assert!(
-        html.contains("each 1m 00s") || html.contains("each 1m"),
-        "minute buckets"
-    );
+    assert!(html.contains("in each minute"), "minute buckets");
     // Lanes for the picked few, not 10,000: host, 10 longest, 10 shortest, 10 still in.
     assert!(
         html.contains(">Creator and hosts (1)<"),

@@ -14,7 +14,8 @@ pub(crate) mod table;
 use std::fmt::Write as _;
 
 use crate::charts::{
-    attendance_svg, histogram_svg, joins_leaves_svg, thousands, JOIN_COLOUR, LEAVE_COLOUR,
+    attendance_svg, each_period, histogram_svg, joins_leaves_svg, period, thousands, JOIN_COLOUR,
+    LEAVE_COLOUR,
 };
 use crate::html::{esc, Options};
 use crate::local::{human_duration, Local};
@@ -48,13 +49,20 @@ pub(crate) fn body(h: &mut String, report: &Report, local: &Local, opts: &Option
     let as_of = live.then_some(report.meta.as_of);
 
     let series = Series::build(people, report.start, report.end, MAX_POINTS);
-    let bucket = human_duration(series.step);
+    let bucket = each_period(series.step);
     h.push_str("<h2>Attendance over time</h2>\n");
     let peak = match series.peak() {
         Some((i, n)) => format!(
             " Peak: <b>{}</b> at {}.",
             thousands(u64::from(n)),
-            esc(&local.format(series.start + i as i64 * series.step, "%H:%M"))
+            esc(&local.format(
+                series.start + i as i64 * series.step,
+                if report.end - report.start > 86_400 {
+                    "%Y-%m-%d %H:%M"
+                } else {
+                    "%H:%M"
+                }
+            ))
         ),
         None => String::new(),
     };
@@ -86,7 +94,7 @@ pub(crate) fn body(h: &mut String, report: &Report, local: &Local, opts: &Option
         h,
         "<p class=\"caption\">How many people stayed how long (the union of their sessions), \
          in bins of {}.{median}</p>",
-        esc(&human_duration(hist.width))
+        period(hist.width)
     );
     h.push_str(&histogram_svg(&hist));
 
@@ -99,6 +107,16 @@ pub(crate) fn body(h: &mut String, report: &Report, local: &Local, opts: &Option
         thousands(people.len() as u64)
     );
     table::write(h, report, local);
+}
+
+/// A lane's name: the userid or the whole tmp_openid. The small timeline's `external
+/// wo12ab…` tells a handful of people apart; among thousands every such prefix is the same.
+fn lane_label(p: &Person) -> String {
+    if p.userid.is_empty() {
+        p.tmp_openid.clone()
+    } else {
+        p.userid.clone()
+    }
 }
 
 /// Lanes for the people [`pick_lanes`] picks, grouped and titled, with a legend that says
@@ -142,6 +160,9 @@ fn lanes_section(h: &mut String, report: &Report, local: &Local, opts: &Options,
         scale,
         report.meta.as_of,
         &format!("Timeline of {drawn} selected people"),
+        lane_label,
+        // Proportional glyphs of a 26-character tmp_openid reach the axis; 24 stay clear.
+        24,
         local,
     ));
     let _ = writeln!(
