@@ -207,7 +207,7 @@ pub(crate) fn attendance_svg(
 /// Joins above the middle line, leaves below it, one bar per bucket, on one scale.
 pub(crate) fn joins_leaves_svg(series: &Series, scale: Scale, local: &Local) -> String {
     const HALF_H: f64 = 80.0;
-    let max = series
+    let most = series
         .joins
         .iter()
         .chain(&series.leaves)
@@ -215,6 +215,8 @@ pub(crate) fn joins_leaves_svg(series: &Series, scale: Scale, local: &Local) -> 
         .max()
         .unwrap_or(0)
         .max(1);
+    // A round top (300, not 286), as the other charts have.
+    let max = most.div_ceil(value_step(most)) * value_step(most);
     let mid = TOP + HALF_H;
     let bottom = TOP + 2.0 * HALF_H;
     let h = |v: u32| f64::from(v) * HALF_H / f64::from(max);
@@ -223,7 +225,7 @@ pub(crate) fn joins_leaves_svg(series: &Series, scale: Scale, local: &Local) -> 
         &mut s,
         "joins-leaves",
         bottom + AXIS_H,
-        &format!("Joins and leaves over time, at most {max} in a bucket"),
+        &format!("Joins and leaves over time, at most {most} in a bucket"),
     );
     time_axis(&mut s, &scale, local, TOP, bottom);
     for (v, gy) in [(max, TOP), (0, mid), (max, bottom)] {

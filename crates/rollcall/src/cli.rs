@@ -462,6 +462,44 @@ pub(crate) mod tests {
         };
         assert_eq!(r.api.base_url, "https://qyapi.weixin.qq.com");
         assert_eq!(r.out, PathBuf::from("r.html"));
+        assert_eq!(
+            (r.lanes, r.people.len()),
+            (10, 0),
+            "the large layout's defaults"
+        );
+        let Ok(Command::Report(r)) = parse_client(
+            &[
+                "report",
+                "--meeting",
+                "hy1",
+                "--out",
+                "r.html",
+                "--lanes",
+                "0",
+                "--person",
+                "zhangsan",
+                "--person",
+                "wo-guest",
+            ],
+            &env[..2],
+        ) else {
+            panic!("report with lanes")
+        };
+        assert_eq!(r.lanes, 0);
+        assert_eq!(r.people, ["zhangsan", "wo-guest"]);
+        assert!(parse_client(
+            &[
+                "report",
+                "--meeting",
+                "hy1",
+                "--out",
+                "r.html",
+                "--lanes",
+                "-1"
+            ],
+            &env[..2]
+        )
+        .is_err());
     }
 
     #[test]
