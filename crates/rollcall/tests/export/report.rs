@@ -223,6 +223,25 @@ async fn a_large_report_shows_the_meeting_as_a_whole_and_its_table_works() {
     // The table, drawn by its script: sorted by time in the meeting (longest first) from
     // the URL, zhangsan leads, with the times the report's zone gives (not the browser's).
     let url = format!("file://{}", path.display());
+    // Sorted by first join (the HTML's own order; ties keep it), the script draws exactly
+    // the first page the HTML carries: its times and durations are the report's (Rust's)
+    // to the character, in the report's zone. The marked column shows the script ran.
+    let rows = |body: &str| -> Vec<String> {
+        body.split("<tr>")
+            .skip(1)
+            .map(|r| r.trim().to_owned())
+            .collect()
+    };
+    let dom = run_chromium(chromium, dir.path(), "--dump-dom", &format!("{url}#sort=1"));
+    assert!(
+        dom.contains("aria-sort=\"ascending\""),
+        "drawn by the script"
+    );
+    let (drawn, written) = (rows(tbody(&dom)), rows(tbody(&html)));
+    assert_eq!(drawn.len(), rollcall_report::PAGE_ROWS);
+    for (i, (d, w)) in drawn.iter().zip(&written).enumerate() {
+        assert_eq!(d, w, "row {i}: the script's (left) and the HTML's (right)");
+    }
     let dom = run_chromium(
         chromium,
         dir.path(),
