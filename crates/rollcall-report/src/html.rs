@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::local::{human_duration, Local};
-use crate::model::Report;
+use crate::model::{Person, Report};
 use crate::svg::{timeline_svg, BAR_COLOUR, LIVE_COLOUR};
 
 /// HTML-escape text or an attribute value.
@@ -47,16 +47,64 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .note { color: #64748b; font-size: 12px; margin-top: 12px; }
 "#;
 
-/// The report as one self-contained HTML document, times shown in `local`.
+/// The most people whose report draws every lane (today's full timeline). Past it a lane
+/// per person is a wall nobody reads, so the report shows the meeting as a whole instead
+/// ([`crate::large`]); 200 lanes are already about 5,000 px tall.
+pub const FULL_TIMELINE_MAX: usize = 200;
+
+/// How a report is laid out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// Up to this many people, the full timeline; more, the large layout.
+    pub full_timeline_max: usize,
+    /// The large layout's lanes per group (hosts, longest, shortest, still in).
+    pub lanes: usize,
+    /// People (userid or tmp_openid) the large layout always draws a lane for.
+    pub people: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            full_timeline_max: FULL_TIMELINE_MAX,
+            lanes: 10,
+            people: Vec::new(),
+        }
+    }
+}
+
+/// The report as one self-contained HTML document, times shown in `local`, laid out by
+/// [`Options::default`].
 pub fn render(report: &Report, local: &Local) -> String {
-    let m = &report.meta;
+    render_with(report, local, &Options::default())
+}
+
+/// The report as one self-contained HTML document, times shown in `local`: the full
+/// timeline for a small meeting, the large layout past `opts.full_timeline_max` people.
+pub fn render_with(report: &Report, local: &Local, opts: &Options) -> String {
+    let large = report.people.len() > opts.full_timeline_max;
     let mut h = String::new();
+    head(&mut h, report, local, large);
+    if large {
+        crate::large::body(&mut h, report, local, opts);
+    } else {
+        small_body(&mut h, report, local);
+    }
+    note(&mut h, report, local);
+    h.push_str("</body>\n</html>\n");
+    h
+}
+
+/// The document's head, title and summary figures, the same for both layouts.
+fn head(h: &mut String, report: &Report, local: &Local, large: bool) {
+    let m = &report.meta;
     let title = format!("Attendance of meeting {}", m.meetingid);
+    let extra = if large { crate::large::STYLE } else { "" };
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>Attendance report</h1>\n",
+         <title>{}</title>\n<style>{STYLE}{extra}</style>\n</head>\n<body>\n<h1>Attendance report</h1>\n",
         esc(&title)
     );
     let _ = write!(
@@ -74,6 +122,14 @@ pub fn render(report: &Report, local: &Local) -> String {
         esc(&local.datetime(m.as_of))
     );
 
+    // Thousands separated in the large layout (10,012 people); the small one as it was.
+    let count = |n: usize| {
+        if large {
+            crate::charts::thousands(n as u64)
+        } else {
+            n.to_string()
+        }
+    };
     let in_meeting = report
         .people
         .iter()
@@ -84,9 +140,9 @@ pub fn render(report: &Report, local: &Local) -> String {
         "<div class=\"stats\"><div><b>{}</b>people</div><div><b>{}</b>sessions</div>\
          <div><b>{}</b>still in the meeting</div><div><b>{}</b>first join</div>\
          <div><b>{}</b>last activity</div></div>",
-        report.people.len(),
-        report.sessions,
-        in_meeting,
+        count(report.people.len()),
+        count(report.sessions),
+        count(in_meeting),
         if report.people.is_empty() {
             "-".to_owned()
         } else {
@@ -98,7 +154,10 @@ pub fn render(report: &Report, local: &Local) -> String {
             esc(&local.datetime(report.end))
         },
     );
+}
 
+/// Today's layout: a lane per person, then the table of everyone.
+fn small_body(h: &mut String, report: &Report, local: &Local) {
     h.push_str("<h2>Timeline</h2>\n");
     if report.people.is_empty() {
         h.push_str("<p>No sessions in this listing yet.</p>\n");
@@ -137,18 +196,7 @@ pub fn render(report: &Report, local: &Local) -> String {
                 Some(q) => esc(&local.datetime(q)),
                 None => "<span class=\"live\">in meeting</span>".to_owned(),
             };
-            let devices = p
-                .devices
-                .iter()
-                .map(|(d, n)| {
-                    if *n > 1 {
-                        format!("{} ×{n}", esc(d))
-                    } else {
-                        esc(d)
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
+            let devices = esc(&devices_text(p));
             let _ = writeln!(
                 h,
                 "<tr><td>{who}</td><td>{}</td><td>{last}</td><td class=\"num\">{}</td>\
@@ -162,13 +210,30 @@ pub fn render(report: &Report, local: &Local) -> String {
     } else {
         h.push_str("<p>Nobody has joined.</p>\n");
     }
+}
+
+/// `PC ×2, iOS`: a person's devices with their session counts.
+pub(crate) fn devices_text(p: &Person) -> String {
+    p.devices
+        .iter()
+        .map(|(d, n)| {
+            if *n > 1 {
+                format!("{d} ×{n}")
+            } else {
+                d.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// How the figures are counted, under both layouts.
+fn note(h: &mut String, report: &Report, local: &Local) {
     let _ = writeln!(
         h,
         "<p class=\"note\">Time in meeting is the union of a person's sessions: time on two \
          devices at once counts once. Sessions still in the meeting count up to {}. A person \
          is a userid, or the meeting's tmp_openid for people outside the corp.</p>",
-        esc(&local.datetime(m.as_of))
+        esc(&local.datetime(report.meta.as_of))
     );
-    h.push_str("</body>\n</html>\n");
-    h
 }

@@ -1,8 +1,14 @@
 //! `rollcall report`'s content: one self-contained HTML file about a meeting's attendance.
 //!
 //! The file has to open anywhere — mailed, archived, on a machine with no network — so it
-//! carries its own CSS and draws the timeline as inline SVG generated here: no script, no
-//! font or library fetched, and it renders (and prints) the same in every browser.
+//! carries its own CSS and draws its charts as inline SVG generated here: no font or library
+//! fetched, and it renders (and prints) the same in every browser.
+//!
+//! Two layouts, by size ([`Options::full_timeline_max`], default [`FULL_TIMELINE_MAX`] =
+//! 200 people): a small meeting gets a lane per person and no script at all; a large one
+//! (the demo's all-hands: 10,011 people, 11,261 sessions, 0.7 MB) gets the meeting as a whole
+//! — attendance, joins and leaves over time, time in the meeting — lanes for a picked few,
+//! and a table that a small inline script sorts, searches and pages.
 //!
 //! The logic is pure and in two steps, each tested on its own: attendees → [`Report`] (the
 //! numbers: per-person summary and chart rows) → [`render`] (an HTML string). The `rollcall
@@ -23,19 +29,28 @@
 //!
 //! # Layout
 //! - [`model`]: [`Report::build`], [`Person`], [`Session`], [`Meta`], [`BadTime`].
-//! - [`html`]: [`render`], the document.
-//! - [`svg`]: [`timeline_svg`], the chart.
+//! - [`html`]: [`render`] / [`render_with`] ([`Options`]), the document; the small layout.
+//! - `large`: the large layout's sections; `large::table`, the people table, its JSON and
+//!   script.
+//! - [`overview`]: the large layout's numbers, pure: [`overview::Series`] (per-bucket
+//!   attendance, joins, leaves), [`overview::Histogram`], [`overview::pick_lanes`].
+//! - `charts`: their SVG; [`svg`]: [`timeline_svg`] and the lanes, on one time scale.
 //! - [`local`]: [`Local`] (a time zone for people) and [`human_duration`].
 //! - [`names`]: [`device_name`], [`role_name`].
 #![forbid(unsafe_code)]
 
+mod charts;
 pub mod html;
+mod large;
 pub mod local;
 pub mod model;
 pub mod names;
+pub mod overview;
 pub mod svg;
 
-pub use html::render;
+pub use charts::{AREA_COLOUR, JOIN_COLOUR, LEAVE_COLOUR};
+pub use html::{render, render_with, Options, FULL_TIMELINE_MAX};
+pub use large::PAGE_ROWS;
 pub use local::{human_duration, Local};
 pub use model::{BadTime, Meta, Person, Report, Session};
 pub use names::{device_name, role_name};
@@ -43,3 +58,5 @@ pub use svg::{timeline_svg, BAR_COLOUR, LIVE_COLOUR};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_large;

@@ -46,6 +46,9 @@ pub struct Person {
     /// Joined through the mini program as a guest (role 4 or 5) rather than as an
     /// external WeCom user.
     pub guest: bool,
+    /// Creator, host or co-host in any session (WeCom's `role` 1–3, 5–7): the people a
+    /// large report always draws a lane for.
+    pub host: bool,
     pub first_join: i64,
     /// `None` while any of their sessions is still in the meeting.
     pub last_quit: Option<i64>,
@@ -71,6 +74,13 @@ impl Person {
             format!("external {}", short(&self.tmp_openid))
         }
     }
+}
+
+/// WeCom's `role` (获取已参会成员列表): 1 creator, 2 host, 3 creator+host, 5 guest+host,
+/// 6 co-host, 7 creator+co-host. The creator counts: whoever set the meeting up is who a
+/// reader looks for first.
+pub fn is_host(role: u32) -> bool {
+    matches!(role, 1 | 2 | 3 | 5 | 6 | 7)
 }
 
 fn short(id: &str) -> String {
@@ -229,6 +239,7 @@ fn person(key: String, rows: Vec<Parsed>, as_of: i64) -> Option<Person> {
         userid: first.userid.clone(),
         tmp_openid: first.tmp_openid.clone(),
         guest: first.userid.is_empty() && rows.iter().any(|(a, _, _)| matches!(a.role, 4 | 5)),
+        host: rows.iter().any(|(a, _, _)| is_host(a.role)),
         first_join: figures.first_join,
         last_quit: figures.last_quit,
         in_meeting_secs: figures.in_meeting_secs,

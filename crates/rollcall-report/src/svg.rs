@@ -1,11 +1,15 @@
 //! The timeline as inline SVG: a lane per person, a bar per session, a time axis in local
 //! time. Drawn here rather than by a charting library so the file needs nothing fetched.
+//!
+//! A small meeting draws every person ([`timeline_svg`]); a large one draws only the lanes
+//! it picked, in titled groups ([`lanes_svg`]), on the same geometry as its other charts
+//! ([`crate::charts`]) so their time axes line up down the page.
 
 use std::fmt::Write as _;
 
 use crate::html::esc;
 use crate::local::{human_duration, Local};
-use crate::model::Report;
+use crate::model::{Person, Report};
 
 /// Fill of a finished session's bar.
 pub const BAR_COLOUR: &str = "#2563eb";
@@ -14,12 +18,15 @@ pub const LIVE_COLOUR: &str = "#16a34a";
 
 /// The drawing's width and its parts, px.
 pub(crate) const WIDTH: f64 = 1100.0;
-const LABEL_W: f64 = 200.0;
+pub(crate) const LABEL_W: f64 = 200.0;
 const RIGHT_PAD: f64 = 24.0;
+pub(crate) const PLOT_W: f64 = WIDTH - LABEL_W - RIGHT_PAD;
 const AXIS_H: f64 = 30.0;
 const ROW_H: f64 = 16.0;
 const BAR_H: f64 = 12.0;
 const LANE_PAD: f64 = 5.0;
+/// A group's title row in [`lanes_svg`].
+const GROUP_H: f64 = 24.0;
 
 /// Tick steps the axis chooses from, seconds.
 const STEPS: [i64; 16] = [
@@ -27,78 +34,144 @@ const STEPS: [i64; 16] = [
     2_592_000, 31_536_000,
 ];
 
+/// The chart's time scale: `t0..t1` onto the plot's width (at least a minute wide).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Scale {
+    pub t0: i64,
+    pub t1: i64,
+}
+
+impl Scale {
+    pub fn new(start: i64, end: i64) -> Self {
+        Self {
+            t0: start,
+            t1: end.max(start + 60),
+        }
+    }
+
+    pub fn x(&self, t: i64) -> f64 {
+        LABEL_W + (t - self.t0) as f64 * PLOT_W / (self.t1 - self.t0) as f64
+    }
+
+    /// Ticks on round local times, at most about ten, with their labels.
+    pub fn ticks(&self, local: &Local) -> Vec<(f64, String)> {
+        let (t0, t1) = (self.t0, self.t1);
+        let span = t1 - t0;
+        let step = STEPS
+            .iter()
+            .copied()
+            .find(|st| span / st <= 10)
+            .unwrap_or(STEPS[STEPS.len() - 1]);
+        let fmt = if step >= 86_400 {
+            "%m-%d"
+        } else if span > 86_400 {
+            "%m-%d %H:%M"
+        } else {
+            "%H:%M"
+        };
+        let off = local.offset_secs(t0);
+        let mut tick = (t0 + off).div_euclid(step) * step - off;
+        if tick < t0 {
+            tick += step;
+        }
+        let mut out = Vec::new();
+        while tick <= t1 {
+            out.push((self.x(tick), esc(&local.format(tick, fmt))));
+            tick += step;
+        }
+        out
+    }
+}
+
 /// The timeline as inline SVG: a lane per person, a bar per session, a time axis (local
 /// times, ticks on round local minutes / hours) above and below.
 pub fn timeline_svg(report: &Report, local: &Local) -> String {
-    let t0 = report.start;
-    let t1 = report.end.max(t0 + 60);
-    let plot_w = WIDTH - LABEL_W - RIGHT_PAD;
-    let x = |t: i64| LABEL_W + (t - t0) as f64 * plot_w / (t1 - t0) as f64;
-    let lanes_h: f64 = report
-        .people
+    let all: Vec<&Person> = report.people.iter().collect();
+    lanes_svg(
+        &[(None, all)],
+        Scale::new(report.start, report.end),
+        report.meta.as_of,
+        &format!("Timeline of {} sessions", report.sessions),
+        Person::label,
+        26,
+        local,
+    )
+}
+
+/// Lanes for groups of people (a group with a title gets a title row), on `scale`, each
+/// named by `name` (cut to `max_chars`, the whole name on hover).
+pub(crate) fn lanes_svg(
+    groups: &[(Option<String>, Vec<&Person>)],
+    scale: Scale,
+    as_of: i64,
+    aria: &str,
+    name: fn(&Person) -> String,
+    max_chars: usize,
+    local: &Local,
+) -> String {
+    let lane_h = |p: &Person| p.rows as f64 * ROW_H + 2.0 * LANE_PAD;
+    let lanes_h: f64 = groups
         .iter()
-        .map(|p| p.rows as f64 * ROW_H + 2.0 * LANE_PAD)
+        .map(|(title, people)| {
+            title.as_ref().map_or(0.0, |_| GROUP_H) + people.iter().map(|p| lane_h(p)).sum::<f64>()
+        })
         .sum();
     let height = AXIS_H * 2.0 + lanes_h;
     let bottom = AXIS_H + lanes_h;
+    let x = |t: i64| scale.x(t);
 
     let mut s = String::new();
     let _ = writeln!(
         s,
         "<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" \
          height=\"{height}\" viewBox=\"0 0 {WIDTH} {height}\" role=\"img\" \
-         aria-label=\"Timeline of {} sessions\">",
-        report.sessions
+         aria-label=\"{}\">",
+        esc(aria)
     );
 
-    // Lanes: zebra background and the person's name.
+    // Lanes: group titles, zebra background and the person's name; where each lane is.
+    let mut lanes: Vec<(f64, &Person)> = Vec::new();
     let mut y = AXIS_H;
-    for (i, p) in report.people.iter().enumerate() {
-        let h = p.rows as f64 * ROW_H + 2.0 * LANE_PAD;
-        if i % 2 == 0 {
+    for (title, people) in groups {
+        if let Some(title) = title {
             let _ = writeln!(
                 s,
-                "<rect x=\"0\" y=\"{y:.1}\" width=\"{WIDTH}\" height=\"{h:.1}\" fill=\"#f1f5f9\"/>"
+                "<line x1=\"0\" y1=\"{y:.1}\" x2=\"{WIDTH}\" y2=\"{y:.1}\" stroke=\"#cbd5e1\"/>\
+                 <text x=\"8\" y=\"{:.1}\" font-size=\"12\" font-weight=\"600\" fill=\"#334155\" \
+                 dominant-baseline=\"middle\">{}</text>",
+                y + GROUP_H / 2.0,
+                esc(title)
             );
+            y += GROUP_H;
         }
-        let label = p.label();
-        let shown = if label.chars().count() > 26 {
-            format!("{}…", label.chars().take(25).collect::<String>())
-        } else {
-            label.clone()
-        };
-        let _ = writeln!(
-            s,
-            "<text x=\"8\" y=\"{:.1}\" font-size=\"12\" fill=\"#0f172a\" dominant-baseline=\"middle\">{}<title>{}</title></text>",
-            y + h / 2.0,
-            esc(&shown),
-            esc(&label)
-        );
-        y += h;
+        for (i, p) in people.iter().enumerate() {
+            let h = lane_h(p);
+            if i % 2 == 0 {
+                let _ = writeln!(
+                    s,
+                    "<rect x=\"0\" y=\"{y:.1}\" width=\"{WIDTH}\" height=\"{h:.1}\" fill=\"#f1f5f9\"/>"
+                );
+            }
+            let label = name(p);
+            let shown = if label.chars().count() > max_chars {
+                format!("{}…", label.chars().take(max_chars - 1).collect::<String>())
+            } else {
+                label.clone()
+            };
+            let _ = writeln!(
+                s,
+                "<text x=\"8\" y=\"{:.1}\" font-size=\"12\" fill=\"#0f172a\" dominant-baseline=\"middle\">{}<title>{}</title></text>",
+                y + h / 2.0,
+                esc(&shown),
+                esc(&label)
+            );
+            lanes.push((y, p));
+            y += h;
+        }
     }
 
-    // Axis: ticks on round local times.
-    let span = t1 - t0;
-    let step = STEPS
-        .iter()
-        .copied()
-        .find(|st| span / st <= 10)
-        .unwrap_or(STEPS[STEPS.len() - 1]);
-    let fmt = if step >= 86_400 {
-        "%m-%d"
-    } else if span > 86_400 {
-        "%m-%d %H:%M"
-    } else {
-        "%H:%M"
-    };
-    let off = local.offset_secs(t0);
-    let mut tick = (t0 + off).div_euclid(step) * step - off;
-    if tick < t0 {
-        tick += step;
-    }
-    while tick <= t1 {
-        let tx = x(tick);
-        let label = esc(&local.format(tick, fmt));
+    // Axis: ticks on round local times, above and below.
+    for (tx, label) in scale.ticks(local) {
         let _ = writeln!(
             s,
             "<line x1=\"{tx:.1}\" y1=\"{:.1}\" x2=\"{tx:.1}\" y2=\"{:.1}\" stroke=\"#cbd5e1\" stroke-width=\"1\"/>\
@@ -109,16 +182,15 @@ pub fn timeline_svg(report: &Report, local: &Local) -> String {
             AXIS_H - 12.0,
             bottom + 20.0,
         );
-        tick += step;
     }
     let _ = writeln!(
         s,
         "<line x1=\"{LABEL_W}\" y1=\"{AXIS_H}\" x2=\"{LABEL_W}\" y2=\"{bottom:.1}\" stroke=\"#94a3b8\"/>"
     );
 
-    // "As of", when someone is still in the meeting.
-    if report.people.iter().any(|p| p.last_quit.is_none()) {
-        let ax = x(report.meta.as_of.min(t1));
+    // "As of", when someone drawn is still in the meeting.
+    if lanes.iter().any(|(_, p)| p.last_quit.is_none()) {
+        let ax = x(as_of.min(scale.t1));
         let _ = writeln!(
             s,
             "<line x1=\"{ax:.1}\" y1=\"{AXIS_H}\" x2=\"{ax:.1}\" y2=\"{bottom:.1}\" stroke=\"{LIVE_COLOUR}\" stroke-dasharray=\"4 3\"/>"
@@ -126,9 +198,8 @@ pub fn timeline_svg(report: &Report, local: &Local) -> String {
     }
 
     // Bars.
-    let mut y = AXIS_H;
-    for p in &report.people {
-        let label = p.label();
+    for (y, p) in lanes {
+        let label = name(p);
         for ses in &p.sessions {
             let bx = x(ses.join);
             let bw = (x(ses.end) - bx).max(3.0);
@@ -149,7 +220,6 @@ pub fn timeline_svg(report: &Report, local: &Local) -> String {
                 esc(&tip)
             );
         }
-        y += p.rows as f64 * ROW_H + 2.0 * LANE_PAD;
     }
     s.push_str("</svg>\n");
     s

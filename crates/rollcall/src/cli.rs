@@ -50,7 +50,8 @@ pub enum Command {
     /// NDJSON; with --follow, keep printing sessions as they join.
     Attendees(AttendeesArgs),
     /// Write a self-contained HTML report of a meeting's attendance: a per-person summary
-    /// and a timeline of every session.
+    /// and a timeline of every session (past 200 people: attendance over time, joins and
+    /// leaves, time in the meeting, lanes for a chosen few and a searchable table).
     Report(ReportArgs),
 }
 
@@ -158,6 +159,16 @@ pub struct ReportArgs {
     /// Count sessions still in the meeting up to T (same forms as --since) [default: now]
     #[arg(long, value_name = "T", value_parser = crate::times::parse_time)]
     pub as_of: Option<u32>,
+
+    /// Past 200 people the report draws lanes only for the hosts and the N longest, N
+    /// shortest and N still in the meeting (0: only --person)
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub lanes: usize,
+
+    /// Always draw a lane for this person (userid or tmp_openid; repeat for more) in a
+    /// report of more than 200 people
+    #[arg(long = "person", value_name = "ID")]
+    pub people: Vec<String>,
 }
 
 /// `rollcall serve` options. Each also reads `ROLLCALL_<NAME>` and (except `--config`) a key
@@ -451,6 +462,44 @@ pub(crate) mod tests {
         };
         assert_eq!(r.api.base_url, "https://qyapi.weixin.qq.com");
         assert_eq!(r.out, PathBuf::from("r.html"));
+        assert_eq!(
+            (r.lanes, r.people.len()),
+            (10, 0),
+            "the large layout's defaults"
+        );
+        let Ok(Command::Report(r)) = parse_client(
+            &[
+                "report",
+                "--meeting",
+                "hy1",
+                "--out",
+                "r.html",
+                "--lanes",
+                "0",
+                "--person",
+                "zhangsan",
+                "--person",
+                "wo-guest",
+            ],
+            &env[..2],
+        ) else {
+            panic!("report with lanes")
+        };
+        assert_eq!(r.lanes, 0);
+        assert_eq!(r.people, ["zhangsan", "wo-guest"]);
+        assert!(parse_client(
+            &[
+                "report",
+                "--meeting",
+                "hy1",
+                "--out",
+                "r.html",
+                "--lanes",
+                "-1"
+            ],
+            &env[..2]
+        )
+        .is_err());
     }
 
     #[test]
