@@ -8,8 +8,8 @@ use rollcall_wire::meeting::Reminders;
 use super::reminders::reminders;
 use super::settings::{settings, SettingsSpec};
 use super::{
-    duration, start_time, text, title, user_ids, MAX_ATTENDEE_LIMIT, MAX_DESCRIPTION, MAX_LOCATION,
-    MAX_USERID, MAX_USER_LIMIT,
+    cal_id, duration, invitees, location, start_time, text, title, MAX_ATTENDEE_LIMIT,
+    MAX_DESCRIPTION, MAX_USERID, MAX_USER_LIMIT,
 };
 
 /// A `meeting/create` request whose fields are all well-formed.
@@ -32,15 +32,16 @@ impl TryFrom<&Map<String, Value>> for CreateRequest {
 
     fn try_from(body: &Map<String, Value>) -> Result<Self, BadField> {
         let f = Fields::new(body);
+        cal_id(&f)?;
         Ok(Self {
             admin_userid: f.req_str("admin_userid", MAX_USERID)?.to_owned(),
             title: title(&f)?.ok_or(BadField("title"))?,
             meeting_start: start_time(&f)?.ok_or(BadField("meeting_start"))?,
             meeting_duration: duration(&f)?.ok_or(BadField("meeting_duration"))?,
             description: text(&f, "description", MAX_DESCRIPTION)?.unwrap_or_default(),
-            location: text(&f, "location", MAX_LOCATION)?.unwrap_or_default(),
+            location: location(&f)?.unwrap_or_default(),
             agentid: f.opt_u32("agentid")?.filter(|&a| a != 0),
-            invitees: user_ids(&f, "invitees")?.unwrap_or_default(),
+            invitees: invitees(&f)?.unwrap_or_default(),
             settings: settings(&f)?,
             reminders: reminders(&f)?,
         })
@@ -70,6 +71,7 @@ impl TryFrom<&Map<String, Value>> for UpdateRequest {
         let meetingid = f.req_str("meetingid", 256)?.to_owned();
         let admin_userid = f.opt_str("admin_userid", MAX_USERID)?.map(str::to_owned);
         let title = title(&f)?;
+        cal_id(&f)?;
         // Changed together, or not at all: the one missing is named.
         let schedule = match (start_time(&f)?, duration(&f)?) {
             (Some(s), Some(d)) => Some((s, d)),
@@ -83,8 +85,8 @@ impl TryFrom<&Map<String, Value>> for UpdateRequest {
             title,
             schedule,
             description: text(&f, "description", MAX_DESCRIPTION)?,
-            location: text(&f, "location", MAX_LOCATION)?,
-            invitees: user_ids(&f, "invitees")?,
+            location: location(&f)?,
+            invitees: invitees(&f)?,
             settings: settings(&f)?,
             reminders: reminders(&f)?,
         })
