@@ -23,6 +23,8 @@ pub struct CreateRequest {
     pub location: String,
     pub agentid: Option<u32>,
     pub invitees: Vec<String>,
+    /// The field the invitees came under: `invitees`, or the older `attendees`.
+    pub invitees_field: &'static str,
     pub settings: Option<SettingsSpec>,
     pub reminders: Option<Reminders>,
 }
@@ -33,15 +35,24 @@ impl TryFrom<&Map<String, Value>> for CreateRequest {
     fn try_from(body: &Map<String, Value>) -> Result<Self, BadField> {
         let f = Fields::new(body);
         cal_id(&f)?;
+        let admin_userid = f.req_str("admin_userid", MAX_USERID)?.to_owned();
+        let title = title(&f)?.ok_or(BadField("title"))?;
+        let meeting_start = start_time(&f)?.ok_or(BadField("meeting_start"))?;
+        let meeting_duration = duration(&f)?.ok_or(BadField("meeting_duration"))?;
+        let description = text(&f, "description", MAX_DESCRIPTION)?.unwrap_or_default();
+        let location = location(&f)?.unwrap_or_default();
+        let agentid = f.opt_u32("agentid")?.filter(|&a| a != 0);
+        let (invitees, invitees_field) = invitees(&f)?;
         Ok(Self {
-            admin_userid: f.req_str("admin_userid", MAX_USERID)?.to_owned(),
-            title: title(&f)?.ok_or(BadField("title"))?,
-            meeting_start: start_time(&f)?.ok_or(BadField("meeting_start"))?,
-            meeting_duration: duration(&f)?.ok_or(BadField("meeting_duration"))?,
-            description: text(&f, "description", MAX_DESCRIPTION)?.unwrap_or_default(),
-            location: location(&f)?.unwrap_or_default(),
-            agentid: f.opt_u32("agentid")?.filter(|&a| a != 0),
-            invitees: invitees(&f)?.unwrap_or_default(),
+            admin_userid,
+            title,
+            meeting_start,
+            meeting_duration,
+            description,
+            location,
+            agentid,
+            invitees: invitees.unwrap_or_default(),
+            invitees_field,
             settings: settings(&f)?,
             reminders: reminders(&f)?,
         })
@@ -59,6 +70,8 @@ pub struct UpdateRequest {
     pub description: Option<String>,
     pub location: Option<String>,
     pub invitees: Option<Vec<String>>,
+    /// The field the invitees came under: `invitees`, or the older `attendees`.
+    pub invitees_field: &'static str,
     pub settings: Option<SettingsSpec>,
     pub reminders: Option<Reminders>,
 }
@@ -79,14 +92,18 @@ impl TryFrom<&Map<String, Value>> for UpdateRequest {
             (Some(_), None) => return Err(BadField("meeting_duration")),
             (None, Some(_)) => return Err(BadField("meeting_start")),
         };
+        let description = text(&f, "description", MAX_DESCRIPTION)?;
+        let location = location(&f)?;
+        let (invitees, invitees_field) = invitees(&f)?;
         Ok(Self {
             meetingid,
             admin_userid,
             title,
             schedule,
-            description: text(&f, "description", MAX_DESCRIPTION)?,
-            location: location(&f)?,
-            invitees: invitees(&f)?,
+            description,
+            location,
+            invitees,
+            invitees_field,
             settings: settings(&f)?,
             reminders: reminders(&f)?,
         })

@@ -158,10 +158,17 @@ fn cal_id_is_at_most_64_bytes() {
 fn attendees_is_the_older_spelling_of_invitees() {
     let r = create(json!({"attendees": {"userid": ["bob", "carol"]}})).unwrap();
     assert_eq!(r.invitees, ["bob", "carol"]);
+    assert_eq!(
+        r.invitees_field, "attendees",
+        "a refusal names what was sent"
+    );
     // The newer spelling wins, and the older one is then not read at all.
     let r =
         create(json!({"invitees": {"userid": ["dan"]}, "attendees": {"userid": ["bob"]}})).unwrap();
-    assert_eq!(r.invitees, ["dan"]);
+    assert_eq!(
+        (r.invitees.as_slice(), r.invitees_field),
+        (&["dan".to_owned()][..], "invitees")
+    );
     let r = create(json!({"invitees": {"userid": ["dan"]}, "attendees": 7})).unwrap();
     assert_eq!(r.invitees, ["dan"]);
     assert_eq!(

@@ -131,10 +131,11 @@ fn user_ids(
 /// `attendees.userid` (WeCom's earlier body, still in SDKs such as SKIT's
 /// `CgibinMeetingCreateRequest`). When both are given the newer `invitees` wins and
 /// `attendees` is not read.
-fn invitees(f: &Fields<'_>) -> Result<Option<Vec<String>>, BadField> {
+/// Returns the userids and the spelling they came under (what a refusal of one names).
+fn invitees(f: &Fields<'_>) -> Result<(Option<Vec<String>>, &'static str), BadField> {
     match user_ids(f, "invitees", MAX_INVITEES)? {
-        Some(ids) => Ok(Some(ids)),
-        None => user_ids(f, "attendees", MAX_INVITEES),
+        Some(ids) => Ok((Some(ids), "invitees")),
+        None => Ok((user_ids(f, "attendees", MAX_INVITEES)?, "attendees")),
     }
 }
 
