@@ -116,14 +116,23 @@ pub fn reschedule(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UserWindowError;
 
-/// The inclusive `[begin, end]` of `meeting/get_user_meetingid` (`0` = not given):
+/// The inclusive `[begin, end]` of `meeting/get_user_meetingid` (`0` = not given), as WeCom's
+/// page (path/99050, path/98714) states it: "如果begin_time和end_time都没填的话，默认end_time为
+/// 当前时间", the span at most 180 days, and "end_time仅用于约束历史会议，对于未开始的会议，只要
+/// 开始时间大于等于begin_time都会返回":
 ///
-/// | given | window |
+/// | given | window before the upcoming rule |
 /// |---|---|
-/// | neither | `[now − 90 days, now + 90 days]` |
+/// | neither | `[now − 180 days, now]` (WeCom: end = now; the begin is the widest span) |
 /// | only `begin_time` | `[begin, begin + 180 days]` |
 /// | only `end_time` | `[end − 180 days, end]` |
 /// | both | as given; refused if `begin > end` or the span exceeds 180 days |
+///
+/// Then the upcoming rule: when the window reaches now (`end ≥ now`), every meeting that has
+/// not started yet is listed too, so `end` becomes unbounded ([`UNBOUNDED`]). A window that
+/// ends in the past lists history only (a meeting starting later lies outside it); rollcall
+/// does not add upcoming meetings to a past window, which would need a second range (noted in
+/// ARCHITECTURE.md as not kept).
 pub fn user_window(
     now: i64,
     begin_time: Option<u64>,
@@ -132,14 +141,19 @@ pub fn user_window(
     let clamp = |v: u64| i64::try_from(v).map_err(|_| UserWindowError);
     let begin = begin_time.filter(|&b| b != 0).map(clamp).transpose()?;
     let end = end_time.filter(|&e| e != 0).map(clamp).transpose()?;
-    match (begin, end) {
-        (None, None) => Ok((now - USER_SPAN / 2, now + USER_SPAN / 2)),
-        (Some(b), None) => Ok((b, b.saturating_add(USER_SPAN))),
-        (None, Some(e)) => Ok((e.saturating_sub(USER_SPAN), e)),
-        (Some(b), Some(e)) if b > e || e - b > USER_SPAN => Err(UserWindowError),
-        (Some(b), Some(e)) => Ok((b, e)),
-    }
+    let (b, e) = match (begin, end) {
+        (None, None) => (now - USER_SPAN, now),
+        (Some(b), None) => (b, b.saturating_add(USER_SPAN)),
+        (None, Some(e)) => (e.saturating_sub(USER_SPAN), e),
+        (Some(b), Some(e)) if b > e || e - b > USER_SPAN => return Err(UserWindowError),
+        (Some(b), Some(e)) => (b, e),
+    };
+    Ok((b, if e >= now { UNBOUNDED } else { e }))
 }
+
+/// The end of a `get_user_meetingid` window that reaches the present: no meeting yet to start
+/// is left out.
+pub const UNBOUNDED: i64 = i64::MAX;
 
 #[cfg(test)]
 mod tests {
@@ -276,23 +290,35 @@ mod tests {
     #[test]
     fn the_user_window_table() {
         let now = 1_000_000_000;
+        // Neither: WeCom's end = now, 180 days back, and everything not started yet.
         assert_eq!(
             user_window(now, None, None),
-            Ok((now - 90 * DAY, now + 90 * DAY))
+            Ok((now - USER_SPAN, UNBOUNDED))
         );
         assert_eq!(
             user_window(now, Some(0), Some(0)),
             user_window(now, None, None)
         );
+        // A window in the past lists history only.
         assert_eq!(user_window(now, Some(5), None), Ok((5, 5 + USER_SPAN)));
+        let past = (now - 10 * DAY) as u64;
+        assert_eq!(
+            user_window(now, None, Some(past)),
+            Ok((past as i64 - USER_SPAN, past as i64))
+        );
+        // Reaching now: upcoming meetings too.
         assert_eq!(
             user_window(now, None, Some(now as u64)),
-            Ok((now - USER_SPAN, now))
+            Ok((now - USER_SPAN, UNBOUNDED))
         );
         let b = now as u64;
         assert_eq!(
             user_window(now, Some(b), Some(b + USER_SPAN as u64)),
-            Ok((now, now + USER_SPAN))
+            Ok((now, UNBOUNDED))
+        );
+        assert_eq!(
+            user_window(now, Some(b - 100), Some(b - 1)),
+            Ok((now - 100, now - 1))
         );
         assert_eq!(
             user_window(now, Some(b), Some(b + USER_SPAN as u64 + 1)),
@@ -310,7 +336,9 @@ mod tests {
             e in proptest::option::of(0u64..5_000_000_000),
         ) {
             if let Ok((lo, hi)) = user_window(now, b, e) {
-                prop_assert!(lo <= hi && hi - lo <= USER_SPAN);
+                prop_assert!(lo <= hi);
+                prop_assert!(hi == UNBOUNDED || hi - lo <= USER_SPAN);
+                prop_assert!(hi == UNBOUNDED || hi < now, "a window reaching now is open");
             }
         }
     }

@@ -36,6 +36,12 @@ impl Visibility {
         Self { members }
     }
 
+    /// Is the member `userid` within the range? (What the meeting calls check of the userids
+    /// they are given, without building a [`Participant`].)
+    pub fn sees_member(&self, userid: &str) -> bool {
+        self.members.contains(userid)
+    }
+
     pub fn allows(&self, p: &Participant) -> bool {
         match p {
             Participant::Member(userid) => self.members.contains(userid),

@@ -75,7 +75,7 @@ pub fn check_bearer(
     };
     let given = parts_auth
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(bearer_credentials)
         .unwrap_or("");
     if constant_time_eq(given.as_bytes(), key.as_bytes()) {
         Ok(())
@@ -85,6 +85,19 @@ pub fn check_bearer(
             format!("missing or wrong bearer key for the {what} API"),
         ))
     }
+}
+
+/// The credentials of an `Authorization: Bearer <token>` value. RFC 9110 §11.1: "It uses a
+/// case-insensitive token to identify the authentication scheme", followed by one or more
+/// spaces (`credentials = auth-scheme [ 1*SP ( token68 / #auth-param ) ]`), so `bearer x`,
+/// `BEARER x` and `Bearer   x` all carry `x`. Another scheme, or none, is `None`.
+pub fn bearer_credentials(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = rest.trim_start_matches(' ');
+    (!token.is_empty()).then_some(token)
 }
 
 /// The `Authorization` header of a request.
@@ -148,5 +161,34 @@ impl FromRequestParts<AppState> for AdminKey {
             "set admin_key in the config file, ROLLCALL_ADMIN_KEY or --admin-key (or run with --demo)",
         )?;
         Ok(AdminKey)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_credentials;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for v in [
+            "Bearer k-1",
+            "bearer k-1",
+            "BEARER k-1",
+            "bEaReR k-1",
+            "Bearer   k-1",
+        ] {
+            assert_eq!(bearer_credentials(v), Some("k-1"), "{v}");
+        }
+        for v in [
+            "Basic k-1",
+            "Bearerk-1",
+            "Bearer",
+            "Bearer ",
+            "k-1",
+            "",
+            " Bearer k-1",
+        ] {
+            assert_eq!(bearer_credentials(v), None, "{v:?}");
+        }
     }
 }

@@ -131,6 +131,8 @@ async fn serve_connection(
     mut stopping: watch::Receiver<bool>,
 ) {
     let activity = Arc::new(Activity::new());
+    // The peer's address, for WeCom's `from ip:` in errmsg (crate::wecom).
+    let peer = stream.peer_addr().ok();
     let io = TokioIo::new(Tracked {
         inner: stream,
         activity: activity.clone(),
@@ -143,6 +145,11 @@ async fn serve_connection(
             async move {
                 let _busy = activity.begin();
                 let read = Arc::new(BodyRead::default());
+                let mut req = req;
+                if let Some(peer) = peer {
+                    req.extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                }
                 let req = req.map(|b| {
                     // A request without a body (a GET, `Content-Length: 0`) has read it all.
                     read.ended.store(b.is_end_stream(), Ordering::SeqCst);

@@ -1,16 +1,18 @@
 //! WeCom's envelope for every `/cgi-bin/*` call (SPEC §1), applied in one place.
 //!
 //! - [`envelope`] (middleware) gives each request an id, renders [`ApiError`]s as
-//!   `{"errcode", "errmsg": "<text>, hint: [<id>]"}`, sets `Error-Code` / `Error-Msg` on every
-//!   reply, and writes the request's log line with the same id.
+//!   `{"errcode", "errmsg"}` in WeCom's real shape ([`errmsg`]: text, `hint: [<id>]`, `from ip:`,
+//!   `more info at …?e=<code>`), sets `Error-Code` / `Error-Msg` on every reply, and writes
+//!   the request's log line with the same id (the journal records it too).
 //! - [`WeComBody`] reads the JSON body *after* the token extractor has run (so the token is
 //!   checked first), refusing more than 1 MiB without reading past it.
 //! - [`Reply`] is a success body; its `errcode`/`errmsg` fields are part of the payload type.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -68,10 +70,36 @@ fn header_text(s: &str) -> HeaderValue {
     HeaderValue::from_str(&clean).unwrap_or_else(|_| HeaderValue::from_static("error"))
 }
 
+/// WeCom's errmsg for an error: `"<text>, hint: [<request id>], from ip: <caller ip>, more info
+/// at https://open.work.weixin.qq.com/devtool/query?e=<errcode>"`, as real replies read, e.g.
+/// `"invalid code, hint: [1607658081_80_bb45…], from ip: 47.93.204.58, more info at
+/// https://open.work.weixin.qq.com/devtool/query?e=40029"` (quoted on WeChat's developer
+/// community; WeCom's 全局错误码 page, path/90313, links the same query tool).
+pub fn errmsg(text: &str, request_id: &str, ip: IpAddr, errcode: i32) -> String {
+    format!(
+        "{text}, hint: [{request_id}], from ip: {ip}, more info at \
+         https://open.work.weixin.qq.com/devtool/query?e={errcode}"
+    )
+}
+
+/// The caller's address as WeCom reports it: the TCP peer. `X-Forwarded-For` is not read: any
+/// client can send it, and nothing here says which proxies to trust, so behind a proxy the
+/// proxy's address is shown (as WeCom shows the address its own edge saw). A request without a
+/// peer (the demo drives the router in-process, on this machine) is shown as loopback.
+fn caller_ip(req: &Request) -> IpAddr {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(a)| a.ip().to_canonical())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
 /// The `/cgi-bin/*` middleware.
 pub async fn envelope(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
+    // From the server's id sequence (seeded under `--seed`, reset with the rest), never from
+    // wall time or the OS generator, so a replayed run answers byte for byte the same.
     let rid = state.ids().request_id(state.now());
+    let ip = caller_ip(&req);
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let mut resp = next.run(req).await;
@@ -81,7 +109,7 @@ pub async fn envelope(State(state): State<AppState>, req: Request, next: Next) -
             tracing::error!(request_id = %rid, %cause, "answering system busy");
         }
         let code = err.errcode();
-        let msg = format!("{}, hint: [{rid}]", err.text());
+        let msg = errmsg(&err.text(), &rid, ip, code);
         let body = serde_json::to_vec(&serde_json::json!({ "errcode": code, "errmsg": msg }))
             .unwrap_or_default();
         let len = body.len();
@@ -157,5 +185,36 @@ pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err(ApiError::WrongJson("the body must be a JSON object".into())),
         Err(e) => Err(ApiError::WrongJson(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errmsg_has_wecoms_shape() {
+        let ip: IpAddr = "10.1.2.3".parse().unwrap();
+        assert_eq!(
+            errmsg("invalid param 'meetingid'", "1760000000_0a1b2c", ip, 40058),
+            "invalid param 'meetingid', hint: [1760000000_0a1b2c], from ip: 10.1.2.3, \
+             more info at https://open.work.weixin.qq.com/devtool/query?e=40058"
+        );
+        let v6: IpAddr = "::1".parse().unwrap();
+        assert!(errmsg("system busy", "1_000000", v6, -1).ends_with(
+            "from ip: ::1, more info at https://open.work.weixin.qq.com/devtool/query?e=-1"
+        ));
+    }
+
+    #[test]
+    fn a_mapped_v4_peer_is_shown_as_v4() {
+        let mut req = Request::new(Body::empty());
+        let mapped: SocketAddr = "[::ffff:192.0.2.7]:5000".parse().unwrap();
+        req.extensions_mut().insert(ConnectInfo(mapped));
+        assert_eq!(caller_ip(&req).to_string(), "192.0.2.7");
+        assert_eq!(
+            caller_ip(&Request::new(Body::empty())),
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        );
     }
 }

@@ -8,8 +8,8 @@ use rollcall_wire::meeting::Reminders;
 use super::reminders::reminders;
 use super::settings::{settings, SettingsSpec};
 use super::{
-    duration, start_time, text, title, user_ids, MAX_ATTENDEE_LIMIT, MAX_DESCRIPTION, MAX_LOCATION,
-    MAX_USERID, MAX_USER_LIMIT,
+    cal_id, duration, invitees, location, start_time, text, title, MAX_ATTENDEE_LIMIT,
+    MAX_DESCRIPTION, MAX_USERID, MAX_USER_LIMIT,
 };
 
 /// A `meeting/create` request whose fields are all well-formed.
@@ -23,6 +23,8 @@ pub struct CreateRequest {
     pub location: String,
     pub agentid: Option<u32>,
     pub invitees: Vec<String>,
+    /// The field the invitees came under: `invitees`, or the older `attendees`.
+    pub invitees_field: &'static str,
     pub settings: Option<SettingsSpec>,
     pub reminders: Option<Reminders>,
 }
@@ -32,15 +34,25 @@ impl TryFrom<&Map<String, Value>> for CreateRequest {
 
     fn try_from(body: &Map<String, Value>) -> Result<Self, BadField> {
         let f = Fields::new(body);
+        cal_id(&f)?;
+        let admin_userid = f.req_str("admin_userid", MAX_USERID)?.to_owned();
+        let title = title(&f)?.ok_or(BadField("title"))?;
+        let meeting_start = start_time(&f)?.ok_or(BadField("meeting_start"))?;
+        let meeting_duration = duration(&f)?.ok_or(BadField("meeting_duration"))?;
+        let description = text(&f, "description", MAX_DESCRIPTION)?.unwrap_or_default();
+        let location = location(&f)?.unwrap_or_default();
+        let agentid = f.opt_u32("agentid")?.filter(|&a| a != 0);
+        let (invitees, invitees_field) = invitees(&f)?;
         Ok(Self {
-            admin_userid: f.req_str("admin_userid", MAX_USERID)?.to_owned(),
-            title: title(&f)?.ok_or(BadField("title"))?,
-            meeting_start: start_time(&f)?.ok_or(BadField("meeting_start"))?,
-            meeting_duration: duration(&f)?.ok_or(BadField("meeting_duration"))?,
-            description: text(&f, "description", MAX_DESCRIPTION)?.unwrap_or_default(),
-            location: text(&f, "location", MAX_LOCATION)?.unwrap_or_default(),
-            agentid: f.opt_u32("agentid")?.filter(|&a| a != 0),
-            invitees: user_ids(&f, "invitees")?.unwrap_or_default(),
+            admin_userid,
+            title,
+            meeting_start,
+            meeting_duration,
+            description,
+            location,
+            agentid,
+            invitees: invitees.unwrap_or_default(),
+            invitees_field,
             settings: settings(&f)?,
             reminders: reminders(&f)?,
         })
@@ -58,6 +70,8 @@ pub struct UpdateRequest {
     pub description: Option<String>,
     pub location: Option<String>,
     pub invitees: Option<Vec<String>>,
+    /// The field the invitees came under: `invitees`, or the older `attendees`.
+    pub invitees_field: &'static str,
     pub settings: Option<SettingsSpec>,
     pub reminders: Option<Reminders>,
 }
@@ -70,6 +84,7 @@ impl TryFrom<&Map<String, Value>> for UpdateRequest {
         let meetingid = f.req_str("meetingid", 256)?.to_owned();
         let admin_userid = f.opt_str("admin_userid", MAX_USERID)?.map(str::to_owned);
         let title = title(&f)?;
+        cal_id(&f)?;
         // Changed together, or not at all: the one missing is named.
         let schedule = match (start_time(&f)?, duration(&f)?) {
             (Some(s), Some(d)) => Some((s, d)),
@@ -77,14 +92,18 @@ impl TryFrom<&Map<String, Value>> for UpdateRequest {
             (Some(_), None) => return Err(BadField("meeting_duration")),
             (None, Some(_)) => return Err(BadField("meeting_start")),
         };
+        let description = text(&f, "description", MAX_DESCRIPTION)?;
+        let location = location(&f)?;
+        let (invitees, invitees_field) = invitees(&f)?;
         Ok(Self {
             meetingid,
             admin_userid,
             title,
             schedule,
-            description: text(&f, "description", MAX_DESCRIPTION)?,
-            location: text(&f, "location", MAX_LOCATION)?,
-            invitees: user_ids(&f, "invitees")?,
+            description,
+            location,
+            invitees,
+            invitees_field,
             settings: settings(&f)?,
             reminders: reminders(&f)?,
         })

@@ -56,7 +56,7 @@ pub fn rule_of(r: &Reminders, tz: &TimeZone) -> Result<Option<Rule>, BadField> {
         }
         1 => Until::Count(
             r.repeat_until_count
-                .filter(|&n| n != 0)
+                .filter(|&n| n != 0 && n <= max_occurrences(frequency))
                 .ok_or(BadField("reminders.repeat_until_count"))?,
         ),
         _ => return Err(BadField("reminders.repeat_until_type")),
@@ -89,8 +89,21 @@ pub fn rule_of(r: &Reminders, tz: &TimeZone) -> Result<Option<Rule>, BadField> {
     }))
 }
 
+/// Most sub-meetings WeCom makes of one recurring meeting: "每天、每个工作日、每周最大支持200场
+/// 子会议 / 每月最大支持50场子会议" (path/98148, `repeat_until_count`, `repeat_until`).
+pub fn max_occurrences(frequency: Frequency) -> u32 {
+    match frequency {
+        Frequency::Monthly => 50,
+        Frequency::Daily | Frequency::Weekly | Frequency::Workdays => 200,
+    }
+}
+
 /// The occurrences of a meeting at `start` for `duration` under `reminders` (`None`: one-off,
 /// or `reminders` that do not repeat).
+///
+/// A `repeat_until` date past the most occurrences WeCom allows is not refused: WeCom's page
+/// says "若会议结束时间超出最大结束时间…则默认设置为最大结束时间", so the series stops at
+/// [`max_occurrences`].
 pub fn occurrences_of(
     r: Option<&Reminders>,
     start: i64,
@@ -100,9 +113,38 @@ pub fn occurrences_of(
     let Some(rule) = r.map(|r| rule_of(r, tz)).transpose()?.flatten() else {
         return Ok(None);
     };
-    recurrence::occurrences(start, duration, &rule, tz)
-        .map(Some)
-        .map_err(|e| BadField(e.0))
+    let max = max_occurrences(rule.frequency);
+    let Until::Date(last) = rule.until else {
+        return recurrence::occurrences(start, duration, &rule, tz)
+            .map(Some)
+            .map_err(|e| BadField(e.0));
+    };
+    let local_date = |at: i64| {
+        jiff::Timestamp::from_second(at)
+            .map(|t| t.to_zoned(tz.clone()).date())
+            .map_err(|_| BadField("meeting_start"))
+    };
+    if last < local_date(start)? {
+        return Err(BadField("reminders.repeat_until"));
+    }
+    // The first `max` occurrences, then those on or before the last date.
+    let capped = Rule {
+        until: Until::Count(max),
+        ..rule
+    };
+    let mut out = Vec::new();
+    for (at, end) in
+        recurrence::occurrences(start, duration, &capped, tz).map_err(|e| BadField(e.0))?
+    {
+        if local_date(at)? > last {
+            break;
+        }
+        out.push((at, end));
+    }
+    if out.is_empty() {
+        return Err(BadField("reminders"));
+    }
+    Ok(Some(out))
 }
 
 #[cfg(test)]

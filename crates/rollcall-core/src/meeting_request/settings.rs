@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use rollcall_wire::lenient::{BadField, Fields};
 use rollcall_wire::meeting::MeetingSettings;
 
-use super::{small, user_ids};
+use super::{small, user_ids, MAX_HOSTS, MAX_USER_LIST};
 
 /// `settings`, checked and normalized: the fields rollcall knows have their types checked
 /// (integers may come as digit strings and are stored as numbers), the others are kept as
@@ -71,8 +71,12 @@ pub(super) fn settings(f: &Fields<'_>) -> Result<Option<SettingsSpec>, BadField>
         }
     }
     let mut members = Vec::new();
-    for name in ["settings.hosts", "settings.ring_users"] {
-        if let Some(ids) = user_ids(&s, name)? {
+    // `hosts`: at most 10 (WeCom); `ring_users`: no documented count, bounded for memory.
+    for (name, max) in [
+        ("settings.hosts", MAX_HOSTS),
+        ("settings.ring_users", MAX_USER_LIST),
+    ] {
+        if let Some(ids) = user_ids(&s, name, max)? {
             let key = name.rsplit('.').next().unwrap_or(name);
             out.insert(key.to_owned(), serde_json::json!({ "userid": ids }));
             members.push((name, ids));

@@ -1,5 +1,5 @@
 //! The access checks the meeting calls share: which meetings an app may read or change, and
-//! which userids it may name.
+//! which userids it may name (members within the app's visible range: [`members`]).
 //!
 //! Every call is scoped to the caller's app: another app's meeting answers exactly like an
 //! unknown one ([`readable_meeting`]), so nothing leaks (SPEC §1, Decision).
@@ -68,16 +68,20 @@ pub fn sub_key(meeting: &Meeting, sub_meetingid: Option<&str>) -> Result<i64, Ca
         .ok_or(CallError::Field("sub_meetingid"))
 }
 
-/// Every one of `userids` is a member of the caller's corp, or 40058 naming `field`.
+/// Every one of `userids` is a member of the caller's corp within the app's visible range, or
+/// 40058 naming `field`: WeCom's meeting pages say such a call "直接报错" but name no errcode
+/// (the global page's 40031 / 60011 belong to the contact and message calls), so SPEC §4's
+/// fallback applies.
 pub fn members(caller: &Caller, userids: &[String], field: &'static str) -> Result<(), CallError> {
-    if userids.iter().all(|u| caller.is_member(u)) {
+    if userids.iter().all(|u| caller.in_range(u)) {
         Ok(())
     } else {
         Err(CallError::Field(field))
     }
 }
 
-/// The members named in `settings` (`hosts`, `ring_users`) are all members of the corp.
+/// The members named in `settings` (`hosts`, `ring_users`) are all members of the corp within
+/// the visible range (they take part in the meeting, so the range rule covers them).
 pub fn check_settings(caller: &Caller, s: Option<&SettingsSpec>) -> Result<(), CallError> {
     for (field, ids) in s.iter().flat_map(|s| &s.members) {
         members(caller, ids, field)?;

@@ -45,6 +45,13 @@ impl Caller {
         self.corp.directory.users.iter().any(|u| u.userid == userid)
     }
 
+    /// Is `userid` a member of the caller's corp *within the app's visible range*? WeCom's
+    /// meeting pages: "发起人和企业内部参与人必须在应用可见范围内" and, for invitees, "任何userid
+    /// 不合法或者不在应用可见范围，直接报错" (path/99104, 98148, 99047, 98154).
+    pub fn in_range(&self, userid: &str) -> bool {
+        self.visibility.sees_member(userid) && self.is_member(userid)
+    }
+
     /// The first department of member `userid`, if any (WeCom's `main_department`).
     pub fn main_department(&self, userid: &str) -> Option<u64> {
         let user = self

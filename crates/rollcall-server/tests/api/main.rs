@@ -11,6 +11,7 @@ mod attendees;
 mod callbacks;
 mod concurrency;
 mod faults;
+mod fidelity;
 mod gettoken;
 mod helpers;
 mod http_limits;

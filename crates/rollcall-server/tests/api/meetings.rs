@@ -163,7 +163,7 @@ async fn create_answers_ids_and_get_info_reads_everything_back() {
         json!({
             "meeting_start": start.to_string(), "meeting_duration": "1800",
             "description": "季度复盘", "location": "3F 大会议室", "agentid": AGENT,
-            "invitees": {"userid": ["carol", "alice", "carol"]},
+            "invitees": {"userid": ["carol", "bob", "carol"]},
             "settings": {"password": "1234", "remind_scope": "3", "enable_waiting_room": true,
                          "hosts": {"userid": ["carol"]}, "enable_doc_upload": false},
             "reminders": {"is_repeat": 0, "remind_before": [0, 900]}
@@ -778,7 +778,7 @@ async fn update_changes_only_what_is_given() {
         &app,
         "update",
         json!({"meetingid": m, "meeting_start": start + HOUR, "meeting_duration": "600",
-               "description": "新描述", "location": "线上", "invitees": {"userid": ["erin"]},
+               "description": "新描述", "location": "线上", "invitees": {"userid": []},
                "settings": {"remind_scope": 2}}),
     )
     .await);
@@ -797,8 +797,9 @@ async fn update_changes_only_what_is_given() {
         (Some(2), None),
         "settings are replaced"
     );
-    // The invitee list was replaced: erin's meetings now hold it, carol's do not.
-    for (who, listed) in [("erin", true), ("carol", false), ("bob", true)] {
+    // The invitee list was replaced (by none): carol's meetings no longer hold it; bob
+    // administers it.
+    for (who, listed) in [("carol", false), ("bob", true)] {
         let v = call(&app, "get_user_meetingid", json!({ "userid": who })).await;
         assert_eq!(v["meetingid_list"] == json!([m]), listed, "{who}: {v}");
     }
@@ -1098,7 +1099,7 @@ async fn a_members_meetings_page_by_page() {
         } else {
             with(
                 meeting_body(start),
-                json!({"admin_userid": "carol", "invitees": {"userid": ["erin", "bob"]}}),
+                json!({"admin_userid": "carol", "invitees": {"userid": ["bob"]}}),
             )
         };
         bobs.push((start, create(&app, body).await));
@@ -1139,11 +1140,12 @@ async fn user_meeting_windows_and_cursors_are_checked() {
     let app = spawn_app().await;
     let near = create(&app, meeting_body(NOW + DAY)).await;
     let far = create(&app, meeting_body(NOW + 100 * DAY)).await;
-    let _third = create(&app, meeting_body(NOW + 2 * DAY)).await;
-    // The default window is now ± 90 days.
+    let third = create(&app, meeting_body(NOW + 2 * DAY)).await;
+    // The default window is WeCom's: end = now, and every meeting not started yet is listed
+    // ("对于未开始的会议，只要开始时间大于等于begin_time都会返回"), however far ahead.
     let page = user_page(&app, SECRET, json!({"userid": "bob"})).await;
-    assert_eq!(page.meetingid_list.len(), 2);
-    assert!(!page.meetingid_list.contains(&far));
+    assert_eq!(page.meetingid_list.len(), 3);
+    assert!(page.meetingid_list.contains(&far));
     // begin_time alone: 180 days from it; both: as given (inclusive).
     let page = user_page(
         &app,
@@ -1152,6 +1154,8 @@ async fn user_meeting_windows_and_cursors_are_checked() {
     )
     .await;
     assert_eq!(page.meetingid_list, std::slice::from_ref(&far));
+    // Both, reaching now: end_time only bounds history, so every meeting still to come that
+    // starts at or after begin_time is listed, in order of start.
     let at = NOW + DAY;
     let page = user_page(
         &app,
@@ -1159,9 +1163,15 @@ async fn user_meeting_windows_and_cursors_are_checked() {
         json!({"userid": "bob", "begin_time": at.to_string(), "end_time": at}),
     )
     .await;
-    assert_eq!(page.meetingid_list, std::slice::from_ref(&near));
-    let page = user_page(&app, SECRET, json!({"userid": "bob", "end_time": NOW})).await;
+    assert_eq!(
+        page.meetingid_list,
+        [near.clone(), third.clone(), far.clone()]
+    );
+    // A window ending in the past is history only; one reaching now lists what is to come.
+    let page = user_page(&app, SECRET, json!({"userid": "bob", "end_time": NOW - 1})).await;
     assert!(page.meetingid_list.is_empty());
+    let page = user_page(&app, SECRET, json!({"userid": "bob", "end_time": NOW})).await;
+    assert_eq!(page.meetingid_list.len(), 3);
 
     for (body, field) in [
         (json!({}), "userid"),

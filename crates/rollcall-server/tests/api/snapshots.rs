@@ -21,7 +21,7 @@ async fn scripted_run(app: &TestApp) -> Vec<bytes::Bytes> {
         .expect("body");
     let token: Value = serde_json::from_slice(&token_reply).expect("json");
     let token = token["access_token"].as_str().expect("token").to_owned();
-    let body = json!({"admin_userid": "alice", "title": "周会", "meeting_start": NOW + 600,
+    let body = json!({"admin_userid": "carol", "title": "周会", "meeting_start": NOW + 600,
                       "meeting_duration": 3600, "invitees": {"userid": ["bob"]}});
     let (_, _, created) = app
         .cgi_raw(
@@ -35,7 +35,7 @@ async fn scripted_run(app: &TestApp) -> Vec<bytes::Bytes> {
         .unwrap_or_else(|| panic!("{m}"))
         .to_owned();
     app.ingest_ok(json!([
-        join(&meetingid, "s-1", NOW + 700, "alice"),
+        join(&meetingid, "s-1", NOW + 700, "carol"),
         join_as(
             &meetingid,
             "s-2",
@@ -50,7 +50,22 @@ async fn scripted_run(app: &TestApp) -> Vec<bytes::Bytes> {
             json!({"meetingid": meetingid, "limit": 1}).to_string(),
         )
         .await;
-    vec![token_reply, created, listed]
+    // An error too: its errmsg carries the request id (drawn from the seeded sequence) and
+    // the caller's address, so it must repeat byte for byte as well.
+    let (_, _, refused) = app
+        .cgi_raw(
+            &format!("meeting/get_info?access_token={token}"),
+            json!({"meetingid": "hy-no-such-meeting"}).to_string(),
+        )
+        .await;
+    let v: Value = serde_json::from_slice(&refused).expect("json");
+    assert!(
+        v["errmsg"]
+            .as_str()
+            .is_some_and(|m| m.contains(", from ip: 127.0.0.1, more info at ")),
+        "{v}"
+    );
+    vec![token_reply, created, listed, refused]
 }
 
 #[tokio::test]

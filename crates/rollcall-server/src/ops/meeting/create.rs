@@ -19,16 +19,18 @@ pub async fn create(
     caller: &Caller,
     req: &CreateRequest,
 ) -> Result<CreateMeetingResponse, CallError> {
-    if !caller.is_member(&req.admin_userid) {
-        return Err(CallError::Field("admin_userid"));
-    }
+    members(
+        caller,
+        std::slice::from_ref(&req.admin_userid),
+        "admin_userid",
+    )?;
     if req.meeting_start <= state.now() {
         return Err(CallError::Field("meeting_start"));
     }
     if req.agentid.is_some_and(|a| a != caller.app.agentid) {
         return Err(CallError::Field("agentid"));
     }
-    members(caller, &req.invitees, "invitees")?;
+    members(caller, &req.invitees, req.invitees_field)?;
     check_settings(caller, req.settings.as_ref())?;
     let tz = state.time_zone();
     let occurrences = occurrences_of(

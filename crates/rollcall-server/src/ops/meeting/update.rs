@@ -18,12 +18,10 @@ pub async fn update(
     let (m, presence) = pending_meeting(state, caller, &req.meetingid).await?;
     let now = state.now();
     if let Some(a) = &req.admin_userid {
-        if !caller.is_member(a) {
-            return Err(CallError::Field("admin_userid"));
-        }
+        members(caller, std::slice::from_ref(a), "admin_userid")?;
     }
     if let Some(invitees) = &req.invitees {
-        members(caller, invitees, "invitees")?;
+        members(caller, invitees, req.invitees_field)?;
     }
     check_settings(caller, req.settings.as_ref())?;
     if req.schedule.is_some_and(|(start, _)| start <= now) {

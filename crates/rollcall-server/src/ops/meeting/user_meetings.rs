@@ -18,7 +18,8 @@ pub async fn user_meetings(
     caller: &Caller,
     req: &UserMeetingsRequest,
 ) -> Result<GetUserMeetingIdResponse, CallError> {
-    if !caller.is_member(&req.userid) {
+    // A member outside the app's visible range is refused like an unknown one.
+    if !caller.in_range(&req.userid) {
         return Err(CallError::Field("userid"));
     }
     let (atag, utag) = (app_tag(&caller.app), user_tag(&req.userid));
