@@ -10,6 +10,8 @@
 //! - [`model`]: corps, apps, meetings, sessions, participants — the values everything passes.
 //! - [`directory`]: the corp directory as configured (TOML or admin API) and its validation.
 //! - [`callback`]: an app's callback settings (URL, token, EncodingAESKey), validated.
+//! - [`delivery`]: how callbacks are delivered: WeCom's success rule, timeout, retries and
+//!   backoff, and the events the meeting calls decide.
 //! - [`visibility`]: an app's visible range (users, departments and all sub-departments).
 //! - [`window`]: the `start_time` / `end_time` table of SPEC §3.
 //! - [`cursor`]: authenticated, opaque pagination cursors (attendees, a member's meetings).
@@ -38,12 +40,14 @@ pub mod callback;
 pub mod clock;
 pub mod crypto;
 pub mod cursor;
+pub mod delivery;
 pub mod directory;
 pub mod ids;
 pub mod ingest;
 pub mod meeting_request;
 pub mod model;
 pub mod new_meeting;
+pub mod outbox;
 pub mod plan;
 pub mod recurrence;
 pub mod schedule;
