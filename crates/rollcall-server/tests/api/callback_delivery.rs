@@ -266,6 +266,19 @@ async fn create_modify_and_cancel_reach_the_receiver_in_order_on_wecoms_wire() {
         assert_eq!(d["next_attempt_at_ms"], Value::Null);
         assert_eq!(d["finished_at"], NOW);
     }
+    // The typed admin client reads the same.
+    let admin = rollcall_client::admin::Admin::new(&app.base, ADMIN_KEY).unwrap();
+    let typed = admin.callbacks(Some(2)).await.unwrap();
+    assert_eq!(typed.apps.len(), 1);
+    assert_eq!(typed.apps[0].agentid, AGENT);
+    let changes: Vec<_> = typed.deliveries.iter().map(|d| d.change_type.as_str()).collect();
+    assert_eq!(changes, ["cancel_meeting", "modify_meeting"], "newest first, limited");
+    let newest = &typed.deliveries[0];
+    assert_eq!(
+        (newest.state.as_str(), newest.attempts, newest.last_status),
+        ("delivered", 1, Some(200))
+    );
+    assert_eq!((newest.from_user.as_str(), newest.next_attempt_at_ms), ("bob", None));
 }
 
 #[tokio::test]
@@ -471,6 +484,9 @@ async fn a_node_stopped_dead_mid_delivery_loses_no_event() {
 #[tokio::test]
 async fn two_nodes_deliver_each_event_once() {
     let a = spawn_app().await;
+    let rx = Receiver::start().await;
+    a.put_corp(main_app_with(&rx.url)).await;
+    // Started after the target is set, so its directory cache has it from the start.
     let path = a.dir.as_ref().expect("dir").path().to_owned();
     let b = TestApp::builder()
         .data_at(&path)
@@ -478,8 +494,6 @@ async fn two_nodes_deliver_each_event_once() {
         .unseeded()
         .spawn()
         .await;
-    let rx = Receiver::start().await;
-    a.put_corp(main_app_with(&rx.url)).await;
     let token = a.token(SECRET).await;
     let mut expected = Vec::new();
     for i in 0..20 {
