@@ -119,7 +119,10 @@ async fn nodes_see_each_others_secret_tokens_meetings_and_sessions() {
     );
 
     // Meetings and sessions.
-    let m = a.create_meeting(&new_meeting("m-1")).await.expect("create");
+    let m = a
+        .create_meeting(&new_meeting("m-1"), &[])
+        .await
+        .expect("create");
     assert_eq!(b.meeting("m-1").await.expect("meeting"), Some(m.clone()));
     let batch: Vec<_> = (0..20)
         .map(|i| join(m.key, &format!("e-{i}"), &format!("s-{i}"), T0 + i))
@@ -173,7 +176,10 @@ async fn the_same_batch_through_two_nodes_at_once_is_applied_once() {
     let Some((a, b, _schema)) = two_nodes().await else {
         return;
     };
-    let m = a.create_meeting(&new_meeting("m-1")).await.expect("create");
+    let m = a
+        .create_meeting(&new_meeting("m-1"), &[])
+        .await
+        .expect("create");
     let mut expected = 0;
     for round in 0..30 {
         let batch = mixed_batch(m.key, round);
@@ -222,12 +228,12 @@ async fn batches_touching_meetings_in_opposite_orders_do_not_deadlock() {
         return;
     };
     let m1 = a
-        .create_meeting(&new_meeting("m-1"))
+        .create_meeting(&new_meeting("m-1"), &[])
         .await
         .expect("m-1")
         .key;
     let m2 = b
-        .create_meeting(&new_meeting("m-2"))
+        .create_meeting(&new_meeting("m-2"), &[])
         .await
         .expect("m-2")
         .key;

@@ -152,7 +152,7 @@ pub async fn create(state: &AppState, req: &AdminMeeting) -> Result<Meeting, Adm
             sub_meetings: subs.clone(),
             details: Default::default(),
         };
-        match state.store().create_meeting(&new).await {
+        match state.store().create_meeting(&new, &[]).await {
             Ok(m) => {
                 state.invalidate_meeting(&m.meetingid);
                 return Ok(m);

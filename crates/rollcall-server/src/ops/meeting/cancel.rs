@@ -15,7 +15,7 @@ pub async fn cancel(
     req: &CancelRequest,
 ) -> Result<(), CallError> {
     let (m, _) = pending_meeting(state, caller, &req.meetingid).await?;
-    let cancelled = state.store().cancel_meeting(m.key).await?;
+    let cancelled = state.store().cancel_meeting(m.key, &[]).await?;
     state.invalidate_meeting(&m.meetingid);
     if cancelled {
         Ok(())

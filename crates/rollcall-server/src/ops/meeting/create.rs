@@ -63,7 +63,7 @@ pub async fn create(
             sub_meetings: sub_meetings.clone(),
             details: details.clone(),
         };
-        match state.store().create_meeting(&new).await {
+        match state.store().create_meeting(&new, &[]).await {
             Ok(m) => {
                 state.invalidate_meeting(&m.meetingid);
                 return Ok(CreateMeetingResponse {

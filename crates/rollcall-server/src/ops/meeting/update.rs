@@ -83,7 +83,7 @@ pub async fn update(
         },
         sub_meetings,
     };
-    let written = state.store().update_meeting(&update).await?;
+    let written = state.store().update_meeting(&update, &[]).await?;
     state.invalidate_meeting(&m.meetingid);
     if written {
         Ok(())
