@@ -29,6 +29,8 @@
 //! - [`apply`]: the ingest decisions of a whole batch over the state a backend loaded
 //!   (duplicates, parked early events, refusals as [`ingest::RejectReason`]); backends only
 //!   load and write.
+//! - [`outbox`]: the callback outbox's values (a delivery to make, as stored, an attempt's
+//!   outcome), written by the store with the change that causes them.
 //! - [`clock`]: the `Clock` trait (system or virtual time).
 //! - [`ids`]: generated identifiers, random or seeded for deterministic runs.
 //! - [`snapshot`]: which snapshot names are allowed.

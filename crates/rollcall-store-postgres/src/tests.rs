@@ -129,7 +129,7 @@ async fn the_page_scan_is_one_index_range_without_sorting() {
     let Some(fresh) = Fresh::new() else { return };
     let store = fresh.store().await.expect("connect");
     let m = store
-        .create_meeting(&new_meeting("m-1"))
+        .create_meeting(&new_meeting("m-1"), &[])
         .await
         .expect("meeting");
     for b in 0..10 {
@@ -233,7 +233,7 @@ async fn migrations_are_idempotent_and_safe_when_nodes_start_together() {
     drop(c);
     // Reconnecting changes nothing, and the data is still there.
     stores[1]
-        .create_meeting(&new_meeting("m-1"))
+        .create_meeting(&new_meeting("m-1"), &[])
         .await
         .expect("meeting");
     let again = fresh.store().await.expect("reconnect");
@@ -402,7 +402,7 @@ async fn undecodable_rows_are_corrupt_not_panics() {
     let mut nm = new_meeting("m-1");
     nm.sub_meetings.clear();
     nm.meeting_type = MeetingType::OneOff;
-    let m = store.create_meeting(&nm).await.expect("meeting");
+    let m = store.create_meeting(&nm, &[]).await.expect("meeting");
     {
         let c = store.checkout().await.expect("client");
         let insert = "INSERT INTO sessions (meeting_key, sub_key, join_time, seq, session_key, \

@@ -227,21 +227,24 @@ fn a_newer_schema_is_refused() {
 async fn undecodable_rows_are_corrupt_not_panics() {
     let (store, _dir) = fresh();
     let m = store
-        .create_meeting(&NewMeeting {
-            meetingid: "m-1".into(),
-            meeting_code: "123".into(),
-            owner: AppRef {
-                corpid: "c".into(),
-                agentid: 1,
+        .create_meeting(
+            &NewMeeting {
+                meetingid: "m-1".into(),
+                meeting_code: "123".into(),
+                owner: AppRef {
+                    corpid: "c".into(),
+                    agentid: 1,
+                },
+                meeting_type: MeetingType::OneOff,
+                title: "t".into(),
+                meeting_start: 1,
+                meeting_duration: 300,
+                admin_userid: None,
+                sub_meetings: vec![],
+                details: Default::default(),
             },
-            meeting_type: MeetingType::OneOff,
-            title: "t".into(),
-            meeting_start: 1,
-            meeting_duration: 300,
-            admin_userid: None,
-            sub_meetings: vec![],
-            details: Default::default(),
-        })
+            &[],
+        )
         .await
         .unwrap();
     {
