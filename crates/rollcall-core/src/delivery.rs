@@ -164,7 +164,10 @@ mod tests {
             }
         }
         assert_eq!(waits, [1_000, 2_000, 4_000]);
-        assert_eq!(MAX_ATTEMPTS, 4, "the first attempt and WeCom's three retries");
+        assert_eq!(
+            MAX_ATTEMPTS, 4,
+            "the first attempt and WeCom's three retries"
+        );
         match outcome(MAX_ATTEMPTS, &Answer::Status(500), now) {
             AttemptOutcome::GaveUp { status, error } => {
                 assert_eq!(status, Some(500));
@@ -197,8 +200,14 @@ mod tests {
             agentid: 1_000_002,
         };
         assert!(meeting_event(&owner, false, "m1", &ChangeType::CreateMeeting, None, 5).is_empty());
-        let by_admin =
-            meeting_event(&owner, true, "m1", &ChangeType::ModifyMeeting, Some("zhang"), 5);
+        let by_admin = meeting_event(
+            &owner,
+            true,
+            "m1",
+            &ChangeType::ModifyMeeting,
+            Some("zhang"),
+            5,
+        );
         assert_eq!(
             by_admin,
             [NewDelivery {

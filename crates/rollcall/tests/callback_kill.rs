@@ -207,12 +207,18 @@ name = "Kill Corp"
         .await
         .unwrap();
     let token = token["access_token"].as_str().expect("a token").to_owned();
-    let start = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() + 3600;
+    let start = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
     let created: Value = http
         .post(format!("{base}/cgi-bin/meeting/create"))
         .query(&[("access_token", &token)])
-        .json(&json!({"admin_userid": "zhangsan", "title": "Survives", "meeting_start": start,
-                      "meeting_duration": 1800}))
+        .json(
+            &json!({"admin_userid": "zhangsan", "title": "Survives", "meeting_start": start,
+                      "meeting_duration": 1800}),
+        )
         .send()
         .await
         .unwrap()
@@ -250,7 +256,10 @@ name = "Kill Corp"
             assert_eq!(d["last_status"], 200);
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "not delivered: {listed}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not delivered: {listed}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -233,7 +233,13 @@ fn log(d: &Delivery, attempt: u32, outcome: &AttemptOutcome) {
     let change = &d.event.change_type;
     match outcome {
         AttemptOutcome::Delivered { status } => tracing::info!(
-            id = d.id, corpid, agentid, meetingid, change, attempt, status,
+            id = d.id,
+            corpid,
+            agentid,
+            meetingid,
+            change,
+            attempt,
+            status,
             "callback delivered"
         ),
         AttemptOutcome::Retry { error, .. } => tracing::info!(

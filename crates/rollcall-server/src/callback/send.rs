@@ -123,7 +123,15 @@ mod tests {
         let http = super::super::verify::client();
         let (base, seen) = receiver("tok").await;
         let t = Duration::from_secs(5);
-        let status = send(&http, &target(&format!("{base}/cb?k=v")), &app, &event(), 5, t).await;
+        let status = send(
+            &http,
+            &target(&format!("{base}/cb?k=v")),
+            &app,
+            &event(),
+            5,
+            t,
+        )
+        .await;
         assert_eq!(status, Answer::Status(200));
         assert_eq!(*seen.lock().unwrap(), vec![Event::Meeting(event())]);
 

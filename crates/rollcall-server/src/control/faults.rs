@@ -131,8 +131,7 @@ impl FaultSpec {
         } else {
             self.path == t.call
         };
-        path
-            && self.corpid.as_deref().is_none_or(|c| t.corpid == Some(c))
+        path && self.corpid.as_deref().is_none_or(|c| t.corpid == Some(c))
             && self.agentid.is_none_or(|a| t.agentid == Some(a))
     }
 }

@@ -137,9 +137,7 @@ pub async fn create(state: &AppState, req: &AdminMeeting) -> Result<Meeting, Adm
     }
     // The owner app's `create_meeting` callback, from the admin_userid or `sys` (SPEC §11):
     // a meeting made for the app through the admin API is still the app's meeting.
-    let has_target = corp
-        .app(req.agentid)
-        .is_some_and(|a| a.callback.is_some());
+    let has_target = corp.app(req.agentid).is_some_and(|a| a.callback.is_some());
     let mut last = None;
     for _ in 0..3 {
         let new = NewMeeting {

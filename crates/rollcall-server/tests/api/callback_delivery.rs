@@ -111,7 +111,11 @@ impl Receiver {
 
     /// Answer the next POSTs so, in order.
     pub fn plan(&self, replies: &[Reply]) {
-        self.inner.lock().unwrap().plan.extend(replies.iter().copied());
+        self.inner
+            .lock()
+            .unwrap()
+            .plan
+            .extend(replies.iter().copied());
     }
 
     pub fn got(&self) -> Vec<Got> {
@@ -209,7 +213,13 @@ async fn create_modify_and_cancel_reach_the_receiver_in_order_on_wecoms_wire() {
     let token = app.token(SECRET).await;
 
     let m = create(&app, &token, "Standup").await;
-    call(&app, &token, "meeting/update", json!({"meetingid": m, "title": "Standup 2"})).await;
+    call(
+        &app,
+        &token,
+        "meeting/update",
+        json!({"meetingid": m, "title": "Standup 2"}),
+    )
+    .await;
     call(&app, &token, "meeting/cancel", json!({"meetingid": m})).await;
     // An app without a callback target gets nothing.
     let other = app.token(OTHER_SECRET).await;
@@ -259,7 +269,10 @@ async fn create_modify_and_cancel_reach_the_receiver_in_order_on_wecoms_wire() {
         assert_eq!(d["state"], "delivered", "{d}");
         assert_eq!(d["event"], "meeting_change");
         assert_eq!(d["meetingid"], m.as_str());
-        assert_eq!((d["corpid"].as_str(), d["agentid"].as_u64()), (Some(CORP), Some(u64::from(AGENT))));
+        assert_eq!(
+            (d["corpid"].as_str(), d["agentid"].as_u64()),
+            (Some(CORP), Some(u64::from(AGENT)))
+        );
         assert_eq!(d["attempts"], 1);
         assert_eq!(d["last_status"], 200);
         assert_eq!(d["last_error"], Value::Null);
@@ -271,14 +284,25 @@ async fn create_modify_and_cancel_reach_the_receiver_in_order_on_wecoms_wire() {
     let typed = admin.callbacks(Some(2)).await.unwrap();
     assert_eq!(typed.apps.len(), 1);
     assert_eq!(typed.apps[0].agentid, AGENT);
-    let changes: Vec<_> = typed.deliveries.iter().map(|d| d.change_type.as_str()).collect();
-    assert_eq!(changes, ["cancel_meeting", "modify_meeting"], "newest first, limited");
+    let changes: Vec<_> = typed
+        .deliveries
+        .iter()
+        .map(|d| d.change_type.as_str())
+        .collect();
+    assert_eq!(
+        changes,
+        ["cancel_meeting", "modify_meeting"],
+        "newest first, limited"
+    );
     let newest = &typed.deliveries[0];
     assert_eq!(
         (newest.state.as_str(), newest.attempts, newest.last_status),
         ("delivered", 1, Some(200))
     );
-    assert_eq!((newest.from_user.as_str(), newest.next_attempt_at_ms), ("bob", None));
+    assert_eq!(
+        (newest.from_user.as_str(), newest.next_attempt_at_ms),
+        ("bob", None)
+    );
 }
 
 #[tokio::test]
@@ -287,8 +311,10 @@ async fn meetings_made_through_the_admin_api_start_and_end_from_ingest() {
     let rx = Receiver::start().await;
     app.put_corp(main_app_with(&rx.url)).await;
     let m = app.one_off().await;
-    app.ingest_ok(json!([join(&m, "s1", NOW - 100, "bob")])).await;
-    app.ingest_ok(json!([join(&m, "s2", NOW - 90, "carol")])).await;
+    app.ingest_ok(json!([join(&m, "s1", NOW - 100, "bob")]))
+        .await;
+    app.ingest_ok(json!([join(&m, "s2", NOW - 90, "carol")]))
+        .await;
     app.ingest_ok(json!([quit(&m, "s1", NOW - 50)])).await;
     app.ingest_ok(json!([quit(&m, "s2", NOW - 40)])).await;
     let got = rx.wait_for(3).await;
@@ -301,10 +327,17 @@ async fn meetings_made_through_the_admin_api_start_and_end_from_ingest() {
         ],
         "the second join and the first quit change nothing"
     );
-    let from: Vec<_> = got.iter().map(|g| g.event.from_user_name.as_str()).collect();
+    let from: Vec<_> = got
+        .iter()
+        .map(|g| g.event.from_user_name.as_str())
+        .collect();
     assert_eq!(from, ["sys", "sys", "sys"]);
     let at: Vec<_> = got.iter().map(|g| g.event.create_time).collect();
-    assert_eq!(at, [NOW, NOW - 100, NOW - 40], "the join and quit that caused them");
+    assert_eq!(
+        at,
+        [NOW, NOW - 100, NOW - 40],
+        "the join and quit that caused them"
+    );
     finished(&app, 3).await;
 }
 
@@ -316,7 +349,13 @@ async fn a_failing_receiver_gets_the_event_again_and_the_meetings_next_waits_for
     rx.plan(&[Reply::Status(500), Reply::Status(204)]);
     let token = app.token(SECRET).await;
     let m = create(&app, &token, "Standup").await;
-    call(&app, &token, "meeting/update", json!({"meetingid": m, "title": "Later"})).await;
+    call(
+        &app,
+        &token,
+        "meeting/update",
+        json!({"meetingid": m, "title": "Later"}),
+    )
+    .await;
 
     let got = rx.wait_for(4).await;
     assert_eq!(
@@ -365,7 +404,10 @@ async fn after_four_attempts_the_event_is_given_up_and_the_next_goes_ahead() {
     assert_eq!(gave_up["attempts"], 4);
     assert_eq!(gave_up["last_status"], 500);
     let why = gave_up["last_error"].as_str().unwrap();
-    assert!(why.starts_with("gave up after 4 attempts: HTTP status 500"), "{why}");
+    assert!(
+        why.starts_with("gave up after 4 attempts: HTTP status 500"),
+        "{why}"
+    );
     assert_eq!(gave_up["finished_at"], NOW);
     assert_eq!(listed[1]["state"], "delivered");
 }
@@ -389,7 +431,10 @@ async fn a_hanging_receiver_does_not_hold_up_the_api() {
     }
     let listed = deliveries(&app).await;
     assert_eq!(listed.len(), 11);
-    let stuck = listed.iter().find(|d| d["meetingid"] == first.as_str()).unwrap();
+    let stuck = listed
+        .iter()
+        .find(|d| d["meetingid"] == first.as_str())
+        .unwrap();
     assert_eq!(stuck["state"], "pending", "still unanswered: {stuck}");
 }
 
@@ -419,7 +464,11 @@ async fn callback_faults_stand_in_for_the_receiver() {
     let listed = finished(&app, 1).await;
     assert_eq!(listed[0]["attempts"], 3, "{}", listed[0]);
     assert_eq!(listed[0]["state"], "delivered");
-    assert_eq!(rx.seen(), [pair(&m, "create_meeting")], "faults never reach it");
+    assert_eq!(
+        rx.seen(),
+        [pair(&m, "create_meeting")],
+        "faults never reach it"
+    );
     let (_, faults) = app.admin_call(Method::GET, "faults").await;
     let hits: Vec<_> = faults["faults"]
         .as_array()
@@ -443,14 +492,20 @@ async fn a_fault_outcome_is_listed_until_the_retry() {
     create(&app, &token, "Dropped").await;
     let d = loop {
         let all = deliveries(&app).await;
-        if all.first().is_some_and(|d| d["attempts"].as_u64() >= Some(1)) {
+        if all
+            .first()
+            .is_some_and(|d| d["attempts"].as_u64() >= Some(1))
+        {
             break all[0].clone();
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert_eq!(d["state"], "pending", "{d}");
     assert_eq!(d["last_status"], Value::Null);
-    assert!(d["last_error"].as_str().unwrap().contains("fault f1"), "{d}");
+    assert!(
+        d["last_error"].as_str().unwrap().contains("fault f1"),
+        "{d}"
+    );
     assert!(d["next_attempt_at_ms"].as_i64().is_some(), "{d}");
     // Cleared: the retry gets through.
     let (status, _) = app.admin_call(Method::DELETE, "faults").await;
@@ -499,7 +554,13 @@ async fn two_nodes_deliver_each_event_once() {
     for i in 0..20 {
         let node = if i % 2 == 0 { &a } else { &b };
         let m = create(node, &token, &format!("M{i}")).await;
-        call(node, &token, "meeting/update", json!({"meetingid": m, "title": "x"})).await;
+        call(
+            node,
+            &token,
+            "meeting/update",
+            json!({"meetingid": m, "title": "x"}),
+        )
+        .await;
         expected.push(pair(&m, "create_meeting"));
         expected.push(pair(&m, "modify_meeting"));
     }
@@ -516,7 +577,11 @@ async fn two_nodes_deliver_each_event_once() {
     assert_eq!(seen.len(), expected.len());
     // In order per meeting, whichever node sent each.
     for (m, _) in expected.iter().step_by(2) {
-        let of: Vec<_> = seen.iter().filter(|(x, _)| x == m).map(|(_, c)| c.as_str()).collect();
+        let of: Vec<_> = seen
+            .iter()
+            .filter(|(x, _)| x == m)
+            .map(|(_, c)| c.as_str())
+            .collect();
         assert_eq!(of, ["create_meeting", "modify_meeting"]);
     }
 }
