@@ -371,8 +371,23 @@ pub(super) async fn claim_gives_each_meeting_its_due_unleased_head(store: Arc<dy
         ids(&store.claim_deliveries(t, LEASE, 10).await.expect("claim")),
         [a3]
     );
+    // Written while the head is leased: it waits behind it.
+    let a4 = queue(&*store, &[("m-a", "a4")]).await[0];
+    assert!(store
+        .claim_deliveries(t, LEASE, 10)
+        .await
+        .expect("claim")
+        .is_empty());
     store
         .finish_delivery(a3, 1, &AttemptOutcome::Delivered { status: 200 }, T0 + 42)
+        .await
+        .expect("finish");
+    assert_eq!(
+        ids(&store.claim_deliveries(t, LEASE, 10).await.expect("claim")),
+        [a4]
+    );
+    store
+        .finish_delivery(a4, 1, &AttemptOutcome::Delivered { status: 200 }, T0 + 43)
         .await
         .expect("finish");
     assert!(store
@@ -380,6 +395,12 @@ pub(super) async fn claim_gives_each_meeting_its_due_unleased_head(store: Arc<dy
         .await
         .expect("claim")
         .is_empty());
+    // Written to a drained queue: due at once.
+    let a5 = queue(&*store, &[("m-a", "a5")]).await[0];
+    assert_eq!(
+        ids(&store.claim_deliveries(t, LEASE, 10).await.expect("claim")),
+        [a5]
+    );
 }
 
 pub(super) async fn finish_records_retry_give_up_and_delivery(store: Arc<dyn Store>) {
