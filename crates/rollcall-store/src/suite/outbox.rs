@@ -547,7 +547,7 @@ pub(super) async fn reset_and_snapshots_treat_the_outbox_as_state(store: Arc<dyn
         .expect("finish");
     let saved = all_deliveries(&*store).await;
     store.save_snapshot("outbox", T0).await.expect("save");
-    queue(&*store, &[("m-a", "a2")]).await;
+    let a2 = queue(&*store, &[("m-a", "a2")]).await[0];
     store
         .finish_delivery(q[1], 1, &AttemptOutcome::Delivered { status: 200 }, T0)
         .await
@@ -562,12 +562,29 @@ pub(super) async fn reset_and_snapshots_treat_the_outbox_as_state(store: Arc<dyn
             .expect("claim")),
         [q[1]]
     );
-    // New deliveries after a restore continue after the saved ones.
+    // New deliveries after a restore never reuse an id, not even one the restore removed
+    // (a delivery loop may still be finishing it).
     let next = queue(&*store, &[("m-c", "c1")]).await;
-    assert!(next[0] > q[1], "{next:?} after {q:?}");
+    assert!(next[0] > a2, "{next:?} after {a2}");
 
     store.reset().await.expect("reset");
     assert!(all_deliveries(&*store).await.is_empty());
+    // A late finish of a row claimed before the reset must not land on a new row.
+    store
+        .create_meeting(
+            &new_meeting("m-d", &app_ref("wwcorp", AGENT), MeetingType::OneOff, 0),
+            &[cb("m-d", "d1", T0)],
+        )
+        .await
+        .expect("create");
+    let fresh = all_deliveries(&*store).await;
+    assert!(
+        fresh[0].id > next[0],
+        "ids only grow: {} after {}",
+        fresh[0].id,
+        next[0]
+    );
+    store.reset().await.expect("reset");
     assert!(store
         .claim_deliveries(NOW + 100 * LEASE, LEASE, 10)
         .await
