@@ -230,9 +230,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     // ---- reset and snapshots (SPEC §9) ----
 
     /// Remove every stored row except the server secret: corps, tokens, meetings, sessions,
-    /// pending events, dedupe records, the callback outbox, and whatever runtime table a later migration adds; key
-    /// counters start again (so a seeded run after a reset repeats byte for byte), and
-    /// [`Self::directory_version`] changes, so every node's directory cache refreshes. One
+    /// pending events, dedupe records, the callback outbox, and whatever runtime table a
+    /// later migration adds; key counters start again (so a seeded run after a reset repeats
+    /// byte for byte; except delivery ids, which only grow: a delivery claimed before the
+    /// reset may still be finished after it), and [`Self::directory_version`] changes, so every node's directory cache refreshes. One
     /// transaction: a concurrent reader sees everything or nothing gone.
     async fn reset(&self) -> StoreResult<()>;
 
