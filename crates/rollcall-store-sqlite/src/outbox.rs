@@ -29,6 +29,18 @@ macro_rules! delivery_cols {
     };
 }
 
+/// The heads a claim takes: due, not leased, earliest due first (`?1` now, `?3` limit).
+macro_rules! claim_heads {
+    () => {
+        "SELECT id FROM deliveries WHERE state = 0 AND head = 1 AND next_attempt_at <= ?1 \
+         AND lease_until <= ?1 ORDER BY next_attempt_at, id LIMIT ?3"
+    };
+}
+
+/// [`claim_heads!`] alone, for the query-plan test.
+#[cfg(test)]
+pub(crate) const CLAIM_HEADS_SQL: &str = claim_heads!();
+
 fn delivery(r: &Row<'_>) -> Result<Delivery> {
     let code: i64 = r.get(7)?;
     let state = DeliveryState::from_code(code)
@@ -84,9 +96,9 @@ pub(crate) fn claim(
 ) -> Result<Vec<Delivery>> {
     let until = now_ms.saturating_add(lease_ms.max(0));
     let mut st = conn.prepare_cached(concat!(
-        "UPDATE deliveries SET lease_until = ?2 WHERE id IN (\
-         SELECT id FROM deliveries WHERE state = 0 AND head = 1 AND next_attempt_at <= ?1 \
-         AND lease_until <= ?1 ORDER BY next_attempt_at, id LIMIT ?3) RETURNING ",
+        "UPDATE deliveries SET lease_until = ?2 WHERE id IN (",
+        claim_heads!(),
+        ") RETURNING ",
         delivery_cols!()
     ))?;
     let mut rows = st.query(params![now_ms, until, i64::from(limit)])?;
