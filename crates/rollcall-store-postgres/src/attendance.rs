@@ -38,7 +38,7 @@
 //! `sessions_listing` on `(meeting_key, sub_key, join_time, seq)` serves a page as one index
 //! range read in order from the keyset position: the depth of the page does not matter.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use futures::future::try_join_all;
 use tokio_postgres::types::ToSql;
@@ -50,7 +50,7 @@ use rollcall_core::model::{AppRef, Participant, SessionRow, SessionScan};
 use rollcall_core::outbox::NewDelivery;
 
 use crate::error::{clamp, get, get_u32, get_u64, Error, Result};
-use crate::outbox::{DeliveryCols, ENQUEUE_SQL};
+use crate::outbox::{DeliveryCols, ENQUEUE_SQL, LOCK_TAILS_SQL};
 
 type Client = deadpool_postgres::Object;
 
@@ -220,12 +220,13 @@ async fn query_unless_empty(
 
 pub(crate) async fn ingest(c: &mut Client, events: &[ResolvedEvent]) -> Result<Vec<Outcome>> {
     let tx = c.transaction().await?;
-    let (lock_st, applied_st, sessions_st, pending_st, open_st) = tokio::try_join!(
+    let (lock_st, applied_st, sessions_st, pending_st, open_st, tails_st) = tokio::try_join!(
         tx.prepare_cached(LOCK_SQL),
         tx.prepare_cached(LOAD_APPLIED_SQL),
         tx.prepare_cached(LOAD_SESSIONS_SQL),
         tx.prepare_cached(LOAD_PENDING_SQL),
         tx.prepare_cached(LOAD_OPEN_SQL),
+        tx.prepare_cached(LOCK_TAILS_SQL),
     )?;
 
     // 1. Lock, in key order.
@@ -257,12 +258,19 @@ pub(crate) async fn ingest(c: &mut Client, events: &[ResolvedEvent]) -> Result<V
     let sessions_params: [&(dyn ToSql + Sync); 2] = [&touched_mk, &touched_sk];
     let pending_params: [&(dyn ToSql + Sync); 2] = [&joined_mk, &joined_sk];
     let open_params: [&(dyn ToSql + Sync); 1] = [&watched_keys];
-    let (applied_rows, session_rows, pending_rows, open_rows) = tokio::try_join!(
+    // The watched meetings' outbox tails are locked now, in the same round trip, in case the
+    // batch makes transitions (see `crate::outbox`: which new row is a queue's head).
+    let mut watched_ids: Vec<&str> = watched.values().map(|(_, id)| id.as_str()).collect();
+    watched_ids.sort_unstable();
+    let tails_params: [&(dyn ToSql + Sync); 1] = [&watched_ids];
+    let (applied_rows, session_rows, pending_rows, open_rows, tail_rows) = tokio::try_join!(
         query_unless_empty(&tx, &applied_st, &applied_params, ids_mk.is_empty()),
         query_unless_empty(&tx, &sessions_st, &sessions_params, touched_mk.is_empty()),
         query_unless_empty(&tx, &pending_st, &pending_params, joined_mk.is_empty()),
         query_unless_empty(&tx, &open_st, &open_params, watched_keys.is_empty()),
+        query_unless_empty(&tx, &tails_st, &tails_params, watched_ids.is_empty()),
     )?;
+    let queued: HashSet<String> = tail_rows.iter().map(|r| get(r, 0)).collect::<Result<_>>()?;
     for r in &open_rows {
         let open = loaded.get_mut(&get(r, 0)?).and_then(|m| m.open.as_mut());
         if let Some(open) = open {
@@ -310,7 +318,7 @@ pub(crate) async fn ingest(c: &mut Client, events: &[ResolvedEvent]) -> Result<V
             Some(NewDelivery::presence(app, meetingid, t))
         })
         .collect();
-    write(&tx, &writes, &callbacks).await?;
+    write(&tx, &writes, &DeliveryCols::of(&callbacks, &queued)).await?;
     tx.commit().await?;
     Ok(outcomes)
 }
@@ -428,7 +436,7 @@ impl<'r> ChangedCols<'r> {
 async fn write(
     tx: &deadpool_postgres::Transaction<'_>,
     w: &Writes<'_>,
-    callbacks: &[NewDelivery],
+    deliveries: &DeliveryCols<'_>,
 ) -> Result<()> {
     if w.is_empty() {
         // Nothing accepted: nothing changed (rejections and duplicates leave no trace).
@@ -483,7 +491,6 @@ async fn write(
     if !seq_mk.is_empty() {
         writes.push((UPDATE_SEQ_SQL, vec![&seq_mk, &seq_last]));
     }
-    let deliveries = DeliveryCols::of(callbacks);
     let delivery_params = deliveries.params();
     if !deliveries.is_empty() {
         writes.push((ENQUEUE_SQL, delivery_params.to_vec()));

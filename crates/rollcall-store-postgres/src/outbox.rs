@@ -4,9 +4,16 @@
 //!   transaction of the change that causes the events (meeting create / update / cancel; an
 //!   ingest batch sends it in its pipelined writes), so the events commit or roll back with
 //!   the change.
-//! - [`claim`]: one `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING`. The
-//!   head of each meeting's queue is its oldest pending row (`min(id)` per `meetingid` over
-//!   the partial index `deliveries_pending`); those due and not leased are locked and leased.
+//! - `head`: the oldest pending row of each meeting carries it. A writer first locks the
+//!   meeting's pending tail ([`LOCK_TAILS_SQL`], `FOR NO KEY UPDATE`): a meeting with a
+//!   pending row gets its new rows behind it (not heads); one without gets its first new row
+//!   as its head. The lock orders the writer against a [`finish`] of that tail: either the
+//!   finish commits first (the tail is then re-read as finished: the queue is empty, the new
+//!   row is the head) or the writer does (the finish, in a later statement, hands the head to
+//!   the new row). So each meeting with pending rows has exactly one head.
+//! - [`claim`]: one `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING` over
+//!   the heads that are due and not leased (the partial index `deliveries_due`), so its cost
+//!   follows the due heads, not the backlog.
 //!   `SKIP LOCKED`: a row another node is claiming right now is passed over instead of waited
 //!   for, so nodes never queue behind each other, and never get the same row: a row whose
 //!   lock is granted after the other node committed its lease is re-checked on its new
@@ -17,11 +24,14 @@
 //!   meeting's row lock when it draws the ids (update / cancel update the row, ingest locks it
 //!   `FOR NO KEY UPDATE`, a creation inserts it), so ids of one meeting are drawn in commit
 //!   order and a claimer never sees a later event committed before an earlier one.
-//! - [`finish`]: records an attempt and clears the lease; a finishing outcome also prunes the
-//!   history ([`rollcall_core::outbox::HISTORY_KEPT`]) in the same transaction.
+//! - [`finish`]: records an attempt and clears the lease; a finishing outcome hands `head` to
+//!   the meeting's next pending row and then, after the commit, prunes the history
+//!   ([`rollcall_core::outbox::HISTORY_KEPT`]) on its own (see the comment there).
 //! - [`list`]: newest first, for the admin API.
 //!
 //! Reset and snapshots need nothing here: they list the tables from the catalog.
+
+use std::collections::HashSet;
 
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
@@ -42,22 +52,32 @@ macro_rules! delivery_cols {
 
 /// `ORDER BY n`: the identity `id` is drawn in the order given.
 pub(crate) const ENQUEUE_SQL: &str = "INSERT INTO deliveries \
-     (corpid, agentid, meetingid, change_type, from_user, create_time) \
-     SELECT c, a, m, t, f, ct FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], \
-     $5::text[], $6::bigint[]) WITH ORDINALITY AS u(c, a, m, t, f, ct, n) ORDER BY n";
+     (corpid, agentid, meetingid, change_type, from_user, create_time, head) \
+     SELECT c, a, m, t, f, ct, h FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], \
+     $5::text[], $6::bigint[], $7::boolean[]) WITH ORDINALITY AS u(c, a, m, t, f, ct, h, n) \
+     ORDER BY n";
+
+/// Lock the newest pending row of each meeting named, returning the meetings that have one.
+pub(crate) const LOCK_TAILS_SQL: &str = "SELECT t.meetingid FROM UNNEST($1::text[]) AS u(m) \
+     CROSS JOIN LATERAL (SELECT meetingid FROM deliveries WHERE state = 0 AND meetingid = u.m \
+     ORDER BY id DESC LIMIT 1 FOR NO KEY UPDATE) AS t";
 
 const CLAIM_SQL: &str = concat!(
     "UPDATE deliveries SET lease_until = $2 WHERE id IN (\
-     SELECT d.id FROM deliveries d \
-     WHERE d.id IN (SELECT min(id) FROM deliveries WHERE state = 0 GROUP BY meetingid) \
-     AND d.state = 0 AND d.next_attempt_at <= $1 AND d.lease_until <= $1 \
-     ORDER BY d.id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING ",
+     SELECT id FROM deliveries WHERE state = 0 AND head AND next_attempt_at <= $1 \
+     AND lease_until <= $1 ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+     RETURNING ",
     delivery_cols!()
 );
 
 const FINISH_SQL: &str = "UPDATE deliveries SET state = $2, attempts = $3, last_status = $4, \
      last_error = $5, next_attempt_at = coalesce($6, next_attempt_at), lease_until = 0, \
-     finished_at = $7 WHERE id = $1 AND state = 0";
+     finished_at = $7, head = head AND $2::bigint = 0 WHERE id = $1 AND state = 0";
+
+/// After a head finished: the meeting's next pending row is its head.
+const PROMOTE_SQL: &str = "UPDATE deliveries SET head = TRUE WHERE id = (SELECT min(id) \
+     FROM deliveries WHERE state = 0 AND meetingid = \
+     (SELECT meetingid FROM deliveries WHERE id = $1))";
 
 const PRUNE_SQL: &str = "DELETE FROM deliveries WHERE state <> 0 \
      AND id <= (SELECT max(id) FROM deliveries) - $1";
@@ -71,12 +91,19 @@ pub(crate) struct DeliveryCols<'a> {
     change_type: Vec<&'a str>,
     from_user: Vec<&'a str>,
     create_time: Vec<i64>,
+    head: Vec<bool>,
 }
 
 impl<'a> DeliveryCols<'a> {
-    pub(crate) fn of(events: &'a [NewDelivery]) -> Self {
+    /// `events` as columns; `queued`: the meetings that already have a pending row (their
+    /// tails locked by [`LOCK_TAILS_SQL`]). A meeting's first new row is its head unless
+    /// it has one.
+    pub(crate) fn of(events: &'a [NewDelivery], queued: &HashSet<String>) -> Self {
         let mut c = Self::default();
+        let mut seen: HashSet<&str> = HashSet::new();
         for e in events {
+            let first = seen.insert(&e.meetingid);
+            c.head.push(first && !queued.contains(&e.meetingid));
             c.corpid.push(&e.corpid);
             c.agentid.push(i64::from(e.agentid));
             c.meetingid.push(&e.meetingid);
@@ -91,7 +118,7 @@ impl<'a> DeliveryCols<'a> {
         self.corpid.is_empty()
     }
 
-    pub(crate) fn params(&self) -> [&(dyn ToSql + Sync); 6] {
+    pub(crate) fn params(&self) -> [&(dyn ToSql + Sync); 7] {
         [
             &self.corpid,
             &self.agentid,
@@ -99,6 +126,7 @@ impl<'a> DeliveryCols<'a> {
             &self.change_type,
             &self.from_user,
             &self.create_time,
+            &self.head,
         ]
     }
 }
@@ -109,13 +137,30 @@ pub(crate) async fn enqueue(
     tx: &deadpool_postgres::Transaction<'_>,
     events: &[NewDelivery],
 ) -> Result<()> {
-    let cols = DeliveryCols::of(events);
-    if cols.is_empty() {
+    if events.is_empty() {
         return Ok(());
     }
-    let st = tx.prepare_cached(ENQUEUE_SQL).await?;
-    tx.execute(&st, &cols.params()).await?;
+    let (lock, insert) = tokio::try_join!(
+        tx.prepare_cached(LOCK_TAILS_SQL),
+        tx.prepare_cached(ENQUEUE_SQL)
+    )?;
+    let queued = lock_tails(tx, &lock, events.iter().map(|e| e.meetingid.as_str())).await?;
+    let cols = DeliveryCols::of(events, &queued);
+    tx.execute(&insert, &cols.params()).await?;
     Ok(())
+}
+
+/// Lock the pending tails of `meetingids` ([`LOCK_TAILS_SQL`]): the meetings that have one.
+pub(crate) async fn lock_tails(
+    tx: &deadpool_postgres::Transaction<'_>,
+    st: &tokio_postgres::Statement,
+    meetingids: impl Iterator<Item = &str>,
+) -> Result<HashSet<String>> {
+    let mut ids: Vec<&str> = meetingids.collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let rows = tx.query(st, &[&ids]).await?;
+    rows.iter().map(|r| get(r, 0)).collect()
 }
 
 fn delivery(r: &Row) -> Result<Delivery> {
@@ -176,8 +221,11 @@ pub(crate) async fn finish(
     };
     let status = outcome.status().map(i64::from);
     let tx = c.transaction().await?;
-    let (finish, prune) =
-        tokio::try_join!(tx.prepare_cached(FINISH_SQL), tx.prepare_cached(PRUNE_SQL))?;
+    let (finish, promote, prune) = tokio::try_join!(
+        tx.prepare_cached(FINISH_SQL),
+        tx.prepare_cached(PROMOTE_SQL),
+        tx.prepare_cached(PRUNE_SQL)
+    )?;
     let changed = tx
         .execute(
             &finish,
@@ -192,10 +240,20 @@ pub(crate) async fn finish(
             ],
         )
         .await?;
-    if changed > 0 && state != DeliveryState::Pending {
-        tx.execute(&prune, &[&HISTORY_KEPT]).await?;
+    let finished = changed > 0 && state != DeliveryState::Pending;
+    if finished {
+        tx.execute(&promote, &[&id]).await?;
     }
     tx.commit().await?;
+    if finished {
+        // After the commit, on its own: two finishers pruning inside their transactions
+        // could each hold a row the other's prune deletes (an old row finished late) and
+        // deadlock. Alone, prunes delete in index order and at worst wait for each other.
+        // Best effort: the attempt is recorded; the next finish prunes what this one left.
+        if let Err(e) = c.execute(&prune, &[&HISTORY_KEPT]).await {
+            tracing::warn!(error = %e, "pruning the callback history failed");
+        }
+    }
     Ok(())
 }
 

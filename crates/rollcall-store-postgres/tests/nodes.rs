@@ -300,14 +300,56 @@ async fn claimers_on_two_nodes_never_share_a_delivery_and_keep_each_meetings_ord
                 .await
                 .expect("create");
         }
+        // While they are claimed, as many more are appended, one change at a time, through
+        // both nodes: a row written as its meeting's head finishes must still become the
+        // next head (none stranded, none claimed early).
+        let writing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let writer = {
+            let (nodes, writing) = (nodes.clone(), Arc::clone(&writing));
+            tokio::spawn(async move {
+                for n in PER_MEETING..2 * PER_MEETING {
+                    for m in 0..MEETINGS {
+                        let id = format!("m-{round}-{m}");
+                        let node = &nodes[(n + m) % 2];
+                        let meeting = node.meeting(&id).await.expect("meeting").expect("found");
+                        let cancel = n == 2 * PER_MEETING - 1;
+                        let written = if cancel {
+                            node.cancel_meeting(meeting.key, &[delivery(&id, n)]).await
+                        } else {
+                            let key = meeting.key + 1_000_000;
+                            // A change that does not happen writes nothing...
+                            assert!(!node
+                                .cancel_meeting(key, &[delivery(&id, 999)])
+                                .await
+                                .expect("cancel"));
+                            // ...one that does writes its event behind the others.
+                            let up = rollcall_core::model::MeetingUpdate {
+                                key: meeting.key,
+                                meeting_type: meeting.meeting_type,
+                                title: format!("v{n}"),
+                                meeting_start: meeting.meeting_start,
+                                meeting_duration: meeting.meeting_duration,
+                                details: meeting.details.clone(),
+                                sub_meetings: meeting.sub_meetings.clone(),
+                            };
+                            node.update_meeting(&up, &[delivery(&id, n)]).await
+                        };
+                        assert!(written.expect("write"), "{id} changed");
+                        tokio::task::yield_now().await;
+                    }
+                }
+                writing.store(false, Ordering::SeqCst);
+            })
+        };
         // Two claimers per node, all at once.
         let log: Arc<std::sync::Mutex<Vec<(i64, String)>>> = Arc::default();
         let mut tasks = Vec::new();
         for claimer in 0..4 {
             let (store, log) = (Arc::clone(&nodes[claimer % 2]), Arc::clone(&log));
+            let writing = Arc::clone(&writing);
             tasks.push(tokio::spawn(async move {
                 let mut idle = 0;
-                while idle < 20 {
+                while idle < 20 || writing.load(Ordering::SeqCst) {
                     // A lease far longer than the test: no row may be handed out twice.
                     let got = store
                         .claim_deliveries(NOW, 1_000_000_000, 2)
@@ -332,6 +374,7 @@ async fn claimers_on_two_nodes_never_share_a_delivery_and_keep_each_meetings_ord
                 }
             }));
         }
+        writer.await.expect("writer");
         for t in tasks {
             t.await.expect("claimer");
         }
@@ -344,7 +387,7 @@ async fn claimers_on_two_nodes_never_share_a_delivery_and_keep_each_meetings_ord
         );
         assert_eq!(
             log.len(),
-            MEETINGS * PER_MEETING,
+            2 * MEETINGS * PER_MEETING,
             "round {round}: every row"
         );
         for m in 0..MEETINGS {

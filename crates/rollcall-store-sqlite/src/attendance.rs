@@ -162,10 +162,13 @@ fn load<'a>(
     let mut watched = Watched::new();
     {
         let mut st = tx.prepare_cached(
-            "SELECT m.last_seq, m.meetingid, m.corpid, m.agentid, a.callback_url IS NOT NULL              FROM meetings m LEFT JOIN apps a ON a.corpid = m.corpid AND a.agentid = m.agentid              WHERE m.key = ?1",
+            "SELECT m.last_seq, m.meetingid, m.corpid, m.agentid, a.callback_url IS NOT NULL \
+             FROM meetings m LEFT JOIN apps a ON a.corpid = m.corpid AND a.agentid = m.agentid \
+             WHERE m.key = ?1",
         )?;
         let mut open = tx.prepare_cached(
-            "SELECT sub_key, count(*) FROM sessions WHERE meeting_key = ?1              AND quit_time IS NULL GROUP BY sub_key",
+            "SELECT sub_key, count(*) FROM sessions WHERE meeting_key = ?1 \
+             AND quit_time IS NULL GROUP BY sub_key",
         )?;
         for key in apply::meeting_keys(events) {
             let row: Option<(i64, String, String, u32, Option<bool>)> = st

@@ -3,13 +3,14 @@
 //! - [`enqueue`]: called inside the transaction of the change that causes the events
 //!   (meeting create / update / cancel, an ingest batch's presence transitions), so the
 //!   events commit or roll back with it.
-//! - [`claim`]: one `UPDATE … RETURNING` on the writer connection. The heads of the queues
-//!   are the oldest pending row of each meeting (`min(id)` per `meetingid` over
-//!   `deliveries_pending`); those due and not leased get a lease. SQLite has one writer at a
-//!   time (and in-process writers share one mutex), so two claimers, threads or processes,
-//!   never both see a row unleased: the second runs after the first committed its lease.
-//! - [`finish`]: records an attempt and clears the lease; a finishing outcome also prunes the
-//!   history ([`rollcall_core::outbox::HISTORY_KEPT`]), in the same transaction.
+//!   A row written to a meeting with no pending row is its queue's `head`.
+//! - [`claim`]: one `UPDATE … RETURNING` on the writer connection: the heads that are due
+//!   and not leased (over `deliveries_due`) get a lease. SQLite has one writer at a time (and
+//!   in-process writers share one mutex), so two claimers, threads or processes, never both
+//!   see a row unleased: the second runs after the first committed its lease.
+//! - [`finish`]: records an attempt and clears the lease; a finishing outcome hands `head`
+//!   to the meeting's next pending row and prunes the history
+//!   ([`rollcall_core::outbox::HISTORY_KEPT`]), in the same transaction.
 //! - [`list`]: newest first, for the admin API.
 //!
 //! Reset and snapshots need nothing here: they list the tables from the schema.
@@ -27,6 +28,18 @@ macro_rules! delivery_cols {
          next_attempt_at, last_status, last_error, finished_at"
     };
 }
+
+/// The heads a claim takes: due, not leased, earliest due first (`?1` now, `?3` limit).
+macro_rules! claim_heads {
+    () => {
+        "SELECT id FROM deliveries WHERE state = 0 AND head = 1 AND next_attempt_at <= ?1 \
+         AND lease_until <= ?1 ORDER BY next_attempt_at, id LIMIT ?3"
+    };
+}
+
+/// [`claim_heads!`] alone, for the query-plan test.
+#[cfg(test)]
+pub(crate) const CLAIM_HEADS_SQL: &str = claim_heads!();
 
 fn delivery(r: &Row<'_>) -> Result<Delivery> {
     let code: i64 = r.get(7)?;
@@ -59,7 +72,8 @@ pub(crate) fn enqueue(tx: &Connection, events: &[NewDelivery]) -> Result<()> {
     }
     let mut st = tx.prepare_cached(
         "INSERT INTO deliveries (corpid, agentid, meetingid, change_type, from_user, \
-         create_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+         create_time, head) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NOT EXISTS \
+         (SELECT 1 FROM deliveries WHERE state = 0 AND meetingid = ?3))",
     )?;
     for e in events {
         st.execute(params![
@@ -82,11 +96,9 @@ pub(crate) fn claim(
 ) -> Result<Vec<Delivery>> {
     let until = now_ms.saturating_add(lease_ms.max(0));
     let mut st = conn.prepare_cached(concat!(
-        "UPDATE deliveries SET lease_until = ?2 WHERE id IN (\
-         SELECT d.id FROM (SELECT min(id) AS id FROM deliveries WHERE state = 0 \
-         GROUP BY meetingid) AS h JOIN deliveries d ON d.id = h.id \
-         WHERE d.next_attempt_at <= ?1 AND d.lease_until <= ?1 ORDER BY d.id LIMIT ?3) \
-         RETURNING ",
+        "UPDATE deliveries SET lease_until = ?2 WHERE id IN (",
+        claim_heads!(),
+        ") RETURNING ",
         delivery_cols!()
     ))?;
     let mut rows = st.query(params![now_ms, until, i64::from(limit)])?;
@@ -118,7 +130,8 @@ pub(crate) fn finish(
         .prepare_cached(
             "UPDATE deliveries SET state = ?2, attempts = ?3, last_status = ?4, \
              last_error = ?5, next_attempt_at = coalesce(?6, next_attempt_at), \
-             lease_until = 0, finished_at = ?7 WHERE id = ?1 AND state = 0",
+             lease_until = 0, finished_at = ?7, head = head AND ?2 = 0 \
+             WHERE id = ?1 AND state = 0",
         )?
         .execute(params![
             id,
@@ -130,6 +143,11 @@ pub(crate) fn finish(
             finished
         ])?;
     if changed > 0 && state != DeliveryState::Pending {
+        tx.prepare_cached(
+            "UPDATE deliveries SET head = 1 WHERE id = (SELECT min(id) FROM deliveries \
+             WHERE state = 0 AND meetingid = (SELECT meetingid FROM deliveries WHERE id = ?1))",
+        )?
+        .execute([id])?;
         tx.prepare_cached(
             "DELETE FROM deliveries WHERE state <> 0 \
              AND id <= (SELECT max(id) FROM deliveries) - ?1",

@@ -109,7 +109,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ///
     /// `callbacks` (the events the server decided the creation causes; empty when the app
     /// has no callback target) are added to the outbox in the same transaction: written
-    /// exactly when the meeting is, so no crash can leave one without the other.
+    /// exactly when the meeting is, so no crash can leave one without the other. Every
+    /// callback given to a meeting call must be about that meeting (its `meetingid`): a
+    /// meeting's events keep their order across nodes because their writer holds the
+    /// meeting's row.
     async fn create_meeting(
         &self,
         meeting: &NewMeeting,
@@ -196,7 +199,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// `next_attempt_at_ms <= now_ms` and its lease has passed. Each claimed row is leased
     /// until `now_ms + lease_ms`: no other claimer (on any node sharing the store) gets it
     /// before then, and a claimer that dies holding it only delays it until the lease
-    /// passes (at least once, never lost). Oldest first.
+    /// passes (at least once, never lost). The earliest due are taken first; the result is
+    /// in id order. Its cost follows the due heads, not the backlog behind them.
     async fn claim_deliveries(
         &self,
         now_ms: i64,
@@ -210,7 +214,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// delivery be claimed. Finished rows beyond the history bound
     /// (`rollcall_core::outbox::HISTORY_KEPT`) are pruned here. A delivery that is unknown
     /// or already finished is left as it is (a second node finishing a row it re-claimed
-    /// after a lease passed changes nothing): `Ok`.
+    /// after a lease passed changes nothing): `Ok`. Call it only for a row claimed through
+    /// [`Self::claim_deliveries`] (a meeting's queue moves on when its head finishes).
     async fn finish_delivery(
         &self,
         id: i64,
@@ -225,9 +230,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     // ---- reset and snapshots (SPEC §9) ----
 
     /// Remove every stored row except the server secret: corps, tokens, meetings, sessions,
-    /// pending events, dedupe records, the callback outbox, and whatever runtime table a later migration adds; key
-    /// counters start again (so a seeded run after a reset repeats byte for byte), and
-    /// [`Self::directory_version`] changes, so every node's directory cache refreshes. One
+    /// pending events, dedupe records, the callback outbox, and whatever runtime table a
+    /// later migration adds; key counters start again (so a seeded run after a reset repeats
+    /// byte for byte; except delivery ids, which only grow: a delivery claimed before the
+    /// reset may still be finished after it), and [`Self::directory_version`] changes, so every node's directory cache refreshes. One
     /// transaction: a concurrent reader sees everything or nothing gone.
     async fn reset(&self) -> StoreResult<()>;
 

@@ -35,14 +35,16 @@
 //! - `scan`: scan cases (order, keyset paging, every filter, extreme bounds);
 //! - `snapshots`: reset and snapshot cases (restore exactness, consistency, atomicity);
 //! - `callbacks`: an app's callback target stored, listed, snapshotted and reset.
-//! - `outbox`: the callback outbox: written with its change, presence transitions, claims
-//!   (per-meeting order, leases), outcomes, the history bound, reset / snapshots, and
+//! - `outbox`: the callback outbox: written with its change, presence transitions, reset /
+//!   snapshots;
+//! - `claims`: claiming deliveries (per-meeting order, leases), outcomes, the history bound,
 //!   concurrent claimers.
 #![deny(dead_code)]
 
 pub mod fixtures;
 
 mod callbacks;
+mod claims;
 mod directory;
 mod ingest;
 mod meetings;
@@ -105,11 +107,11 @@ macro_rules! store_contract_tests {
             outbox::meeting_changes_write_callbacks_only_when_they_happen,
             outbox::ingest_writes_presence_transitions_for_apps_with_a_target,
             outbox::presence_transitions_follow_each_sub_meeting,
-            outbox::claim_gives_each_meeting_its_due_unleased_head,
-            outbox::finish_records_retry_give_up_and_delivery,
-            outbox::finished_history_is_bounded,
+            claims::claim_gives_each_meeting_its_due_unleased_head,
+            claims::finish_records_retry_give_up_and_delivery,
+            claims::finished_history_is_bounded,
             outbox::reset_and_snapshots_treat_the_outbox_as_state,
-            outbox::concurrent_claimers_never_share_a_row_and_keep_order,
+            claims::concurrent_claimers_never_share_a_row_and_keep_order,
         );
     };
     (@tests [$fresh:expr] $($module:ident :: $case:ident),+ $(,)?) => {
