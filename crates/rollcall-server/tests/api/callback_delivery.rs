@@ -517,6 +517,36 @@ async fn a_fault_outcome_is_listed_until_the_retry() {
 }
 
 #[tokio::test]
+async fn an_event_whose_target_was_removed_is_given_up_at_once() {
+    let app = spawn_app().await;
+    let rx = Receiver::start().await;
+    app.put_corp(main_app_with(&rx.url)).await;
+    let (status, body) = app
+        .admin(
+            "faults",
+            json!({"path": "callback", "http_status": 503, "times": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let token = app.token(SECRET).await;
+    create(&app, &token, "Orphan").await;
+    while deliveries(&app).await[0]["attempts"] == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Before the retry, the app loses its callback settings.
+    let mut without = main_app_with(&rx.url);
+    for k in ["callback_url", "callback_token", "callback_aes_key"] {
+        without["apps"][0].as_object_mut().unwrap().remove(k);
+    }
+    app.put_corp(without).await;
+    let d = &finished(&app, 1).await[0];
+    assert_eq!(d["state"], "failed", "{d}");
+    assert_eq!(d["attempts"], 2);
+    assert_eq!(d["last_error"], "the app has no callback target any more");
+    assert!(rx.got().is_empty());
+}
+
+#[tokio::test]
 async fn a_node_stopped_dead_mid_delivery_loses_no_event() {
     let mut app = spawn_app().await;
     let rx = Receiver::start().await;
