@@ -31,7 +31,8 @@
 //! - [`Admin`]: the connection (base URL, admin key) and one method per control.
 //! - Clock: [`Clock`]. Faults: [`FaultSpec`], [`Fault`], [`FaultStatus`]. Journal:
 //!   [`RequestFilter`], [`JournalEntry`]. Rate limits: [`RateLimits`]. Snapshots:
-//!   [`SnapshotInfo`]. Meetings: [`CreatedMeeting`], [`CreatedSubMeeting`].
+//!   [`SnapshotInfo`]. Meetings: [`CreatedMeeting`], [`CreatedSubMeeting`]. Callbacks:
+//!   [`Callbacks`], [`CallbackTarget`], [`CallbackDelivery`].
 //! - [`AdminError`]: the server's refusals (HTTP status and reason), transport failures,
 //!   undecodable replies.
 
@@ -232,6 +233,60 @@ pub struct CreatedSubMeeting {
     pub end_time: i64,
 }
 
+/// `GET /admin/v1/callbacks`: the apps' callback targets and the deliveries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Callbacks {
+    /// Every stored target, with the answering node's URL verification of it.
+    pub apps: Vec<CallbackTarget>,
+    /// The newest deliveries first.
+    #[serde(default)]
+    pub deliveries: Vec<CallbackDelivery>,
+}
+
+/// One app's callback target and the answering node's URL verification of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallbackTarget {
+    pub corpid: String,
+    pub agentid: u32,
+    pub url: String,
+    /// The receiver answered the decrypted echostr.
+    pub verified: bool,
+    /// Why not (connect error, timeout, HTTP status, wrong body).
+    pub error: Option<String>,
+    /// When the check finished (server clock); `None` while pending or not checked by
+    /// this node.
+    pub checked_at: Option<i64>,
+}
+
+/// One callback event and how its delivery went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallbackDelivery {
+    /// Increasing in the order the events were written.
+    pub id: i64,
+    pub corpid: String,
+    pub agentid: u32,
+    pub meetingid: String,
+    /// WeCom's `Event`: `meeting_change`.
+    pub event: String,
+    /// WeCom's `ChangeType`: `create_meeting`, `modify_meeting`, `cancel_meeting`,
+    /// `meeting_start`, `meeting_end`.
+    pub change_type: String,
+    /// `FromUserName`: the member who acted, or `sys`.
+    pub from_user: String,
+    /// `CreateTime`, unix seconds (server clock).
+    pub create_time: i64,
+    /// `pending`, `delivered` or `failed` (given up after the last attempt).
+    pub state: String,
+    pub attempts: u32,
+    /// The last HTTP status the receiver answered (`None`: no answer yet, or none).
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    /// When the next attempt is due, wall-clock unix milliseconds; `None` once finished.
+    pub next_attempt_at_ms: Option<i64>,
+    /// When it was delivered or given up (server clock).
+    pub finished_at: Option<i64>,
+}
+
 /// The emulator's admin API. Cheap to clone (the HTTP client is shared); calls may run
 /// concurrently.
 #[derive(Debug, Clone)]
@@ -427,6 +482,18 @@ impl Admin {
             path.pop_if_empty().extend(["admin", "v1"]).extend(segments);
         }
         url
+    }
+
+    // --- callbacks ---
+
+    /// The callback targets and the newest `limit` deliveries (the server's default: 100;
+    /// 1..=1000).
+    pub async fn callbacks(&self, limit: Option<u32>) -> Result<Callbacks, AdminError> {
+        let mut req = self.request(Method::GET, &["callbacks"]);
+        if let Some(n) = limit {
+            req = req.query(&[("limit", n)]);
+        }
+        self.send(req).await
     }
 
     fn request(&self, method: Method, segments: &[&str]) -> RequestBuilder {

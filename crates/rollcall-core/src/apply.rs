@@ -23,16 +23,26 @@
 //! The result is exactly what applying the events one at a time would give, which is what lets
 //! a remote backend load once, decide in memory and write once per batch.
 //!
+//! Presence transitions (a (sub-)meeting's first session opening, its last one closing) are
+//! decided here too, for the meetings whose open-session counts the backend loaded: see
+//! [`presence`] and [`Writes::transitions`].
+//!
 //! # Layout
 //! - [`meeting_keys`], [`needs`]: what a backend must load for a batch.
 //! - [`MeetingState`]: the loaded state of one meeting; the map of them is [`Loaded`].
 //! - [`apply_batch`]: the decisions; [`Applied`] / [`Writes`]: what it returns.
+//! - [`presence`]: the presence transition rule ([`Transition`]).
 
 use std::collections::{HashMap, HashSet};
 
 use crate::ingest::{EventKind, Outcome, Pending, RejectReason, ResolvedEvent};
 use crate::model::SessionRow;
 use crate::session;
+
+mod presence;
+
+use presence::OpenCounts;
+pub use presence::{PresenceChange, Transition};
 
 /// `(meeting_key, event_id or session key)`, borrowed from the batch's events.
 pub type Key<'a> = (i64, &'a str);
@@ -99,6 +109,10 @@ pub struct MeetingState {
     pub sessions: HashMap<String, SessionRow>,
     /// The parked events of the sessions the batch joins, each in arrival order.
     pub pending: HashMap<String, Vec<Pending>>,
+    /// Open sessions per sub-meeting key when the batch started, for a meeting whose
+    /// presence transitions the backend wants ([`Writes::transitions`]); `None` (the
+    /// default): none are reported for it. A sub-meeting absent from the map has none open.
+    pub open: Option<HashMap<i64, u64>>,
 }
 
 impl MeetingState {
@@ -131,6 +145,9 @@ pub struct Writes<'a> {
     pub parked: Vec<(i64, String, Pending)>,
     /// The meetings whose counter moved, by key, with their new `last_seq`.
     pub last_seq: Vec<(i64, u64)>,
+    /// The presence transitions of the meetings loaded with [`MeetingState::open`], in the
+    /// order the batch's events caused them (the order their callbacks must keep).
+    pub transitions: Vec<Transition>,
 }
 
 impl Writes<'_> {
@@ -174,6 +191,7 @@ struct Work<'a> {
     accepted: HashSet<&'a str>,
     sessions: HashMap<String, Tracked>,
     parked: HashMap<String, Parked>,
+    open: Option<OpenCounts>,
 }
 
 impl<'a> Work<'a> {
@@ -210,11 +228,13 @@ impl<'a> Work<'a> {
             accepted: HashSet::new(),
             sessions,
             parked,
+            open: m.open.map(OpenCounts),
         }
     }
 
-    /// Apply one new (not duplicate) event.
-    fn apply(&mut self, ev: &ResolvedEvent, consumed: &mut Vec<(i64, String)>) -> Outcome {
+    /// Apply one new (not duplicate) event, noting what it consumed and the presence
+    /// transitions it made.
+    fn apply(&mut self, ev: &ResolvedEvent, w: &mut Writes<'_>) -> Outcome {
         let e = &ev.event;
         match &e.kind {
             EventKind::Join(join) => {
@@ -229,9 +249,16 @@ impl<'a> Work<'a> {
                 let mut row = session::start(seq, ev.sub_key, &e.session, e.at, join);
                 if let Some(parked) = self.parked.remove(&e.session) {
                     if parked.stored {
-                        consumed.push((ev.meeting_key, e.session.clone()));
+                        w.consumed.push((ev.meeting_key, e.session.clone()));
                     }
                     session::apply_pending(&mut row, parked.items);
+                }
+                if let Some(open) = &mut self.open {
+                    let out = &mut w.transitions;
+                    open.opened(ev.meeting_key, row.sub_key, e.at, out);
+                    if let Some(q) = row.quit_time {
+                        open.closed(ev.meeting_key, row.sub_key, q, out);
+                    }
                 }
                 let t = Tracked {
                     row,
@@ -264,7 +291,13 @@ impl<'a> Work<'a> {
                 let changed = match &e.kind {
                     EventKind::State(patch) => session::state(&mut t.row, e.at, patch),
                     _ => match session::quit(&mut t.row, e.at) {
-                        Ok(()) => true,
+                        Ok(()) => {
+                            if let Some(open) = &mut self.open {
+                                let out = &mut w.transitions;
+                                open.closed(ev.meeting_key, t.row.sub_key, e.at, out);
+                            }
+                            true
+                        }
                         Err(reason) => return Outcome::Rejected(reason),
                     },
                 };
@@ -296,7 +329,7 @@ pub fn apply_batch(events: &[ResolvedEvent], loaded: Loaded) -> Applied<'_> {
             out.outcomes.push(Outcome::Duplicate);
             continue;
         }
-        let outcome = m.apply(ev, &mut w.consumed);
+        let outcome = m.apply(ev, w);
         if outcome == Outcome::Accepted {
             m.accepted.insert(id);
             w.applied.push((ev.meeting_key, id));

@@ -10,6 +10,8 @@
 //! - [`model`]: corps, apps, meetings, sessions, participants — the values everything passes.
 //! - [`directory`]: the corp directory as configured (TOML or admin API) and its validation.
 //! - [`callback`]: an app's callback settings (URL, token, EncodingAESKey), validated.
+//! - [`delivery`]: how callbacks are delivered: WeCom's success rule, timeout, retries and
+//!   backoff, and the events the meeting calls decide.
 //! - [`visibility`]: an app's visible range (users, departments and all sub-departments).
 //! - [`window`]: the `start_time` / `end_time` table of SPEC §3.
 //! - [`cursor`]: authenticated, opaque pagination cursors (attendees, a member's meetings).
@@ -27,6 +29,8 @@
 //! - [`apply`]: the ingest decisions of a whole batch over the state a backend loaded
 //!   (duplicates, parked early events, refusals as [`ingest::RejectReason`]); backends only
 //!   load and write.
+//! - [`outbox`]: the callback outbox's values (a delivery to make, as stored, an attempt's
+//!   outcome), written by the store with the change that causes them.
 //! - [`clock`]: the `Clock` trait (system or virtual time).
 //! - [`ids`]: generated identifiers, random or seeded for deterministic runs.
 //! - [`snapshot`]: which snapshot names are allowed.
@@ -38,12 +42,14 @@ pub mod callback;
 pub mod clock;
 pub mod crypto;
 pub mod cursor;
+pub mod delivery;
 pub mod directory;
 pub mod ids;
 pub mod ingest;
 pub mod meeting_request;
 pub mod model;
 pub mod new_meeting;
+pub mod outbox;
 pub mod plan;
 pub mod recurrence;
 pub mod schedule;

@@ -79,10 +79,29 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let limits = state.config().http;
     // Verify the stored callback targets this node has not checked yet (SPEC §11), in the
     // background: those set through other nodes, or before a restart.
     state.callbacks().verify_stored(&state);
+    // Deliver the outbox's callbacks beside the accept loop, in this future (not a spawned
+    // task): aborting the serve task stops delivery too, as a killed process would.
+    let (stop_deliveries, deliveries_stop) = watch::channel(false);
+    let deliveries = crate::callback::deliver::run(state.clone(), deliveries_stop);
+    let accepting = async move {
+        let served = accept(listener, state, shutdown).await;
+        let _ = stop_deliveries.send(true);
+        served
+    };
+    let (served, ()) = tokio::join!(accepting, deliveries);
+    served
+}
+
+/// The accept loop of [`serve`], until `shutdown`; then the requests in flight finish.
+async fn accept(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let limits = state.config().http;
     let app = router(state);
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     // Every connection task holds a clone of `alive`; when the last one ends, `all_done`

@@ -12,14 +12,19 @@
 //! 2. **Load**, in one pipelined round trip, what the batch can touch: the `applied_events`
 //!    among its event ids, the stored sessions among its session keys, and the pending events
 //!    of the sessions it joins. Taken after the lock, these reads see everything the previous
-//!    holder committed.
+//!    holder committed. The lock's row also says whether the meeting's owner app has a
+//!    callback target; for those meetings only, the same round trip counts their open
+//!    sessions per sub-meeting (one query for the whole batch, over the partial index
+//!    `sessions_open`), so the rules can see the presence transitions.
 //! 3. **Decide**, in memory: `rollcall_core::apply::apply_batch` over what was loaded takes
 //!    every decision (unknown meeting, duplicate, second join, parking, the pending events a
 //!    join applies, whether a row changed) and returns the writes; this module decides
 //!    nothing.
 //! 4. **Write**, in one pipelined round trip, multi-row statements over `UNNEST`ed arrays:
 //!    the applied event ids, the new sessions, the changed sessions, the consumed and the
-//!    newly parked pending events, and the meetings' new `last_seq`. Then commit.
+//!    newly parked pending events, the meetings' new `last_seq`, and the presence
+//!    transitions as `meeting_start` / `meeting_end` deliveries in the callback outbox. Then
+//!    commit.
 //!
 //! Why this is right across nodes: the meeting lock serializes all ingest of a meeting, so the
 //! in-memory decisions of step 3 start from the committed state. `seq` is assigned under
@@ -33,15 +38,19 @@
 //! `sessions_listing` on `(meeting_key, sub_key, join_time, seq)` serves a page as one index
 //! range read in order from the keyset position: the depth of the page does not matter.
 
+use std::collections::{HashMap, HashSet};
+
 use futures::future::try_join_all;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use rollcall_core::apply::{self, Applied, Loaded, MeetingState, Writes};
 use rollcall_core::ingest::{Outcome, Pending, ResolvedEvent};
-use rollcall_core::model::{Participant, SessionRow, SessionScan};
+use rollcall_core::model::{AppRef, Participant, SessionRow, SessionScan};
+use rollcall_core::outbox::NewDelivery;
 
 use crate::error::{clamp, get, get_u32, get_u64, Error, Result};
+use crate::outbox::{DeliveryCols, ENQUEUE_SQL, LOCK_TAILS_SQL};
 
 type Client = deadpool_postgres::Object;
 
@@ -66,8 +75,17 @@ pub(crate) const SCAN_SQL: &str = concat!(
      ORDER BY join_time, seq LIMIT $8"
 );
 
-const LOCK_SQL: &str = "SELECT key, last_seq FROM meetings WHERE key = ANY($1) \
-     ORDER BY key FOR NO KEY UPDATE";
+/// With each meeting: its owner and `meetingid` (what its presence callbacks name) and
+/// whether the owner app has a callback target, read under the lock (`OF m`: the app row is
+/// only read).
+const LOCK_SQL: &str = "SELECT m.key, m.last_seq, m.meetingid, m.corpid, m.agentid, \
+     a.callback_url IS NOT NULL FROM meetings m \
+     LEFT JOIN apps a ON a.corpid = m.corpid AND a.agentid = m.agentid \
+     WHERE m.key = ANY($1) ORDER BY m.key FOR NO KEY UPDATE OF m";
+
+/// Open sessions per sub-meeting of the meetings whose presence transitions are announced.
+const LOAD_OPEN_SQL: &str = "SELECT meeting_key, sub_key, count(*) FROM sessions \
+     WHERE meeting_key = ANY($1) AND quit_time IS NULL GROUP BY meeting_key, sub_key";
 
 // The loads probe the primary keys once per `(meeting, key)` pair of the batch. The
 // `LATERAL (… OFFSET 0)` keeps each probe a parameterized index lookup whatever the plan
@@ -202,20 +220,34 @@ async fn query_unless_empty(
 
 pub(crate) async fn ingest(c: &mut Client, events: &[ResolvedEvent]) -> Result<Vec<Outcome>> {
     let tx = c.transaction().await?;
-    let (lock_st, applied_st, sessions_st, pending_st) = tokio::try_join!(
+    let (lock_st, applied_st, sessions_st, pending_st, open_st, tails_st) = tokio::try_join!(
         tx.prepare_cached(LOCK_SQL),
         tx.prepare_cached(LOAD_APPLIED_SQL),
         tx.prepare_cached(LOAD_SESSIONS_SQL),
         tx.prepare_cached(LOAD_PENDING_SQL),
+        tx.prepare_cached(LOAD_OPEN_SQL),
+        tx.prepare_cached(LOCK_TAILS_SQL),
     )?;
 
     // 1. Lock, in key order.
     let keys = apply::meeting_keys(events);
     let mut loaded = Loaded::new();
+    let mut watched: HashMap<i64, (AppRef, String)> = HashMap::new();
     for r in tx.query(&lock_st, &[&keys]).await? {
-        let state = MeetingState::new(get_u64(&r, 1, "last_seq")?);
-        loaded.insert(get(&r, 0)?, state);
+        let key: i64 = get(&r, 0)?;
+        let mut state = MeetingState::new(get_u64(&r, 1, "last_seq")?);
+        let target: Option<bool> = get(&r, 5)?;
+        if target == Some(true) {
+            state.open = Some(HashMap::new());
+            let app = AppRef {
+                corpid: get(&r, 3)?,
+                agentid: get_u32(&r, 4, "agentid")?,
+            };
+            watched.insert(key, (app, get(&r, 2)?));
+        }
+        loaded.insert(key, state);
     }
+    let watched_keys: Vec<i64> = watched.keys().copied().collect();
 
     // 2. Load: exactly the (meeting, key) pairs the batch names, for the meetings it locked.
     let needs = apply::needs(events, |k| loaded.contains_key(&k));
@@ -225,11 +257,26 @@ pub(crate) async fn ingest(c: &mut Client, events: &[ResolvedEvent]) -> Result<V
     let applied_params: [&(dyn ToSql + Sync); 2] = [&ids_mk, &ids_id];
     let sessions_params: [&(dyn ToSql + Sync); 2] = [&touched_mk, &touched_sk];
     let pending_params: [&(dyn ToSql + Sync); 2] = [&joined_mk, &joined_sk];
-    let (applied_rows, session_rows, pending_rows) = tokio::try_join!(
+    let open_params: [&(dyn ToSql + Sync); 1] = [&watched_keys];
+    // The watched meetings' outbox tails are locked now, in the same round trip, in case the
+    // batch makes transitions (see `crate::outbox`: which new row is a queue's head).
+    let mut watched_ids: Vec<&str> = watched.values().map(|(_, id)| id.as_str()).collect();
+    watched_ids.sort_unstable();
+    let tails_params: [&(dyn ToSql + Sync); 1] = [&watched_ids];
+    let (applied_rows, session_rows, pending_rows, open_rows, tail_rows) = tokio::try_join!(
         query_unless_empty(&tx, &applied_st, &applied_params, ids_mk.is_empty()),
         query_unless_empty(&tx, &sessions_st, &sessions_params, touched_mk.is_empty()),
         query_unless_empty(&tx, &pending_st, &pending_params, joined_mk.is_empty()),
+        query_unless_empty(&tx, &open_st, &open_params, watched_keys.is_empty()),
+        query_unless_empty(&tx, &tails_st, &tails_params, watched_ids.is_empty()),
     )?;
+    let queued: HashSet<String> = tail_rows.iter().map(|r| get(r, 0)).collect::<Result<_>>()?;
+    for r in &open_rows {
+        let open = loaded.get_mut(&get(r, 0)?).and_then(|m| m.open.as_mut());
+        if let Some(open) = open {
+            open.insert(get(r, 1)?, get_u64(r, 2, "open sessions")?);
+        }
+    }
     for r in &applied_rows {
         if let Some(m) = loaded.get_mut(&get(r, 0)?) {
             m.applied.insert(get(r, 1)?);
@@ -262,8 +309,16 @@ pub(crate) async fn ingest(c: &mut Client, events: &[ResolvedEvent]) -> Result<V
     // 3. Decide.
     let Applied { outcomes, writes } = apply::apply_batch(events, loaded);
 
-    // 4. Write.
-    write(&tx, &writes).await?;
+    // 4. Write, with the presence callbacks of the watched meetings.
+    let callbacks: Vec<NewDelivery> = writes
+        .transitions
+        .iter()
+        .filter_map(|t| {
+            let (app, meetingid) = watched.get(&t.meeting_key)?;
+            Some(NewDelivery::presence(app, meetingid, t))
+        })
+        .collect();
+    write(&tx, &writes, &DeliveryCols::of(&callbacks, &queued)).await?;
     tx.commit().await?;
     Ok(outcomes)
 }
@@ -378,7 +433,11 @@ impl<'r> ChangedCols<'r> {
 
 /// Step 4: every write of the batch, sent at once (the statements touch disjoint rows, so
 /// their order does not matter), then the applied count checked.
-async fn write(tx: &deadpool_postgres::Transaction<'_>, w: &Writes<'_>) -> Result<()> {
+async fn write(
+    tx: &deadpool_postgres::Transaction<'_>,
+    w: &Writes<'_>,
+    deliveries: &DeliveryCols<'_>,
+) -> Result<()> {
     if w.is_empty() {
         // Nothing accepted: nothing changed (rejections and duplicates leave no trace).
         return Ok(());
@@ -431,6 +490,10 @@ async fn write(tx: &deadpool_postgres::Transaction<'_>, w: &Writes<'_>) -> Resul
     }
     if !seq_mk.is_empty() {
         writes.push((UPDATE_SEQ_SQL, vec![&seq_mk, &seq_last]));
+    }
+    let delivery_params = deliveries.params();
+    if !deliveries.is_empty() {
+        writes.push((ENQUEUE_SQL, delivery_params.to_vec()));
     }
     let statements = try_join_all(writes.iter().map(|(sql, _)| tx.prepare_cached(sql))).await?;
     let counts = try_join_all(

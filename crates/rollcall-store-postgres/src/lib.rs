@@ -24,6 +24,8 @@
 //! - `meetings`: meetings, sub-meetings, updates and cancellation, a member's meetings, and
 //!   per-sub-meeting presence.
 //! - `attendance`: batched ingest (the hot write path) and keyset scans (the hot read path).
+//! - `outbox`: the callback outbox (SPEC §11): claims with leases and `FOR UPDATE SKIP
+//!   LOCKED`, so nodes sharing the database never deliver the same row at once.
 //! - `snapshots`: reset and named snapshots (SPEC §9), within the database.
 //! - `error`: the internal error, its mapping onto [`StoreError`], and column decoding.
 #![forbid(unsafe_code)]
@@ -32,6 +34,7 @@ mod attendance;
 mod directory;
 mod error;
 mod meetings;
+mod outbox;
 mod schema;
 mod snapshots;
 
@@ -48,6 +51,7 @@ use rollcall_core::model::{
     AppRef, Corp, Meeting, MeetingUpdate, NewMeeting, SessionRow, SessionScan, TokenRecord,
     UserMeetingRow, UserMeetingScan,
 };
+use rollcall_core::outbox::{AttemptOutcome, Delivery, NewDelivery};
 use rollcall_core::schedule::Presence;
 use rollcall_store::{SnapshotInfo, Store, StoreError, StoreResult};
 
@@ -335,9 +339,13 @@ impl Store for PgStore {
         call!(self, self.timeout(), |c| directory::token_by_hash(c, hash))
     }
 
-    async fn create_meeting(&self, meeting: &NewMeeting) -> StoreResult<Meeting> {
+    async fn create_meeting(
+        &self,
+        meeting: &NewMeeting,
+        callbacks: &[NewDelivery],
+    ) -> StoreResult<Meeting> {
         call!(self, self.timeout(), |c| meetings::create_meeting(
-            c, meeting
+            c, meeting, callbacks
         ))
     }
 
@@ -349,9 +357,13 @@ impl Store for PgStore {
         call!(self, self.timeout(), |c| meetings::meetings_of(c, app))
     }
 
-    async fn update_meeting(&self, update: &MeetingUpdate) -> StoreResult<bool> {
+    async fn update_meeting(
+        &self,
+        update: &MeetingUpdate,
+        callbacks: &[NewDelivery],
+    ) -> StoreResult<bool> {
         call!(self, self.timeout(), |c| meetings::update_meeting(
-            c, update
+            c, update, callbacks
         ))
     }
 
@@ -367,10 +379,15 @@ impl Store for PgStore {
         ))
     }
 
-    async fn cancel_meeting(&self, meeting_key: i64) -> StoreResult<bool> {
+    async fn cancel_meeting(
+        &self,
+        meeting_key: i64,
+        callbacks: &[NewDelivery],
+    ) -> StoreResult<bool> {
         call!(self, self.timeout(), |c| meetings::cancel_meeting(
             c,
-            meeting_key
+            meeting_key,
+            callbacks
         ))
     }
 
@@ -404,6 +421,36 @@ impl Store for PgStore {
 
     async fn scan_sessions(&self, scan: &SessionScan) -> StoreResult<Vec<SessionRow>> {
         call!(self, self.timeout(), |c| attendance::scan(c, scan))
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Delivery>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        call!(self, self.timeout(), |c| outbox::claim(
+            c, now_ms, lease_ms, limit
+        ))
+    }
+
+    async fn finish_delivery(
+        &self,
+        id: i64,
+        attempts: u32,
+        outcome: &AttemptOutcome,
+        now: i64,
+    ) -> StoreResult<()> {
+        call!(self, self.timeout(), |c| outbox::finish(
+            c, id, attempts, outcome, now
+        ))
+    }
+
+    async fn deliveries(&self, limit: u32) -> StoreResult<Vec<Delivery>> {
+        call!(self, self.timeout(), |c| outbox::list(c, limit))
     }
 
     async fn reset(&self) -> StoreResult<()> {

@@ -5,6 +5,8 @@
 //! in *one* statement (array subqueries), so the read is one snapshot even while another node
 //! rewrites the meeting. Besides `last_seq` (owned by ingest), a meeting row changes only
 //! through [`update_meeting`] and [`cancel_meeting`], both refused once it is cancelled.
+//! The callback events a change causes go into the outbox in the change's own transaction
+//! ([`crate::outbox::enqueue`]), while it holds the meeting's row, and only when it happened.
 
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
@@ -13,6 +15,7 @@ use rollcall_core::model::{
     people, AppRef, Meeting, MeetingDetails, MeetingType, MeetingUpdate, NewMeeting, SubMeeting,
     UserMeetingRow, UserMeetingScan,
 };
+use rollcall_core::outbox::NewDelivery;
 use rollcall_core::schedule::Presence;
 
 use crate::error::{get, get_u32, get_u64, Error, Result};
@@ -48,7 +51,11 @@ const INSERT_PEOPLE: &str = "INSERT INTO meeting_people \
      (corpid, agentid, userid, span_start, meeting_key, span_end) \
      SELECT $1, $2, u, $4, $5, $6 FROM UNNEST($3::text[]) AS u";
 
-pub(crate) async fn create_meeting(c: &mut Client, m: &NewMeeting) -> Result<Meeting> {
+pub(crate) async fn create_meeting(
+    c: &mut Client,
+    m: &NewMeeting,
+    callbacks: &[NewDelivery],
+) -> Result<Meeting> {
     let tx = c.transaction().await?;
     let (insert, insert_subs, insert_people) = tokio::try_join!(
         // ON CONFLICT instead of catching the unique violation: the transaction stays usable,
@@ -113,6 +120,7 @@ pub(crate) async fn create_meeting(c: &mut Client, m: &NewMeeting) -> Result<Mee
         tx.execute(&insert_subs, &sub_params),
         tx.execute(&insert_people, &people_params),
     )?;
+    crate::outbox::enqueue(&tx, callbacks).await?;
     tx.commit().await?;
     Ok(meeting)
 }
@@ -127,7 +135,11 @@ fn sub_columns(subs: &[SubMeeting]) -> (Vec<i64>, Vec<&str>, Vec<i64>, Vec<i64>)
     )
 }
 
-pub(crate) async fn update_meeting(c: &mut Client, u: &MeetingUpdate) -> Result<bool> {
+pub(crate) async fn update_meeting(
+    c: &mut Client,
+    u: &MeetingUpdate,
+    callbacks: &[NewDelivery],
+) -> Result<bool> {
     let tx = c.transaction().await?;
     let (update, delete_subs, insert_subs, delete_people, insert_people) = tokio::try_join!(
         tx.prepare_cached(
@@ -184,6 +196,7 @@ pub(crate) async fn update_meeting(c: &mut Client, u: &MeetingUpdate) -> Result<
         tx.execute(&insert_subs, &sub_params),
         tx.execute(&insert_people, &people_params),
     )?;
+    crate::outbox::enqueue(&tx, callbacks).await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -206,11 +219,25 @@ pub(crate) async fn meetingid_by_code(
         .transpose()
 }
 
-pub(crate) async fn cancel_meeting(c: &mut Client, meeting_key: i64) -> Result<bool> {
+pub(crate) async fn cancel_meeting(
+    c: &mut Client,
+    meeting_key: i64,
+    callbacks: &[NewDelivery],
+) -> Result<bool> {
     let st = c
         .prepare_cached("UPDATE meetings SET cancelled = TRUE WHERE key = $1 AND NOT cancelled")
         .await?;
-    Ok(c.execute(&st, &[&meeting_key]).await? > 0)
+    if callbacks.is_empty() {
+        // Nothing to write with it: one statement, no transaction round trips.
+        return Ok(c.execute(&st, &[&meeting_key]).await? > 0);
+    }
+    let tx = c.transaction().await?;
+    if tx.execute(&st, &[&meeting_key]).await? == 0 {
+        return Ok(false);
+    }
+    crate::outbox::enqueue(&tx, callbacks).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// A meeting row with its sub-meetings (columns as `meeting_cols!()`).

@@ -62,6 +62,20 @@
 //!   before the migration restores them as NULL: no callback). They are written from a
 //!   validated `AppCallback` and validated again when read: a row that no longer validates
 //!   is reported as corrupt.
+//! - Migration 5 (the callback outbox, SPEC §11): `deliveries`, one row per event owed to an app's
+//!   callback URL, written in the transaction of the change that causes it; `id` (an identity) is
+//!   the order of writing. `head` marks the oldest pending row of each meeting (set when a row is
+//!   written to an empty queue, handed on when the head finishes), so a claim reads
+//!   `deliveries_due` (partial: pending heads, by due time) and costs what the due heads do, not
+//!   the backlog: with 100,000 pending rows, computing the heads per claim (`min(id) GROUP BY
+//!   meetingid`) took 61 ms over 1,000 meetings and 329 ms over 100,000; the head index: 1.4 ms.
+//!   `deliveries_pending` (partial: pending rows by `(meetingid, id)`) finds a meeting's tail and
+//!   next row; `deliveries_finished` (partial: finished rows by id) makes the history bound one
+//!   range delete. `sessions_open` (partial: open sessions) lets ingest count a meeting's open
+//!   sessions per sub-meeting for the presence transitions (`meeting_start` / `meeting_end`)
+//!   without reading closed ones; it only holds open rows, and a quit leaves it, so it stays as
+//!   small as the meetings in progress. The price: `quit_time` is now in an index predicate, so a
+//!   quit is no longer a HOT update (state changes still are); one index entry per session, once.
 
 use crate::error::{get, Error, Result};
 
@@ -241,6 +255,32 @@ ALTER TABLE apps
     ADD COLUMN callback_url     TEXT,
     ADD COLUMN callback_token   TEXT,
     ADD COLUMN callback_aes_key TEXT;
+"#,
+    r#"
+-- The callback outbox (SPEC §11). state: DeliveryState::code (0 pending, 1 delivered,
+-- 2 failed); next_attempt_at / lease_until: unix ms; create_time / finished_at: unix s.
+-- head: on the oldest pending row of its meeting (the only one a claim may take).
+CREATE TABLE deliveries (
+    id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    corpid          TEXT NOT NULL,
+    agentid         BIGINT NOT NULL,
+    meetingid       TEXT NOT NULL,
+    change_type     TEXT NOT NULL,
+    from_user       TEXT NOT NULL,
+    create_time     BIGINT NOT NULL,
+    state           BIGINT NOT NULL DEFAULT 0,
+    attempts        BIGINT NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT NOT NULL DEFAULT 0,
+    lease_until     BIGINT NOT NULL DEFAULT 0,
+    last_status     BIGINT,
+    last_error      TEXT,
+    finished_at     BIGINT,
+    head            BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE INDEX deliveries_pending ON deliveries (meetingid, id) WHERE state = 0;
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at, id) WHERE state = 0 AND head;
+CREATE INDEX deliveries_finished ON deliveries (id) WHERE state <> 0;
+CREATE INDEX sessions_open ON sessions (meeting_key, sub_key) WHERE quit_time IS NULL;
 "#,
 ];
 

@@ -20,7 +20,8 @@
 //! - Both keep `server_secret` and bump `directory_version` (which only grows, so it is past
 //!   the copy's too), so every node's directory cache refreshes. Identity sequences (meeting keys,
 //!   pending-event order) restart after a reset and continue after the largest restored
-//!   value after a restore (`setval`, issued last in the transaction).
+//!   value after a restore (`setval`, issued last in the transaction); the callback
+//!   outbox's ids only grow (`NEVER_REUSED`).
 //! - Tables are listed from the catalog, not named here: a table a later migration adds is
 //!   copied, restored and reset with no change to this file.
 
@@ -123,10 +124,29 @@ async fn empty_all(tx: &Transaction<'_>, tables: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Point every identity sequence past the largest value its column holds (1 when empty).
+/// Identity columns whose values are never reused, through resets and restores alike: a
+/// delivery loop may still hold a row claimed before a reset, and its late
+/// `finish_delivery(id)` must not land on a new row that reused the id.
+const NEVER_REUSED: &[&str] = &["deliveries"];
+
+/// Point every identity sequence past the largest value its column holds (1 when empty);
+/// those of [`NEVER_REUSED`] also past every value they handed out.
 async fn resume_sequences(tx: &Transaction<'_>) -> Result<()> {
     for (table, column) in identities(tx).await? {
         let (t, c) = (quote(&table), quote(&column));
+        if NEVER_REUSED.contains(&table.as_str()) {
+            tx.execute(
+                &format!(
+                    "SELECT setval(pg_get_serial_sequence($1, $2), greatest( \
+                     coalesce((SELECT max({c}) FROM {t}), 0), coalesce( \
+                     pg_sequence_last_value(pg_get_serial_sequence($1, $2)::regclass), 0)) + 1, \
+                     false)"
+                ),
+                &[&t, &column],
+            )
+            .await?;
+            continue;
+        }
         tx.execute(
             &format!(
                 "SELECT setval(pg_get_serial_sequence($1, $2), \

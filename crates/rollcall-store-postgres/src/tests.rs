@@ -129,7 +129,7 @@ async fn the_page_scan_is_one_index_range_without_sorting() {
     let Some(fresh) = Fresh::new() else { return };
     let store = fresh.store().await.expect("connect");
     let m = store
-        .create_meeting(&new_meeting("m-1"))
+        .create_meeting(&new_meeting("m-1"), &[])
         .await
         .expect("meeting");
     for b in 0..10 {
@@ -233,7 +233,7 @@ async fn migrations_are_idempotent_and_safe_when_nodes_start_together() {
     drop(c);
     // Reconnecting changes nothing, and the data is still there.
     stores[1]
-        .create_meeting(&new_meeting("m-1"))
+        .create_meeting(&new_meeting("m-1"), &[])
         .await
         .expect("meeting");
     let again = fresh.store().await.expect("reconnect");
@@ -402,7 +402,7 @@ async fn undecodable_rows_are_corrupt_not_panics() {
     let mut nm = new_meeting("m-1");
     nm.sub_meetings.clear();
     nm.meeting_type = MeetingType::OneOff;
-    let m = store.create_meeting(&nm).await.expect("meeting");
+    let m = store.create_meeting(&nm, &[]).await.expect("meeting");
     {
         let c = store.checkout().await.expect("client");
         let insert = "INSERT INTO sessions (meeting_key, sub_key, join_time, seq, session_key, \
@@ -439,5 +439,71 @@ async fn undecodable_rows_are_corrupt_not_panics() {
     let r = store.meeting("m-1").await;
     assert!(matches!(r, Err(StoreError::Corrupt(_))), "{r:?}");
     drop(store);
+    fresh.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outbox_write_that_fails_rolls_back_the_change_that_caused_it() {
+    use rollcall_store::suite::fixtures::{self, corp};
+    let Some(fresh) = Fresh::new() else { return };
+    let store = fresh.store().await.expect("connect");
+    let mut c = corp("wwcorp");
+    let app = c
+        .apps
+        .iter_mut()
+        .find(|a| a.agentid == 1000002)
+        .expect("app");
+    app.callback = rollcall_core::callback::parse(
+        1000002,
+        rollcall_core::callback::CallbackFields {
+            url: Some("https://receiver.example/cb"),
+            token: Some("token"),
+            aes_key: Some(&"k".repeat(43)),
+        },
+    )
+    .expect("valid");
+    store.put_corp(&c).await.expect("put_corp");
+    let owner = AppRef {
+        corpid: "wwcorp".into(),
+        agentid: 1000002,
+    };
+    let m = store
+        .create_meeting(
+            &fixtures::new_meeting("m-1", &owner, MeetingType::OneOff, 0),
+            &[],
+        )
+        .await
+        .expect("create");
+    // The outbox refuses every row from now on.
+    store
+        .checkout()
+        .await
+        .expect("client")
+        .batch_execute(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'outbox refused'; END $$; \
+             CREATE TRIGGER refuse BEFORE INSERT ON deliveries \
+             FOR EACH ROW EXECUTE FUNCTION refuse();",
+        )
+        .await
+        .expect("trigger");
+    // The first join would write meeting_start: the join is not stored either.
+    let r = store.ingest(&[fixtures::join(m.key, "e-1", "a", T0)]).await;
+    assert!(r.is_err(), "{r:?}");
+    assert_eq!(store.last_seq(m.key).await.expect("seq"), 0);
+    // A cancel with an event is not applied either; without one it is.
+    let event = rollcall_core::outbox::NewDelivery {
+        corpid: "wwcorp".into(),
+        agentid: 1000002,
+        meetingid: "m-1".into(),
+        change_type: "cancel_meeting".into(),
+        from_user: "sys".into(),
+        create_time: T0,
+    };
+    assert!(store.cancel_meeting(m.key, &[event]).await.is_err());
+    let got = store.meeting("m-1").await.expect("meeting").expect("found");
+    assert!(!got.cancelled);
+    assert!(store.deliveries(10).await.expect("list").is_empty());
+    assert!(store.cancel_meeting(m.key, &[]).await.expect("cancel"));
     fresh.cleanup().await;
 }

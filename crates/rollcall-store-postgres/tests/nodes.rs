@@ -9,6 +9,9 @@
 //!   accepted by exactly one node and a duplicate on the other, and each session is listed
 //!   once with its own `seq`.
 //! - Batches touching the same meetings in opposite orders do not deadlock.
+//! - Callback deliveries claimed by claimers on both nodes at once, round after round, are
+//!   each handed out exactly once and in order per meeting (`FOR UPDATE SKIP LOCKED` and the
+//!   lease); a row whose claimer died is claimed by the other node once its lease passes.
 //!
 //! Without `TEST_POSTGRES_URL` each test prints "SKIPPED" on stderr and returns.
 
@@ -20,6 +23,7 @@ use std::sync::Arc;
 
 use rollcall_core::ingest::{Outcome, ResolvedEvent};
 use rollcall_core::model::{AppRef, MeetingType, NewMeeting, SessionScan, TokenRecord};
+use rollcall_core::outbox::{AttemptOutcome, NewDelivery};
 use rollcall_store::suite::fixtures::{self, app_ref, audio, join, quit, state, T0};
 use rollcall_store::{Store, StoreResult};
 use rollcall_store_postgres::PgStore;
@@ -119,7 +123,10 @@ async fn nodes_see_each_others_secret_tokens_meetings_and_sessions() {
     );
 
     // Meetings and sessions.
-    let m = a.create_meeting(&new_meeting("m-1")).await.expect("create");
+    let m = a
+        .create_meeting(&new_meeting("m-1"), &[])
+        .await
+        .expect("create");
     assert_eq!(b.meeting("m-1").await.expect("meeting"), Some(m.clone()));
     let batch: Vec<_> = (0..20)
         .map(|i| join(m.key, &format!("e-{i}"), &format!("s-{i}"), T0 + i))
@@ -173,7 +180,10 @@ async fn the_same_batch_through_two_nodes_at_once_is_applied_once() {
     let Some((a, b, _schema)) = two_nodes().await else {
         return;
     };
-    let m = a.create_meeting(&new_meeting("m-1")).await.expect("create");
+    let m = a
+        .create_meeting(&new_meeting("m-1"), &[])
+        .await
+        .expect("create");
     let mut expected = 0;
     for round in 0..30 {
         let batch = mixed_batch(m.key, round);
@@ -222,12 +232,12 @@ async fn batches_touching_meetings_in_opposite_orders_do_not_deadlock() {
         return;
     };
     let m1 = a
-        .create_meeting(&new_meeting("m-1"))
+        .create_meeting(&new_meeting("m-1"), &[])
         .await
         .expect("m-1")
         .key;
     let m2 = b
-        .create_meeting(&new_meeting("m-2"))
+        .create_meeting(&new_meeting("m-2"), &[])
         .await
         .expect("m-2")
         .key;
@@ -257,4 +267,161 @@ async fn batches_touching_meetings_in_opposite_orders_do_not_deadlock() {
         assert_eq!(rows.len(), 80);
         assert_eq!(a.last_seq(m).await.expect("last_seq"), 80);
     }
+}
+
+fn delivery(meetingid: &str, n: usize) -> NewDelivery {
+    NewDelivery {
+        corpid: "wwcorp".into(),
+        agentid: 1000002,
+        meetingid: meetingid.into(),
+        change_type: format!("e{n}"),
+        from_user: "sys".into(),
+        create_time: T0,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claimers_on_two_nodes_never_share_a_delivery_and_keep_each_meetings_order() {
+    const ROUNDS: usize = 6;
+    const MEETINGS: usize = 5;
+    const PER_MEETING: usize = 6;
+    const NOW: i64 = T0 * 1000;
+    let Some((a, b, _schema)) = two_nodes().await else {
+        return;
+    };
+    let nodes: [Arc<dyn Store>; 2] = [Arc::new(a), Arc::new(b)];
+    for round in 0..ROUNDS {
+        // Written through both nodes, interleaved.
+        for m in 0..MEETINGS {
+            let id = format!("m-{round}-{m}");
+            let events: Vec<NewDelivery> = (0..PER_MEETING).map(|n| delivery(&id, n)).collect();
+            nodes[m % 2]
+                .create_meeting(&new_meeting(&id), &events)
+                .await
+                .expect("create");
+        }
+        // While they are claimed, as many more are appended, one change at a time, through
+        // both nodes: a row written as its meeting's head finishes must still become the
+        // next head (none stranded, none claimed early).
+        let writing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let writer = {
+            let (nodes, writing) = (nodes.clone(), Arc::clone(&writing));
+            tokio::spawn(async move {
+                for n in PER_MEETING..2 * PER_MEETING {
+                    for m in 0..MEETINGS {
+                        let id = format!("m-{round}-{m}");
+                        let node = &nodes[(n + m) % 2];
+                        let meeting = node.meeting(&id).await.expect("meeting").expect("found");
+                        let cancel = n == 2 * PER_MEETING - 1;
+                        let written = if cancel {
+                            node.cancel_meeting(meeting.key, &[delivery(&id, n)]).await
+                        } else {
+                            let key = meeting.key + 1_000_000;
+                            // A change that does not happen writes nothing...
+                            assert!(!node
+                                .cancel_meeting(key, &[delivery(&id, 999)])
+                                .await
+                                .expect("cancel"));
+                            // ...one that does writes its event behind the others.
+                            let up = rollcall_core::model::MeetingUpdate {
+                                key: meeting.key,
+                                meeting_type: meeting.meeting_type,
+                                title: format!("v{n}"),
+                                meeting_start: meeting.meeting_start,
+                                meeting_duration: meeting.meeting_duration,
+                                details: meeting.details.clone(),
+                                sub_meetings: meeting.sub_meetings.clone(),
+                            };
+                            node.update_meeting(&up, &[delivery(&id, n)]).await
+                        };
+                        assert!(written.expect("write"), "{id} changed");
+                        tokio::task::yield_now().await;
+                    }
+                }
+                writing.store(false, Ordering::SeqCst);
+            })
+        };
+        // Two claimers per node, all at once.
+        let log: Arc<std::sync::Mutex<Vec<(i64, String)>>> = Arc::default();
+        let mut tasks = Vec::new();
+        for claimer in 0..4 {
+            let (store, log) = (Arc::clone(&nodes[claimer % 2]), Arc::clone(&log));
+            let writing = Arc::clone(&writing);
+            tasks.push(tokio::spawn(async move {
+                let mut idle = 0;
+                while idle < 20 || writing.load(Ordering::SeqCst) {
+                    // A lease far longer than the test: no row may be handed out twice.
+                    let got = store
+                        .claim_deliveries(NOW, 1_000_000_000, 2)
+                        .await
+                        .expect("claim");
+                    if got.is_empty() {
+                        idle += 1;
+                        tokio::task::yield_now().await;
+                        continue;
+                    }
+                    idle = 0;
+                    log.lock()
+                        .expect("log")
+                        .extend(got.iter().map(|d| (d.id, d.event.meetingid.clone())));
+                    for d in got {
+                        let ok = AttemptOutcome::Delivered { status: 200 };
+                        store
+                            .finish_delivery(d.id, 1, &ok, T0)
+                            .await
+                            .expect("finish");
+                    }
+                }
+            }));
+        }
+        writer.await.expect("writer");
+        for t in tasks {
+            t.await.expect("claimer");
+        }
+        let log = log.lock().expect("log").clone();
+        let unique: BTreeSet<i64> = log.iter().map(|(id, _)| *id).collect();
+        assert_eq!(
+            unique.len(),
+            log.len(),
+            "round {round}: a row claimed twice"
+        );
+        assert_eq!(
+            log.len(),
+            2 * MEETINGS * PER_MEETING,
+            "round {round}: every row"
+        );
+        for m in 0..MEETINGS {
+            let id = format!("m-{round}-{m}");
+            let ids: Vec<i64> = log
+                .iter()
+                .filter(|(_, x)| *x == id)
+                .map(|(i, _)| *i)
+                .collect();
+            assert!(
+                ids.windows(2).all(|w| w[0] < w[1]),
+                "round {round}: {id} out of order: {ids:?}"
+            );
+        }
+    }
+
+    // A claimer on node A dies holding a row: node B gets it once the lease has passed.
+    nodes[0]
+        .create_meeting(&new_meeting("m-dead"), &[delivery("m-dead", 0)])
+        .await
+        .expect("create");
+    let held = nodes[0]
+        .claim_deliveries(NOW, 5_000, 10)
+        .await
+        .expect("claim");
+    assert_eq!(held.len(), 1);
+    assert!(nodes[1]
+        .claim_deliveries(NOW + 4_999, 5_000, 10)
+        .await
+        .expect("claim")
+        .is_empty());
+    let again = nodes[1]
+        .claim_deliveries(NOW + 5_000, 5_000, 10)
+        .await
+        .expect("claim");
+    assert_eq!(again.iter().map(|d| d.id).collect::<Vec<_>>(), [held[0].id]);
 }

@@ -137,12 +137,15 @@ async fn an_outage_fails_calls_writes_nothing_and_recovers_without_a_restart() {
         .await
         .expect("connect through the proxy");
     let m = store
-        .create_meeting(&fixtures::new_meeting(
-            "m-1",
-            &fixtures::app_ref("wwcorp", 1000002),
-            MeetingType::OneOff,
-            0,
-        ))
+        .create_meeting(
+            &fixtures::new_meeting(
+                "m-1",
+                &fixtures::app_ref("wwcorp", 1000002),
+                MeetingType::OneOff,
+                0,
+            ),
+            &[],
+        )
         .await
         .expect("meeting");
     let out = store.ingest(&[join(m.key, 0)]).await.expect("ingest");

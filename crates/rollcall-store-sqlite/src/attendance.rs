@@ -8,12 +8,16 @@
 //!    absent row means "unknown meeting"), then the batch's event ids already in
 //!    `applied_events` (found by `INSERT OR IGNORE`, which records the new ones in the same
 //!    statement), its stored sessions (by `sessions_by_key`), and the pending events of the
-//!    sessions it joins (an index seek, nearly always empty).
+//!    sessions it joins (an index seek, nearly always empty). The meeting's row comes with
+//!    whether its owner app has a callback target; for those meetings only, the open
+//!    sessions per sub-meeting are counted too (over the partial index `sessions_open`),
+//!    so the rules can see the presence transitions.
 //! 2. **Decide**: `apply_batch` over what was loaded.
 //! 3. **Write** what it returns: the new sessions (in their final state), the changed ones
 //!    (by primary key), the consumed and the newly parked pending events, and the meetings'
 //!    new `last_seq`; and delete the records of the event ids it did not accept, so a
-//!    corrected re-send of a refused event applies.
+//!    corrected re-send of a refused event applies. The presence transitions go into the
+//!    callback outbox as `meeting_start` / `meeting_end`, in the same transaction.
 //!
 //! Because every writer holds SQLite's write lock from `BEGIN IMMEDIATE` to commit (and
 //! in-process writers also share one mutex), what step 1 reads is the committed state, and
@@ -25,13 +29,14 @@
 //! `sessions` is clustered on `(meeting_key, sub_key, join_time, seq)`, so a page is a range
 //! read starting at the keyset position: the depth of the page does not matter.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use r2d2_sqlite::rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use rollcall_core::apply::{self, Applied, Key, Loaded, MeetingState, Writes};
 use rollcall_core::ingest::{Outcome, Pending, ResolvedEvent};
-use rollcall_core::model::{Participant, SessionRow, SessionScan};
+use rollcall_core::model::{AppRef, Participant, SessionRow, SessionScan};
+use rollcall_core::outbox::NewDelivery;
 
 use crate::error::{to_u64, Error, Result};
 
@@ -119,9 +124,20 @@ pub(crate) fn last_seq(conn: &Connection, meeting_key: i64) -> Result<u64> {
 
 pub(crate) fn ingest(conn: &mut Connection, events: &[ResolvedEvent]) -> Result<Vec<Outcome>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let (loaded, recorded) = load(&tx, events)?;
+    let (loaded, recorded, watched) = load(&tx, events)?;
     let Applied { outcomes, writes } = apply::apply_batch(events, loaded);
     write(&tx, &writes, recorded)?;
+    if !writes.transitions.is_empty() {
+        let callbacks: Vec<NewDelivery> = writes
+            .transitions
+            .iter()
+            .filter_map(|t| {
+                let (app, meetingid) = watched.get(&t.meeting_key)?;
+                Some(NewDelivery::presence(app, meetingid, t))
+            })
+            .collect();
+        crate::outbox::enqueue(&tx, &callbacks)?;
+    }
     tx.commit()?;
     Ok(outcomes)
 }
@@ -134,15 +150,46 @@ pub(crate) fn ingest(conn: &mut Connection, events: &[ResolvedEvent]) -> Result<
 /// lookup first would cost every event a second statement and B-tree descent, and nearly
 /// every event is new). Those recorded here are returned; [`write`] deletes again any the
 /// decisions did not accept.
-fn load<'a>(tx: &Connection, events: &'a [ResolvedEvent]) -> Result<(Loaded, Vec<Key<'a>>)> {
+///
+/// The meetings whose owner app has a callback target are returned too, with the owner and
+/// `meetingid` their presence callbacks name; their open sessions are counted into
+/// [`MeetingState::open`].
+fn load<'a>(
+    tx: &Connection,
+    events: &'a [ResolvedEvent],
+) -> Result<(Loaded, Vec<Key<'a>>, Watched)> {
     let mut loaded = Loaded::new();
+    let mut watched = Watched::new();
     {
-        let mut st = tx.prepare_cached("SELECT last_seq FROM meetings WHERE key = ?1")?;
+        let mut st = tx.prepare_cached(
+            "SELECT m.last_seq, m.meetingid, m.corpid, m.agentid, a.callback_url IS NOT NULL \
+             FROM meetings m LEFT JOIN apps a ON a.corpid = m.corpid AND a.agentid = m.agentid \
+             WHERE m.key = ?1",
+        )?;
+        let mut open = tx.prepare_cached(
+            "SELECT sub_key, count(*) FROM sessions WHERE meeting_key = ?1 \
+             AND quit_time IS NULL GROUP BY sub_key",
+        )?;
         for key in apply::meeting_keys(events) {
-            let last: Option<i64> = st.query_row([key], |r| r.get(0)).optional()?;
-            if let Some(last) = last {
-                loaded.insert(key, MeetingState::new(to_u64(last, "last_seq")?));
+            let row: Option<(i64, String, String, u32, Option<bool>)> = st
+                .query_row([key], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })
+                .optional()?;
+            let Some((last, meetingid, corpid, agentid, target)) = row else {
+                continue;
+            };
+            let mut m = MeetingState::new(to_u64(last, "last_seq")?);
+            if target == Some(true) {
+                let mut counts = HashMap::new();
+                let mut rows = open.query([key])?;
+                while let Some(r) = rows.next()? {
+                    counts.insert(r.get(0)?, to_u64(r.get(1)?, "open sessions")?);
+                }
+                m.open = Some(counts);
+                watched.insert(key, (AppRef { corpid, agentid }, meetingid));
             }
+            loaded.insert(key, m);
         }
     }
     let needs = apply::needs(events, |k| loaded.contains_key(&k));
@@ -181,8 +228,11 @@ fn load<'a>(tx: &Connection, events: &'a [ResolvedEvent]) -> Result<(Loaded, Vec
             m.pending.insert(sk.to_owned(), pending);
         }
     }
-    Ok((loaded, recorded))
+    Ok((loaded, recorded, watched))
 }
+
+/// The meetings of a batch whose presence transitions are announced: owner and `meetingid`.
+type Watched = HashMap<i64, (AppRef, String)>;
 
 /// Perform what [`apply::apply_batch`] decided. The accepted event ids are already recorded
 /// (by [`load`]): delete the records of the others.

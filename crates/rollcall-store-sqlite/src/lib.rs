@@ -18,6 +18,8 @@
 //! - `meetings`: meetings, sub-meetings, updates and cancellation, a member's meetings, and
 //!   per-sub-meeting presence.
 //! - `attendance`: ingest (the hot write path) and keyset session scans (the hot read path).
+//! - `outbox`: the callback outbox (SPEC §11): deliveries written with the changes that
+//!   cause them, claimed per meeting in order under a lease, finished, listed, pruned.
 //! - `snapshots`: reset and named snapshots (SPEC §9): `VACUUM INTO` copies under
 //!   `<dir>/snapshots/`, restored in one write transaction.
 //! - `error`: the internal error and its mapping onto [`StoreError`].
@@ -27,6 +29,7 @@ mod attendance;
 mod directory;
 mod error;
 mod meetings;
+mod outbox;
 mod schema;
 mod snapshots;
 
@@ -44,6 +47,7 @@ use rollcall_core::model::{
     AppRef, Corp, Meeting, MeetingUpdate, NewMeeting, SessionRow, SessionScan, TokenRecord,
     UserMeetingRow, UserMeetingScan,
 };
+use rollcall_core::outbox::{AttemptOutcome, Delivery, NewDelivery};
 use rollcall_core::schedule::Presence;
 use rollcall_store::{SnapshotInfo, Store, StoreError, StoreResult};
 
@@ -245,9 +249,13 @@ impl Store for SqliteStore {
         self.read(move |c| directory::token_by_hash(c, &hash)).await
     }
 
-    async fn create_meeting(&self, meeting: &NewMeeting) -> StoreResult<Meeting> {
-        let meeting = meeting.clone();
-        self.write(move |c| meetings::create_meeting(c, &meeting))
+    async fn create_meeting(
+        &self,
+        meeting: &NewMeeting,
+        callbacks: &[NewDelivery],
+    ) -> StoreResult<Meeting> {
+        let (meeting, callbacks) = (meeting.clone(), callbacks.to_vec());
+        self.write(move |c| meetings::create_meeting(c, &meeting, &callbacks))
             .await
     }
 
@@ -261,9 +269,13 @@ impl Store for SqliteStore {
         self.read(move |c| meetings::meetings_of(c, &app)).await
     }
 
-    async fn update_meeting(&self, update: &MeetingUpdate) -> StoreResult<bool> {
-        let update = update.clone();
-        self.write(move |c| meetings::update_meeting(c, &update))
+    async fn update_meeting(
+        &self,
+        update: &MeetingUpdate,
+        callbacks: &[NewDelivery],
+    ) -> StoreResult<bool> {
+        let (update, callbacks) = (update.clone(), callbacks.to_vec());
+        self.write(move |c| meetings::update_meeting(c, &update, &callbacks))
             .await
     }
 
@@ -277,8 +289,13 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn cancel_meeting(&self, meeting_key: i64) -> StoreResult<bool> {
-        self.write(move |c| meetings::cancel_meeting(c, meeting_key))
+    async fn cancel_meeting(
+        &self,
+        meeting_key: i64,
+        callbacks: &[NewDelivery],
+    ) -> StoreResult<bool> {
+        let callbacks = callbacks.to_vec();
+        self.write(move |c| meetings::cancel_meeting(c, meeting_key, &callbacks))
             .await
     }
 
@@ -307,6 +324,35 @@ impl Store for SqliteStore {
     async fn scan_sessions(&self, scan: &SessionScan) -> StoreResult<Vec<SessionRow>> {
         let scan = scan.clone();
         self.read(move |c| attendance::scan(c, &scan)).await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Delivery>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.write(move |c| outbox::claim(c, now_ms, lease_ms, limit))
+            .await
+    }
+
+    async fn finish_delivery(
+        &self,
+        id: i64,
+        attempts: u32,
+        outcome: &AttemptOutcome,
+        now: i64,
+    ) -> StoreResult<()> {
+        let outcome = outcome.clone();
+        self.write(move |c| outbox::finish(c, id, attempts, &outcome, now))
+            .await
+    }
+
+    async fn deliveries(&self, limit: u32) -> StoreResult<Vec<Delivery>> {
+        self.read(move |c| outbox::list(c, limit)).await
     }
 
     async fn reset(&self) -> StoreResult<()> {

@@ -3,7 +3,9 @@
 //! A meeting and everything hanging off it (sub-meetings, `meeting_people` rows) are written
 //! in one transaction, on create and on update alike, so a reader that sees the meeting sees
 //! all of it. Besides `last_seq` (owned by ingest), a meeting row changes only through
-//! [`update_meeting`] and [`cancel_meeting`], both refused once it is cancelled.
+//! [`update_meeting`] and [`cancel_meeting`], both refused once it is cancelled. The callback
+//! events each change causes go into the outbox in the change's own transaction
+//! ([`crate::outbox::enqueue`]), and only when the change happened.
 
 use r2d2_sqlite::rusqlite::{params, Connection, Row, Transaction, TransactionBehavior};
 
@@ -11,6 +13,7 @@ use rollcall_core::model::{
     people, AppRef, Meeting, MeetingDetails, MeetingType, MeetingUpdate, NewMeeting, SubMeeting,
     UserMeetingRow, UserMeetingScan,
 };
+use rollcall_core::outbox::NewDelivery;
 use rollcall_core::schedule::Presence;
 
 use crate::error::{is_unique_violation, Error, Result};
@@ -24,7 +27,11 @@ macro_rules! meeting_cols {
     };
 }
 
-pub(crate) fn create_meeting(conn: &mut Connection, m: &NewMeeting) -> Result<Meeting> {
+pub(crate) fn create_meeting(
+    conn: &mut Connection,
+    m: &NewMeeting,
+    callbacks: &[NewDelivery],
+) -> Result<Meeting> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let inserted = tx
         .prepare_cached(
@@ -69,6 +76,7 @@ pub(crate) fn create_meeting(conn: &mut Connection, m: &NewMeeting) -> Result<Me
         &meeting.people(),
         (meeting.span_start(), meeting.span_end()),
     )?;
+    crate::outbox::enqueue(&tx, callbacks)?;
     tx.commit()?;
     Ok(meeting)
 }
@@ -115,7 +123,11 @@ fn insert_people(
     Ok(())
 }
 
-pub(crate) fn update_meeting(conn: &mut Connection, u: &MeetingUpdate) -> Result<bool> {
+pub(crate) fn update_meeting(
+    conn: &mut Connection,
+    u: &MeetingUpdate,
+    callbacks: &[NewDelivery],
+) -> Result<bool> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let changed = tx
         .prepare_cached(
@@ -154,6 +166,7 @@ pub(crate) fn update_meeting(conn: &mut Connection, u: &MeetingUpdate) -> Result
         &people(admin.as_deref(), &u.details.invitees),
         (u.span_start(), u.span_end()),
     )?;
+    crate::outbox::enqueue(&tx, callbacks)?;
     tx.commit()?;
     Ok(true)
 }
@@ -174,11 +187,21 @@ pub(crate) fn meetingid_by_code(
     })
 }
 
-pub(crate) fn cancel_meeting(conn: &mut Connection, meeting_key: i64) -> Result<bool> {
-    let changed = conn
+pub(crate) fn cancel_meeting(
+    conn: &mut Connection,
+    meeting_key: i64,
+    callbacks: &[NewDelivery],
+) -> Result<bool> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let changed = tx
         .prepare_cached("UPDATE meetings SET cancelled = 1 WHERE key = ?1 AND cancelled = 0")?
         .execute([meeting_key])?;
-    Ok(changed > 0)
+    if changed == 0 {
+        return Ok(false);
+    }
+    crate::outbox::enqueue(&tx, callbacks)?;
+    tx.commit()?;
+    Ok(true)
 }
 
 /// A meeting row (columns as `meeting_cols!()`), without its sub-meetings yet.

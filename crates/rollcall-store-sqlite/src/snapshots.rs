@@ -18,7 +18,8 @@
 //! - [`reset`]: the same transaction shape, with nothing to refill.
 //! - Both keep the server secret (the `meta` row `server_secret`) and bump
 //!   `directory_version`; `sqlite_sequence` (the `AUTOINCREMENT` counter of meeting keys)
-//!   is the copy's after a restore and empty after a reset, so keys start again at 1.
+//!   is the copy's after a restore and empty after a reset, so keys start again at 1 —
+//!   except the callback outbox's ids, which only grow (`NEVER_REUSED`).
 //!   Tables are listed from the schema, not named here: a table a later migration adds is
 //!   copied, restored and reset with no change to this file.
 
@@ -46,6 +47,11 @@ fn file_of(dir: &Path, name: &str) -> Result<PathBuf> {
 
 /// Meta rows that are not state to copy: the secret stays, the version only moves forward.
 const KEPT_META: &str = "('server_secret', 'directory_version')";
+
+/// Counters that only move forward, through resets and restores alike: a delivery loop may
+/// still hold a row claimed before a reset, and its late `finish_delivery(id)` must not land
+/// on a new row that reused the id.
+const NEVER_REUSED: &str = "('deliveries')";
 
 /// Save the state `reader` sees as snapshot `name`.
 pub(crate) fn save(
@@ -197,7 +203,7 @@ pub(crate) fn reset(c: &mut Connection) -> Result<()> {
     }
     tx.execute_batch(&format!(
         "DELETE FROM main.meta WHERE key NOT IN {KEPT_META};
-         DELETE FROM main.sqlite_sequence;
+         DELETE FROM main.sqlite_sequence WHERE name NOT IN {NEVER_REUSED};
          UPDATE main.meta SET value = value + 1 WHERE key = 'directory_version';"
     ))?;
     tx.commit()?;
@@ -264,6 +270,13 @@ fn refill(c: &mut Connection) -> Result<()> {
             [],
         )?;
     }
+    let delivery_seq: Option<i64> = tx
+        .query_row(
+            "SELECT seq FROM main.sqlite_sequence WHERE name = 'deliveries'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
     let version: Option<i64> = tx
         .query_row(
             "SELECT value FROM snap.meta WHERE key = 'directory_version'",
@@ -278,6 +291,18 @@ fn refill(c: &mut Connection) -> Result<()> {
          DELETE FROM main.sqlite_sequence;
          INSERT INTO main.sqlite_sequence (name, seq) SELECT name, seq FROM snap.sqlite_sequence;"
     ))?;
+    if let Some(seq) = delivery_seq {
+        // Delivery ids are never reused (see `NEVER_REUSED`): past the current ones too.
+        tx.execute(
+            "DELETE FROM main.sqlite_sequence WHERE name = 'deliveries' AND seq < ?1",
+            [seq],
+        )?;
+        tx.execute(
+            "INSERT INTO main.sqlite_sequence (name, seq) SELECT 'deliveries', ?1 \
+             WHERE NOT EXISTS (SELECT 1 FROM main.sqlite_sequence WHERE name = 'deliveries')",
+            [seq],
+        )?;
+    }
     // Past both the current version and the copy's, so no cache keyed by either is reused.
     tx.execute(
         "UPDATE main.meta SET value = max(value, ?1) + 1 WHERE key = 'directory_version'",

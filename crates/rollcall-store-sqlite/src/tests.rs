@@ -76,6 +76,86 @@ fn a_members_meetings_page_is_one_primary_key_range() {
     assert!(!p.contains("TEMP B-TREE"), "{p}");
 }
 
+#[test]
+fn a_claim_reads_the_due_heads_not_the_backlog() {
+    let (store, _dir) = fresh();
+    let conn = store
+        .inner
+        .writer
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let mut st = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {}", outbox::CLAIM_HEADS_SQL))
+        .expect("explain");
+    let p = st
+        .query_map(params![0_i64, 0_i64, 16_i64], |r| r.get::<_, String>(3))
+        .expect("query")
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .expect("rows")
+        .join("\n");
+    assert!(p.contains("USING INDEX deliveries_due"), "{p}");
+    assert!(!p.contains("TEMP B-TREE"), "no sort: {p}");
+}
+
+#[tokio::test]
+async fn an_outbox_write_that_fails_rolls_back_the_change_that_caused_it() {
+    use rollcall_store::suite::fixtures::{corp, join, new_meeting, T0};
+    let (store, _dir) = fresh();
+    let mut c = corp("wwcorp");
+    let app = c
+        .apps
+        .iter_mut()
+        .find(|a| a.agentid == 1000002)
+        .expect("app");
+    app.callback = rollcall_core::callback::parse(
+        1000002,
+        rollcall_core::callback::CallbackFields {
+            url: Some("https://receiver.example/cb"),
+            token: Some("token"),
+            aes_key: Some(&"k".repeat(43)),
+        },
+    )
+    .expect("valid");
+    store.put_corp(&c).await.expect("put_corp");
+    let owner = AppRef {
+        corpid: "wwcorp".into(),
+        agentid: 1000002,
+    };
+    let m = store
+        .create_meeting(&new_meeting("m-1", &owner, MeetingType::OneOff, 0), &[])
+        .await
+        .expect("create");
+    // The outbox refuses every row from now on.
+    store
+        .inner
+        .writer
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .execute_batch(
+            "CREATE TRIGGER refuse BEFORE INSERT ON deliveries \
+             BEGIN SELECT RAISE(ABORT, 'outbox refused'); END;",
+        )
+        .unwrap();
+    // The first join would write meeting_start: the join is not stored either.
+    let r = store.ingest(&[join(m.key, "e-1", "a", T0)]).await;
+    assert!(r.is_err(), "{r:?}");
+    assert_eq!(store.last_seq(m.key).await.expect("seq"), 0);
+    // A cancel with an event is not applied either; without one it is.
+    let event = rollcall_core::outbox::NewDelivery {
+        corpid: "wwcorp".into(),
+        agentid: 1000002,
+        meetingid: "m-1".into(),
+        change_type: "cancel_meeting".into(),
+        from_user: "sys".into(),
+        create_time: T0,
+    };
+    assert!(store.cancel_meeting(m.key, &[event]).await.is_err());
+    let got = store.meeting("m-1").await.expect("meeting").expect("found");
+    assert!(!got.cancelled);
+    assert!(store.deliveries(10).await.expect("list").is_empty());
+    assert!(store.cancel_meeting(m.key, &[]).await.expect("cancel"));
+}
+
 #[tokio::test]
 async fn migration_3_gives_earlier_apps_no_callback_and_refuses_a_broken_one() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -227,21 +307,24 @@ fn a_newer_schema_is_refused() {
 async fn undecodable_rows_are_corrupt_not_panics() {
     let (store, _dir) = fresh();
     let m = store
-        .create_meeting(&NewMeeting {
-            meetingid: "m-1".into(),
-            meeting_code: "123".into(),
-            owner: AppRef {
-                corpid: "c".into(),
-                agentid: 1,
+        .create_meeting(
+            &NewMeeting {
+                meetingid: "m-1".into(),
+                meeting_code: "123".into(),
+                owner: AppRef {
+                    corpid: "c".into(),
+                    agentid: 1,
+                },
+                meeting_type: MeetingType::OneOff,
+                title: "t".into(),
+                meeting_start: 1,
+                meeting_duration: 300,
+                admin_userid: None,
+                sub_meetings: vec![],
+                details: Default::default(),
             },
-            meeting_type: MeetingType::OneOff,
-            title: "t".into(),
-            meeting_start: 1,
-            meeting_duration: 300,
-            admin_userid: None,
-            sub_meetings: vec![],
-            details: Default::default(),
-        })
+            &[],
+        )
         .await
         .unwrap();
     {

@@ -47,7 +47,7 @@ async fn everything_acknowledged_survives_a_reopen() {
         let secret = store.server_secret([9; 32]).await.expect("secret");
         store.token_for_app(T0, &token).await.expect("token");
         let m = store
-            .create_meeting(&new_meeting("m-1"))
+            .create_meeting(&new_meeting("m-1"), &[])
             .await
             .expect("meeting");
         let events: Vec<_> = (0..500).map(|n| join(m.key, n)).collect();
@@ -92,7 +92,7 @@ async fn two_stores_on_one_directory_see_each_others_writes() {
     assert_eq!(b.server_secret([2; 32]).await.expect("b"), [1; 32]);
 
     let m = a
-        .create_meeting(&new_meeting("m-1"))
+        .create_meeting(&new_meeting("m-1"), &[])
         .await
         .expect("meeting");
     assert_eq!(b.meeting("m-1").await.expect("meeting"), Some(m.clone()));
@@ -114,7 +114,7 @@ async fn two_stores_on_one_directory_see_each_others_writes() {
     assert_eq!(b.last_seq(m.key).await.expect("last_seq"), 10);
     // A meetingid taken through one store is a conflict through the other.
     assert!(matches!(
-        b.create_meeting(&new_meeting("m-1")).await,
+        b.create_meeting(&new_meeting("m-1"), &[]).await,
         Err(rollcall_store::StoreError::Conflict(_))
     ));
 }

@@ -22,6 +22,7 @@ use rollcall_core::model::{
     AppRef, Corp, Meeting, MeetingUpdate, NewMeeting, SessionRow, SessionScan, TokenRecord,
     UserMeetingRow, UserMeetingScan,
 };
+use rollcall_core::outbox::{AttemptOutcome, Delivery, NewDelivery};
 use rollcall_core::schedule::Presence;
 
 #[cfg(any(test, feature = "suite"))]
@@ -105,7 +106,18 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Store a new meeting, assigning its key and its sub-meetings' keys (1, 2, … in order).
     /// A taken `meetingid` is a [`StoreError::Conflict`]. The meeting is listed for its
     /// administrator and invitees ([`Self::user_meetings`]).
-    async fn create_meeting(&self, meeting: &NewMeeting) -> StoreResult<Meeting>;
+    ///
+    /// `callbacks` (the events the server decided the creation causes; empty when the app
+    /// has no callback target) are added to the outbox in the same transaction: written
+    /// exactly when the meeting is, so no crash can leave one without the other. Every
+    /// callback given to a meeting call must be about that meeting (its `meetingid`): a
+    /// meeting's events keep their order across nodes because their writer holds the
+    /// meeting's row.
+    async fn create_meeting(
+        &self,
+        meeting: &NewMeeting,
+        callbacks: &[NewDelivery],
+    ) -> StoreResult<Meeting>;
 
     /// A meeting with its sub-meetings (in schedule order: start time, then key), details and
     /// cancelled flag, by `meetingid`.
@@ -118,7 +130,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// the complete sub-meeting list (with the keys given), and the members it is listed for.
     /// `false`, changing nothing, when no meeting has `update.key` or it is cancelled (a
     /// cancelled meeting never changes again). The server decided the change is allowed.
-    async fn update_meeting(&self, update: &MeetingUpdate) -> StoreResult<bool>;
+    /// `callbacks` are added to the outbox in the same transaction, and only when it
+    /// returns `true`: an update that changed nothing announces nothing.
+    async fn update_meeting(
+        &self,
+        update: &MeetingUpdate,
+        callbacks: &[NewDelivery],
+    ) -> StoreResult<bool>;
 
     /// The `meetingid` of the newest meeting (highest key) owned by `app` with this
     /// `meeting_code`, if any: `meeting/get_info` by code. Codes are random, so two of one
@@ -130,8 +148,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> StoreResult<Option<String>>;
 
     /// Mark a meeting cancelled; its sessions stay readable. `false`, changing nothing, when
-    /// no meeting has that key or it already is cancelled.
-    async fn cancel_meeting(&self, meeting_key: i64) -> StoreResult<bool>;
+    /// no meeting has that key or it already is cancelled. `callbacks` are added to the
+    /// outbox in the same transaction, only when it returns `true` (so a repeated cancel
+    /// announces nothing twice).
+    async fn cancel_meeting(
+        &self,
+        meeting_key: i64,
+        callbacks: &[NewDelivery],
+    ) -> StoreResult<bool>;
 
     /// Up to `scan.limit` meetings owned by `scan.app` that list `scan.userid` (as
     /// administrator or invitee), whose span `[span_start, span_end]` meets `[begin, end]`,
@@ -150,6 +174,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// meeting, same `event_id` already applied) change nothing; rejected events are not
     /// recorded, so a corrected re-send applies. When this returns `Ok`, every `Accepted`
     /// event is durable.
+    ///
+    /// In the same transaction, for each meeting whose owner app has a callback target at
+    /// that moment (read in the transaction), the presence transitions the batch makes
+    /// (`rollcall_core::apply::Transition`: a (sub-)meeting's first open session, its last
+    /// one closing) are added to the outbox as `meeting_start` / `meeting_end` from `sys`,
+    /// with `CreateTime` the `at` of the join / quit that caused each, in the order the
+    /// events caused them (`rollcall_core::outbox::NewDelivery::presence`).
     async fn ingest(&self, events: &[ResolvedEvent]) -> StoreResult<Vec<Outcome>>;
 
     /// The highest `seq` stored for the meeting (0 when none): the snapshot a listing covers.
@@ -160,16 +191,55 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// sub-meeting named. Keyset access: the cost does not grow with the depth.
     async fn scan_sessions(&self, scan: &SessionScan) -> StoreResult<Vec<SessionRow>>;
 
+    // ---- the callback outbox (SPEC §11) ----
+
+    /// Claim up to `limit` deliveries that are due: for each meeting, only its **oldest**
+    /// pending delivery (events of a meeting are delivered in the order written; a later
+    /// one waits until the earlier one is delivered or given up), and only when
+    /// `next_attempt_at_ms <= now_ms` and its lease has passed. Each claimed row is leased
+    /// until `now_ms + lease_ms`: no other claimer (on any node sharing the store) gets it
+    /// before then, and a claimer that dies holding it only delays it until the lease
+    /// passes (at least once, never lost). The earliest due are taken first; the result is
+    /// in id order. Its cost follows the due heads, not the backlog behind them.
+    async fn claim_deliveries(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Delivery>>;
+
+    /// Record the outcome of attempt number `attempts` of delivery `id` at `now` (unix s),
+    /// and clear its lease: `Retry` makes it due again at its `next_attempt_at_ms`;
+    /// `Delivered` / `GaveUp` finish it (`finished_at = now`), which lets the meeting's next
+    /// delivery be claimed. Finished rows beyond the history bound
+    /// (`rollcall_core::outbox::HISTORY_KEPT`) are pruned here. A delivery that is unknown
+    /// or already finished is left as it is (a second node finishing a row it re-claimed
+    /// after a lease passed changes nothing): `Ok`. Call it only for a row claimed through
+    /// [`Self::claim_deliveries`] (a meeting's queue moves on when its head finishes).
+    async fn finish_delivery(
+        &self,
+        id: i64,
+        attempts: u32,
+        outcome: &AttemptOutcome,
+        now: i64,
+    ) -> StoreResult<()>;
+
+    /// Up to `limit` deliveries, pending or finished, newest first (`GET /admin/v1/callbacks`).
+    async fn deliveries(&self, limit: u32) -> StoreResult<Vec<Delivery>>;
+
     // ---- reset and snapshots (SPEC §9) ----
 
     /// Remove every stored row except the server secret: corps, tokens, meetings, sessions,
-    /// pending events, dedupe records, and whatever runtime table a later migration adds; key
-    /// counters start again (so a seeded run after a reset repeats byte for byte), and
-    /// [`Self::directory_version`] changes, so every node's directory cache refreshes. One
+    /// pending events, dedupe records, the callback outbox, and whatever runtime table a
+    /// later migration adds; key counters start again (so a seeded run after a reset repeats
+    /// byte for byte; except delivery ids, which only grow: a delivery claimed before the
+    /// reset may still be finished after it), and [`Self::directory_version`] changes, so every node's directory cache refreshes. One
     /// transaction: a concurrent reader sees everything or nothing gone.
     async fn reset(&self) -> StoreResult<()>;
 
     /// Save a consistent copy of all stored state under `name` (validated by the caller),
+    /// the callback outbox included (a restore brings back its pending deliveries as saved:
+    /// they are state like any other, and a replayed scenario owes its receiver them again),
     /// taken while writes go on: the copy is the state at one instant, and its counts are
     /// counted in that same view. The server secret is left out of it (a restore keeps the
     /// current one). Snapshots are durable: they survive restarts and are shared by every node

@@ -35,14 +35,20 @@
 //! - `scan`: scan cases (order, keyset paging, every filter, extreme bounds);
 //! - `snapshots`: reset and snapshot cases (restore exactness, consistency, atomicity);
 //! - `callbacks`: an app's callback target stored, listed, snapshotted and reset.
+//! - `outbox`: the callback outbox: written with its change, presence transitions, reset /
+//!   snapshots;
+//! - `claims`: claiming deliveries (per-meeting order, leases), outcomes, the history bound,
+//!   concurrent claimers.
 #![deny(dead_code)]
 
 pub mod fixtures;
 
 mod callbacks;
+mod claims;
 mod directory;
 mod ingest;
 mod meetings;
+mod outbox;
 mod scan;
 mod snapshots;
 
@@ -98,6 +104,14 @@ macro_rules! store_contract_tests {
             snapshots::a_snapshot_taken_during_ingest_is_consistent,
             snapshots::a_restore_is_seen_whole_by_a_concurrent_reader,
             callbacks::an_apps_callback_is_stored_snapshotted_and_reset,
+            outbox::meeting_changes_write_callbacks_only_when_they_happen,
+            outbox::ingest_writes_presence_transitions_for_apps_with_a_target,
+            outbox::presence_transitions_follow_each_sub_meeting,
+            claims::claim_gives_each_meeting_its_due_unleased_head,
+            claims::finish_records_retry_give_up_and_delivery,
+            claims::finished_history_is_bounded,
+            outbox::reset_and_snapshots_treat_the_outbox_as_state,
+            claims::concurrent_claimers_never_share_a_row_and_keep_order,
         );
     };
     (@tests [$fresh:expr] $($module:ident :: $case:ident),+ $(,)?) => {

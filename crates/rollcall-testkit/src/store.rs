@@ -27,6 +27,7 @@ use rollcall_core::model::{
     AppRef, Corp, Meeting, MeetingUpdate, NewMeeting, SessionRow, SessionScan, TokenRecord,
     UserMeetingRow, UserMeetingScan,
 };
+use rollcall_core::outbox::{AttemptOutcome, Delivery, NewDelivery};
 use rollcall_core::schedule::Presence;
 use rollcall_store::{SnapshotInfo, Store, StoreResult};
 use rollcall_store_postgres::{PgOptions, PgStore};
@@ -266,8 +267,12 @@ impl<R: Route> Store for Routed<R> {
     async fn token_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<TokenRecord>> {
         self.0.route()?.token_by_hash(hash).await
     }
-    async fn create_meeting(&self, meeting: &NewMeeting) -> StoreResult<Meeting> {
-        self.0.route()?.create_meeting(meeting).await
+    async fn create_meeting(
+        &self,
+        meeting: &NewMeeting,
+        callbacks: &[NewDelivery],
+    ) -> StoreResult<Meeting> {
+        self.0.route()?.create_meeting(meeting, callbacks).await
     }
     async fn meeting(&self, meetingid: &str) -> StoreResult<Option<Meeting>> {
         self.0.route()?.meeting(meetingid).await
@@ -275,14 +280,48 @@ impl<R: Route> Store for Routed<R> {
     async fn meetings_of(&self, app: &AppRef) -> StoreResult<Vec<Meeting>> {
         self.0.route()?.meetings_of(app).await
     }
-    async fn update_meeting(&self, update: &MeetingUpdate) -> StoreResult<bool> {
-        self.0.route()?.update_meeting(update).await
+    async fn update_meeting(
+        &self,
+        update: &MeetingUpdate,
+        callbacks: &[NewDelivery],
+    ) -> StoreResult<bool> {
+        self.0.route()?.update_meeting(update, callbacks).await
     }
     async fn meetingid_by_code(&self, app: &AppRef, code: &str) -> StoreResult<Option<String>> {
         self.0.route()?.meetingid_by_code(app, code).await
     }
-    async fn cancel_meeting(&self, meeting_key: i64) -> StoreResult<bool> {
-        self.0.route()?.cancel_meeting(meeting_key).await
+    async fn cancel_meeting(
+        &self,
+        meeting_key: i64,
+        callbacks: &[NewDelivery],
+    ) -> StoreResult<bool> {
+        self.0.route()?.cancel_meeting(meeting_key, callbacks).await
+    }
+    async fn claim_deliveries(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Delivery>> {
+        self.0
+            .route()?
+            .claim_deliveries(now_ms, lease_ms, limit)
+            .await
+    }
+    async fn finish_delivery(
+        &self,
+        id: i64,
+        attempts: u32,
+        outcome: &AttemptOutcome,
+        now: i64,
+    ) -> StoreResult<()> {
+        self.0
+            .route()?
+            .finish_delivery(id, attempts, outcome, now)
+            .await
+    }
+    async fn deliveries(&self, limit: u32) -> StoreResult<Vec<Delivery>> {
+        self.0.route()?.deliveries(limit).await
     }
     async fn user_meetings(&self, scan: &UserMeetingScan) -> StoreResult<Vec<UserMeetingRow>> {
         self.0.route()?.user_meetings(scan).await

@@ -78,7 +78,17 @@ fn load(state: &MeetingState, events: &[ResolvedEvent]) -> Loaded {
             m.pending.insert(s.to_owned(), p.clone());
         }
     }
+    m.open = Some(open_counts(state));
     HashMap::from([(M, m)])
+}
+
+/// Open sessions per sub-meeting of a stored state, as a backend counts them.
+fn open_counts(state: &MeetingState) -> HashMap<i64, u64> {
+    let mut open = HashMap::new();
+    for row in state.sessions.values().filter(|r| r.quit_time.is_none()) {
+        *open.entry(row.sub_key).or_insert(0) += 1;
+    }
+    open
 }
 
 /// Perform `writes` on `state`, as a backend would.
@@ -419,10 +429,14 @@ fn a_batch_decides_what_its_events_decide_one_by_one() {
     let together = run(&mut whole, &events);
     let mut single = MeetingState::new(10);
     let mut one_by_one = Vec::new();
+    let mut transitions = Vec::new();
     for e in &events {
-        one_by_one.extend(run(&mut single, std::slice::from_ref(e)).outcomes);
+        let a = run(&mut single, std::slice::from_ref(e));
+        one_by_one.extend(a.outcomes);
+        transitions.extend(a.writes.transitions);
     }
     assert_eq!(together.outcomes, one_by_one);
+    assert_eq!(together.writes.transitions, transitions);
     assert_eq!(whole, single);
     assert_eq!(whole.last_seq, 14);
     assert_eq!(
@@ -430,4 +444,143 @@ fn a_batch_decides_what_its_events_decide_one_by_one() {
         Some(400),
         "parked quit, then a second refused"
     );
+}
+
+// ---- presence transitions ----
+
+fn on_sub(mut e: ResolvedEvent, sub_key: i64) -> ResolvedEvent {
+    e.sub_key = sub_key;
+    e
+}
+
+fn start(sub_key: i64, at: i64) -> Transition {
+    Transition {
+        meeting_key: M,
+        sub_key,
+        change: PresenceChange::Start,
+        at,
+    }
+}
+
+fn end(sub_key: i64, at: i64) -> Transition {
+    Transition {
+        change: PresenceChange::End,
+        ..start(sub_key, at)
+    }
+}
+
+#[test]
+fn the_first_open_session_starts_and_the_last_to_close_ends() {
+    let mut s = MeetingState::new(0);
+    let a = run(&mut s, &[join("j-a", "a", 100)]);
+    assert_eq!(a.writes.transitions, [start(0, 100)]);
+    let a = run(&mut s, &[join("j-b", "b", 110), quit("q-a", "a", 120)]);
+    assert_eq!(a.writes.transitions, [], "b is still in");
+    let a = run(&mut s, &[quit("q-b", "b", 130)]);
+    assert_eq!(
+        a.writes.transitions,
+        [end(0, 130)],
+        "at the quit's own time"
+    );
+    let a = run(&mut s, &[join("j-c", "c", 200)]);
+    assert_eq!(a.writes.transitions, [start(0, 200)], "a new start");
+}
+
+#[test]
+fn a_join_and_its_quit_in_one_batch_are_a_start_and_an_end() {
+    let mut s = MeetingState::new(0);
+    let a = run(&mut s, &[join("j-a", "a", 100), quit("q-a", "a", 150)]);
+    assert_eq!(a.writes.transitions, [start(0, 100), end(0, 150)]);
+}
+
+#[test]
+fn a_join_closed_at_once_by_its_parked_quit_starts_and_ends() {
+    let mut s = MeetingState::new(0);
+    let a = run(&mut s, &[quit("q-a", "a", 90)]);
+    assert_eq!(a.writes.transitions, [], "parked: nothing opened yet");
+    let a = run(&mut s, &[join("j-a", "a", 100)]);
+    assert_eq!(
+        a.writes.transitions,
+        [start(0, 100), end(0, 100)],
+        "the early quit is clamped to the join"
+    );
+    // With someone else in, the same changes nothing.
+    run(&mut s, &[join("j-b", "b", 200)]);
+    run(&mut s, &[quit("q-c", "c", 250)]);
+    let a = run(&mut s, &[join("j-c", "c", 240)]);
+    assert_eq!(a.writes.transitions, []);
+}
+
+#[test]
+fn refused_and_duplicate_events_make_no_transition() {
+    let mut s = MeetingState::new(0);
+    run(&mut s, &[join("j-a", "a", 100), quit("q-a", "a", 150)]);
+    let a = run(
+        &mut s,
+        &[
+            join("j-a", "a", 100),
+            quit("q-a2", "a", 160),
+            join("j-a3", "a", 170),
+        ],
+    );
+    assert_eq!(a.outcomes[0], Outcome::Duplicate);
+    assert!(matches!(a.outcomes[1], Outcome::Rejected(_)));
+    assert!(matches!(a.outcomes[2], Outcome::Rejected(_)));
+    assert_eq!(a.writes.transitions, []);
+}
+
+#[test]
+fn sub_meetings_start_and_end_apart() {
+    let mut s = MeetingState::new(0);
+    let a = run(
+        &mut s,
+        &[
+            on_sub(join("j-a", "a", 100), 1),
+            on_sub(join("j-b", "b", 105), 2),
+            // The quit's own sub_key does not matter: the session's does.
+            on_sub(quit("q-a", "a", 110), 2),
+        ],
+    );
+    assert_eq!(
+        a.writes.transitions,
+        [start(1, 100), start(2, 105), end(1, 110)]
+    );
+}
+
+#[test]
+fn a_session_open_in_the_store_keeps_the_meeting_in_progress() {
+    let mut s = MeetingState::new(0);
+    run(&mut s, &[join("j-a", "a", 100)]);
+    let a = run(&mut s, &[join("j-b", "b", 110), quit("q-b", "b", 120)]);
+    assert_eq!(a.writes.transitions, [], "a is still in");
+}
+
+#[test]
+fn meetings_loaded_without_open_counts_report_no_transition() {
+    let events = [join("j-a", "a", 100), quit("q-a", "a", 150)];
+    let loaded = HashMap::from([(M, MeetingState::new(0))]);
+    let a = apply_batch(&events, loaded);
+    assert_eq!(a.outcomes, [Outcome::Accepted, Outcome::Accepted]);
+    assert_eq!(a.writes.transitions, []);
+}
+
+#[test]
+fn a_count_that_disagrees_with_the_rows_never_underflows() {
+    let mut stored = MeetingState::new(1);
+    let mut row = session::start(1, 0, "a", 100, &join_of(&join("j-a", "a", 100)));
+    row.quit_time = None;
+    stored.sessions.insert("a".into(), row);
+    let events = [quit("q-a", "a", 150)];
+    let mut loaded = load(&stored, &events);
+    loaded.get_mut(&M).unwrap().open = Some(HashMap::new());
+    let a = apply_batch(&events, loaded);
+    assert_eq!(a.outcomes, [Outcome::Accepted]);
+    assert_eq!(a.writes.transitions, []);
+}
+
+fn join_of(e: &ResolvedEvent) -> Join {
+    match &e.event.kind {
+        EventKind::Join(j) => j.clone(),
+        _ => unreachable!("a join"),
+    }
 }

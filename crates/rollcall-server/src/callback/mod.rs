@@ -20,7 +20,8 @@
 //! through B. The outcome is logged and shown by `GET /admin/v1/callbacks`; a failure never
 //! stops the server or refuses the corp, as WeCom's console would only show it.
 //!
-//! `send` is one delivery attempt (`POST` with the envelope), for the delivery worker.
+//! `send` is one delivery attempt (`POST` with the envelope); `deliver` the loop that sends
+//! the store's outbox, woken by [`Callbacks::wake`] after a write that adds events.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,10 +31,11 @@ use rollcall_core::callback::AppCallback;
 use rollcall_core::model::{AppRef, Corp};
 use rollcall_store::StoreResult;
 use serde::Serialize;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 use crate::state::AppState;
 
+pub mod deliver;
 pub mod send;
 pub mod verify;
 
@@ -76,6 +78,8 @@ pub struct Callbacks {
     generation: AtomicU64,
     permits: Arc<Semaphore>,
     http: reqwest::Client,
+    /// Wakes this node's delivery loop: events were written (or one finished).
+    wake: Notify,
 }
 
 impl Default for Callbacks {
@@ -91,6 +95,7 @@ impl Callbacks {
             generation: AtomicU64::new(0),
             permits: Arc::new(Semaphore::new(MAX_CONCURRENT_CHECKS)),
             http: verify::client(),
+            wake: Notify::new(),
         }
     }
 
@@ -210,10 +215,6 @@ impl Callbacks {
     /// The stored target of one app (through the node's directory cache, so at most
     /// [`crate::state::CACHE_TTL`] behind a change made through another node), for the
     /// delivery that will send to it.
-    #[expect(
-        dead_code,
-        reason = "read by the delivery worker (issue 10, second half)"
-    )]
     pub async fn target(state: &AppState, app: &AppRef) -> StoreResult<Option<AppCallback>> {
         Ok(state.corp(&app.corpid).await?.and_then(|view| {
             view.directory
@@ -222,6 +223,18 @@ impl Callbacks {
                 .find(|a| a.agentid == app.agentid)
                 .and_then(|a| a.callback.clone())
         }))
+    }
+
+    /// Tell this node's delivery loop that events may be due (after a write that added
+    /// some): it claims at once instead of at its next poll. Cheap, never blocks; a wake
+    /// while the loop is busy is kept for its next wait.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Resolves at the next [`Callbacks::wake`] (or at once for one that came meanwhile).
+    pub async fn woken(&self) {
+        self.wake.notified().await;
     }
 
     /// Forget every check (a reset empties the directory; the start-up corps bring their

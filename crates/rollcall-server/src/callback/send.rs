@@ -1,39 +1,31 @@
 //! Sending one callback as WeCom does (接收消息与事件,
 //! <https://developer.work.weixin.qq.com/document/path/90930>): `POST <url>?msg_signature=
 //! &timestamp=&nonce=` with the `<xml><ToUserName/><AgentID/><Encrypt/></xml>` envelope, the
-//! event encrypted and signed with the app's token and key; any 2xx within 5 s is delivered,
-//! anything else is a failure the caller may retry (WeCom retries too).
+//! event encrypted and signed with the app's token and key. What the answer means (only 200
+//! is received; the body is not read, as WeCom ignores it) is
+//! [`rollcall_core::delivery::outcome`]'s to decide.
 //!
-//! One attempt, no state: the delivery worker (the outbox, retries, backoff) builds on it.
+//! One attempt, no state: the delivery loop ([`super::deliver`]) builds on it.
+
+use std::time::Duration;
 
 use rollcall_callback::{MeetingEvent, MsgCrypt, Sealed};
 use rollcall_core::callback::AppCallback;
+use rollcall_core::delivery::Answer;
 use rollcall_core::model::AppRef;
 
 use super::verify::describe;
 
-/// Why one attempt failed: the HTTP status when there was one, and a reason.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SendError {
-    pub status: Option<u16>,
-    pub reason: String,
-}
-
-/// POST `event` to `target` for `app`, once; `Ok(status)` on a 2xx.
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "called by the delivery worker (issue 10, second half)"
-    )
-)]
+/// POST `event` to `target` for `app`, once, within `timeout` (WeCom's 5 s, less any
+/// injected latency); the status it answered, or why there was no answer.
 pub async fn send(
     http: &reqwest::Client,
     target: &AppCallback,
     app: &AppRef,
     event: &MeetingEvent,
     now: i64,
-) -> Result<u16, SendError> {
+    timeout: Duration,
+) -> Answer {
     let crypt = MsgCrypt::new(&target.token, target.aes_key.clone(), &app.corpid);
     let nonce = rand::random::<u32>().to_string();
     let sealed = Sealed::new(&crypt, app.agentid, &event.to_xml(), now, &nonce);
@@ -45,24 +37,16 @@ pub async fn send(
         pairs.append_pair("timestamp", &q.timestamp);
         pairs.append_pair("nonce", &q.nonce);
     }
-    let resp = http
+    match http
         .post(url)
+        .timeout(timeout)
         .header(reqwest::header::CONTENT_TYPE, "text/xml; charset=utf-8")
         .body(sealed.envelope.to_xml())
         .send()
         .await
-        .map_err(|e| SendError {
-            status: None,
-            reason: describe(&e),
-        })?;
-    let status = resp.status().as_u16();
-    if resp.status().is_success() {
-        Ok(status)
-    } else {
-        Err(SendError {
-            status: Some(status),
-            reason: format!("HTTP status {status}"),
-        })
+    {
+        Ok(resp) => Answer::Status(resp.status().as_u16()),
+        Err(e) => Answer::NoAnswer(describe(&e)),
     }
 }
 
@@ -138,16 +122,21 @@ mod tests {
         };
         let http = super::super::verify::client();
         let (base, seen) = receiver("tok").await;
-        let status = send(&http, &target(&format!("{base}/cb?k=v")), &app, &event(), 5)
-            .await
-            .unwrap();
-        assert_eq!(status, 200);
+        let t = Duration::from_secs(5);
+        let status = send(
+            &http,
+            &target(&format!("{base}/cb?k=v")),
+            &app,
+            &event(),
+            5,
+            t,
+        )
+        .await;
+        assert_eq!(status, Answer::Status(200));
         assert_eq!(*seen.lock().unwrap(), vec![Event::Meeting(event())]);
 
         let (other, _) = receiver("another-token").await;
-        let err = send(&http, &target(&format!("{other}/cb")), &app, &event(), 5)
-            .await
-            .unwrap_err();
-        assert_eq!(err.status, Some(403));
+        let refused = send(&http, &target(&format!("{other}/cb")), &app, &event(), 5, t).await;
+        assert_eq!(refused, Answer::Status(403));
     }
 }

@@ -57,7 +57,7 @@ pub enum Action {
 /// The call a rule is matched against.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Target<'a> {
-    /// `gettoken`, `meeting/create`, `ingest/v1/events`, …
+    /// `gettoken`, `meeting/create`, `ingest/v1/events`, …, or `callback` (a delivery).
     pub call: &'a str,
     pub corpid: Option<&'a str>,
     pub agentid: Option<u32>,
@@ -66,12 +66,20 @@ pub struct Target<'a> {
 impl FaultSpec {
     /// Refuse what cannot be applied, naming the problem.
     pub fn validate(&self) -> Result<(), String> {
-        if self.path != "*" && !super::CALLS.contains(&self.path.as_str()) {
+        let callback = self.path == super::CALLBACK_CALL;
+        if self.path != "*" && !callback && !super::CALLS.contains(&self.path.as_str()) {
             return Err(format!(
-                "unknown path '{}': give a /cgi-bin/ call without the prefix ({}), or *",
+                "unknown path '{}': give a /cgi-bin/ call without the prefix ({}), {}, or *",
                 self.path,
-                super::CALLS.join(", ")
+                super::CALLS.join(", "),
+                super::CALLBACK_CALL
             ));
+        }
+        if callback && self.errcode.is_some() {
+            return Err(
+                "a callback fault stands in for the receiver, which has no errcode: give http_status, drop: true or latency_ms"
+                    .into(),
+            );
         }
         let actions = [
             self.errcode.is_some(),
@@ -118,8 +126,12 @@ impl FaultSpec {
     /// Does this rule cover the call? A rule naming a corp or an app matches only calls whose
     /// corp / app is known and the same (ingest calls have none).
     pub fn matches(&self, t: &Target<'_>) -> bool {
-        (self.path == "*" || self.path == t.call)
-            && self.corpid.as_deref().is_none_or(|c| t.corpid == Some(c))
+        let path = if self.path == "*" {
+            t.call != super::CALLBACK_CALL
+        } else {
+            self.path == t.call
+        };
+        path && self.corpid.as_deref().is_none_or(|c| t.corpid == Some(c))
             && self.agentid.is_none_or(|a| t.agentid == Some(a))
     }
 }
@@ -253,6 +265,10 @@ mod tests {
         assert!(serde_json::from_value::<FaultSpec>(json!({"path": "*", "colour": 1})).is_err());
         spec(json!({"path": "ingest/v1/events", "latency_ms": 5}));
         spec(json!({"path": "gettoken", "drop": true}));
+        assert!(bad(json!({"path": "callback", "errcode": -1})).contains("no errcode"));
+        spec(json!({"path": "callback", "http_status": 500, "agentid": 7}));
+        spec(json!({"path": "callback", "drop": true}));
+        spec(json!({"path": "callback", "latency_ms": 6000}));
     }
 
     #[test]
@@ -271,6 +287,12 @@ mod tests {
         assert!(!s.matches(&t("meeting/create", None, None)));
         let any = spec(json!({"path": "*", "http_status": 502}));
         assert!(any.matches(&t("ingest/v1/events", None, None)));
+        // Callbacks are named, never covered by `*`.
+        assert!(!any.matches(&t("callback", Some("c1"), Some(7))));
+        let cb = spec(json!({"path": "callback", "corpid": "c1", "http_status": 500}));
+        assert!(cb.matches(&t("callback", Some("c1"), Some(7))));
+        assert!(!cb.matches(&t("callback", Some("c2"), Some(7))));
+        assert!(!cb.matches(&t("meeting/create", Some("c1"), Some(7))));
     }
 
     #[test]

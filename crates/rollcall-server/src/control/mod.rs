@@ -79,6 +79,11 @@ pub const CALLS: [&str; 8] = [
     "ingest/v1/events",
 ];
 
+/// The `path` of a fault rule that targets callback delivery (SPEC §11) instead of a call
+/// the server answers: the rule stands in for the receiving app's answer. `*` does not
+/// cover it (a rule failing every call must not silently fail callbacks too).
+pub const CALLBACK_CALL: &str = "callback";
+
 /// This node's controls.
 #[derive(Debug)]
 pub struct Controls {
@@ -143,7 +148,7 @@ struct Inject(Action);
 pub struct RequestId(pub String);
 
 /// A uniform draw in [0, 1) from the server's seeded generator.
-fn draw(state: &AppState) -> f64 {
+pub(crate) fn draw(state: &AppState) -> f64 {
     (u64::from_le_bytes(state.ids().bytes::<8>()) >> 11) as f64 / (1u64 << 53) as f64
 }
 

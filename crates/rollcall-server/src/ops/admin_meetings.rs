@@ -135,6 +135,9 @@ pub async fn create(state: &AppState, req: &AdminMeeting) -> Result<Meeting, Adm
         }
         _ => {}
     }
+    // The owner app's `create_meeting` callback, from the admin_userid or `sys` (SPEC §11):
+    // a meeting made for the app through the admin API is still the app's meeting.
+    let has_target = corp.app(req.agentid).is_some_and(|a| a.callback.is_some());
     let mut last = None;
     for _ in 0..3 {
         let new = NewMeeting {
@@ -152,9 +155,20 @@ pub async fn create(state: &AppState, req: &AdminMeeting) -> Result<Meeting, Adm
             sub_meetings: subs.clone(),
             details: Default::default(),
         };
-        match state.store().create_meeting(&new).await {
+        let events = rollcall_core::delivery::meeting_event(
+            &new.owner,
+            has_target,
+            &new.meetingid,
+            &rollcall_callback::ChangeType::CreateMeeting,
+            req.admin_userid.as_deref(),
+            state.now(),
+        );
+        match state.store().create_meeting(&new, &events).await {
             Ok(m) => {
                 state.invalidate_meeting(&m.meetingid);
+                if !events.is_empty() {
+                    state.callbacks().wake();
+                }
                 return Ok(m);
             }
             Err(StoreError::Conflict(e)) => last = Some(StoreError::Conflict(e)),

@@ -122,6 +122,8 @@ pub async fn ingest(
     }
     if !batch.is_empty() {
         let outcomes = state.store().ingest(&batch).await?;
+        // The batch may have started or ended meetings: their callbacks are due (SPEC §11).
+        state.callbacks().wake();
         for (index, outcome) in index_of.into_iter().zip(outcomes) {
             match outcome {
                 Outcome::Accepted => report.accepted += 1,

@@ -10,7 +10,7 @@ use super::fixtures::*;
 use crate::Store;
 
 /// A valid target for app `agentid`, distinct per `n`.
-fn target(agentid: u32, n: u32) -> AppCallback {
+pub(super) fn target(agentid: u32, n: u32) -> AppCallback {
     let url = format!("https://receiver-{n}.example/cb?app={agentid}");
     let token = format!("token{n}");
     // 43 characters of the base64 alphabet, distinct per `n`.

@@ -118,12 +118,15 @@ pub fn new_meeting(meetingid: &str, owner: &AppRef, kind: MeetingType, subs: usi
 /// A fresh one-off meeting.
 pub async fn meeting(store: &dyn Store, meetingid: &str) -> Meeting {
     store
-        .create_meeting(&new_meeting(
-            meetingid,
-            &app_ref("wwcorp", 1000002),
-            MeetingType::OneOff,
-            0,
-        ))
+        .create_meeting(
+            &new_meeting(
+                meetingid,
+                &app_ref("wwcorp", 1000002),
+                MeetingType::OneOff,
+                0,
+            ),
+            &[],
+        )
         .await
         .expect("create_meeting")
 }

@@ -20,7 +20,7 @@ pub(super) async fn create_meeting_assigns_keys(store: Arc<dyn Store>) {
     let web = new_meeting("m-web", &owner, MeetingType::Webinar, 0);
     let mut made = Vec::new();
     for nm in [&one, &rec, &web] {
-        let m = store.create_meeting(nm).await.expect("create_meeting");
+        let m = store.create_meeting(nm, &[]).await.expect("create_meeting");
         assert_eq!(m.meetingid, nm.meetingid);
         assert_eq!(m.meeting_code, nm.meeting_code);
         assert_eq!(m.owner, nm.owner);
@@ -54,12 +54,12 @@ pub(super) async fn create_meeting_assigns_keys(store: Arc<dyn Store>) {
 pub(super) async fn create_meeting_refuses_a_taken_meetingid(store: Arc<dyn Store>) {
     let owner = app_ref("wwcorp", 1000002);
     let first = store
-        .create_meeting(&new_meeting("m-1", &owner, MeetingType::Recurring, 2))
+        .create_meeting(&new_meeting("m-1", &owner, MeetingType::Recurring, 2), &[])
         .await
         .expect("create");
     let mut again = new_meeting("m-1", &app_ref("wwcorp", 1000003), MeetingType::OneOff, 0);
     again.title = "impostor".into();
-    match store.create_meeting(&again).await {
+    match store.create_meeting(&again, &[]).await {
         Err(StoreError::Conflict(_)) => {}
         other => panic!("expected Conflict, got {other:?}"),
     }
@@ -84,12 +84,12 @@ pub(super) async fn meetings_of_lists_an_apps_meetings_newest_first(store: Arc<d
         };
         mine.push(
             store
-                .create_meeting(&new_meeting(id, &a, kind, 2 * (i % 2)))
+                .create_meeting(&new_meeting(id, &a, kind, 2 * (i % 2)), &[])
                 .await
                 .expect("create"),
         );
         store
-            .create_meeting(&new_meeting(&format!("other-{id}"), &b, kind, 0))
+            .create_meeting(&new_meeting(&format!("other-{id}"), &b, kind, 0), &[])
             .await
             .expect("create");
     }
@@ -123,7 +123,7 @@ pub(super) async fn create_meeting_keeps_details(store: Arc<dyn Store>) {
     let owner = app_ref("wwcorp", 1000002);
     let mut nm = new_meeting("m-1", &owner, MeetingType::Recurring, 2);
     nm.details = details(&["lisi", "wangwu"]);
-    let m = store.create_meeting(&nm).await.expect("create");
+    let m = store.create_meeting(&nm, &[]).await.expect("create");
     assert_eq!(m.details, nm.details);
     assert!(!m.cancelled);
     assert_eq!(
@@ -162,7 +162,7 @@ pub(super) async fn meetingid_by_code_finds_the_apps_newest(store: Arc<dyn Store
         code("m-3", &a, "111"),
         code("m-4", &a, "333"),
     ] {
-        store.create_meeting(&nm).await.expect("create");
+        store.create_meeting(&nm, &[]).await.expect("create");
     }
     let by = |app: AppRef, c: &'static str| {
         let store = Arc::clone(&store);
@@ -183,7 +183,7 @@ pub(super) async fn meetingid_by_code_finds_the_apps_newest(store: Arc<dyn Store
 pub(super) async fn update_meeting_replaces_the_changeable_parts(store: Arc<dyn Store>) {
     let owner = app_ref("wwcorp", 1000002);
     let m = store
-        .create_meeting(&new_meeting("m-1", &owner, MeetingType::Recurring, 3))
+        .create_meeting(&new_meeting("m-1", &owner, MeetingType::Recurring, 3), &[])
         .await
         .expect("create");
     let (k, s1) = (m.key, m.sub_meetings[0].clone());
@@ -213,7 +213,7 @@ pub(super) async fn update_meeting_replaces_the_changeable_parts(store: Arc<dyn 
         details: details(&["wangwu"]),
         sub_meetings: subs.clone(),
     };
-    assert!(store.update_meeting(&up).await.expect("update"));
+    assert!(store.update_meeting(&up, &[]).await.expect("update"));
     let got = store.meeting("m-1").await.expect("meeting").expect("found");
     assert_eq!(got.key, k);
     assert_eq!(
@@ -244,7 +244,7 @@ pub(super) async fn update_meeting_replaces_the_changeable_parts(store: Arc<dyn 
         sub_meetings: vec![],
         ..up.clone()
     };
-    assert!(store.update_meeting(&one).await.expect("update"));
+    assert!(store.update_meeting(&one, &[]).await.expect("update"));
     let got = store.meeting("m-1").await.expect("meeting").expect("found");
     assert_eq!(got.meeting_type, MeetingType::OneOff);
     assert!(got.sub_meetings.is_empty());
@@ -253,7 +253,7 @@ pub(super) async fn update_meeting_replaces_the_changeable_parts(store: Arc<dyn 
         key: k + 1_000_000,
         ..up
     };
-    assert!(!store.update_meeting(&ghost).await.expect("update"));
+    assert!(!store.update_meeting(&ghost, &[]).await.expect("update"));
     assert_eq!(store.meeting("m-1").await.expect("meeting"), Some(got));
 }
 
@@ -261,13 +261,13 @@ pub(super) async fn cancel_meeting_is_final_and_keeps_sessions(store: Arc<dyn St
     let m = meeting(&*store, "m-1").await;
     let other = meeting(&*store, "m-2").await;
     ingest_ok(&*store, &[join(m.key, "e-1", "s-1", T0)]).await;
-    assert!(store.cancel_meeting(m.key).await.expect("cancel"));
+    assert!(store.cancel_meeting(m.key, &[]).await.expect("cancel"));
     assert!(
-        !store.cancel_meeting(m.key).await.expect("again"),
+        !store.cancel_meeting(m.key, &[]).await.expect("again"),
         "already cancelled"
     );
     assert!(!store
-        .cancel_meeting(m.key + 1_000_000)
+        .cancel_meeting(m.key + 1_000_000, &[])
         .await
         .expect("unknown"));
     let got = store.meeting("m-1").await.expect("meeting").expect("found");
@@ -290,7 +290,7 @@ pub(super) async fn cancel_meeting_is_final_and_keeps_sessions(store: Arc<dyn St
         details: MeetingDetails::default(),
         sub_meetings: vec![],
     };
-    assert!(!store.update_meeting(&up).await.expect("update"));
+    assert!(!store.update_meeting(&up, &[]).await.expect("update"));
     assert_eq!(
         store.meeting("m-1").await.expect("meeting"),
         Some(got.clone())
@@ -358,7 +358,7 @@ async fn listed(
             (s.to_string(), s, s + 3600)
         })
         .collect();
-    store.create_meeting(&nm).await.expect("create")
+    store.create_meeting(&nm, &[]).await.expect("create")
 }
 
 pub(super) async fn user_meetings_lists_admin_and_invitees_by_span(store: Arc<dyn Store>) {
@@ -523,7 +523,7 @@ pub(super) async fn user_meetings_pages_by_keyset_and_follows_updates(store: Arc
         details: details(&["wangwu"]),
         sub_meetings: vec![],
     };
-    assert!(store.update_meeting(&up).await.expect("update"));
+    assert!(store.update_meeting(&up, &[]).await.expect("update"));
     let lisi = user_page(&*store, &user_scan(&a, "lisi", i64::MIN, i64::MAX)).await;
     assert!(!lisi.contains(&m.meetingid), "lisi is no longer invited");
     let wangwu = user_page(&*store, &user_scan(&a, "wangwu", i64::MIN, i64::MAX)).await;
@@ -535,7 +535,7 @@ pub(super) async fn user_meetings_pages_by_keyset_and_follows_updates(store: Arc
     assert_eq!(admin.len(), 1, "the administrator follows the new time");
     assert_eq!((admin[0].span_start, admin[0].key), (T0 + 86_400, m.key));
     // Cancelled meetings stay listed (get_info says they are cancelled).
-    assert!(store.cancel_meeting(m.key).await.expect("cancel"));
+    assert!(store.cancel_meeting(m.key, &[]).await.expect("cancel"));
     assert_eq!(
         user_page(&*store, &user_scan(&a, "wangwu", i64::MIN, i64::MAX)).await,
         std::slice::from_ref(&m.meetingid)
@@ -571,7 +571,10 @@ pub(super) async fn presence_reports_each_sub_meeting(store: Arc<dyn Store>) {
 
     let owner = app_ref("wwcorp", 1000002);
     let r = store
-        .create_meeting(&new_meeting("m-rec", &owner, MeetingType::Recurring, 3))
+        .create_meeting(
+            &new_meeting("m-rec", &owner, MeetingType::Recurring, 3),
+            &[],
+        )
         .await
         .expect("create");
     let (s1, s3) = (r.sub_meetings[0].key, r.sub_meetings[2].key);

@@ -182,7 +182,10 @@ pub(super) async fn scan_filters_by_join_max(store: Arc<dyn Store>) {
 pub(super) async fn scan_keeps_sub_meetings_apart(store: Arc<dyn Store>) {
     let owner = app_ref("wwcorp", 1000002);
     let m = store
-        .create_meeting(&new_meeting("m-rec", &owner, MeetingType::Recurring, 2))
+        .create_meeting(
+            &new_meeting("m-rec", &owner, MeetingType::Recurring, 2),
+            &[],
+        )
         .await
         .expect("create");
     let (k, s1, s2) = (m.key, m.sub_meetings[0].key, m.sub_meetings[1].key);

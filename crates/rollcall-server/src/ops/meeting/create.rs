@@ -1,6 +1,10 @@
 //! `meeting/create`: a meeting owned by the calling app, its sub-meetings generated from
-//! `reminders`.
+//! `reminders`; with a `create_meeting` callback (from the admin_userid) written with it when
+//! the app has a callback target (SPEC §11; WeCom documents no creation event, rollcall's
+//! choice).
 
+use rollcall_callback::ChangeType;
+use rollcall_core::delivery;
 use rollcall_core::meeting_request::{occurrences_of, CreateRequest};
 use rollcall_core::model::{MeetingDetails, MeetingType, NewMeeting};
 use rollcall_core::plan;
@@ -50,6 +54,7 @@ pub async fn create(
         settings: req.settings.as_ref().map(|s| s.value.clone()),
         reminders: req.reminders.clone(),
     };
+    let has_target = caller.app_record().callback.is_some();
     // A generated meetingid that is taken (vanishingly rare) is drawn again.
     let mut last = None;
     for _ in 0..3 {
@@ -65,9 +70,20 @@ pub async fn create(
             sub_meetings: sub_meetings.clone(),
             details: details.clone(),
         };
-        match state.store().create_meeting(&new).await {
+        let events = delivery::meeting_event(
+            &caller.app,
+            has_target,
+            &new.meetingid,
+            &ChangeType::CreateMeeting,
+            Some(&req.admin_userid),
+            state.now(),
+        );
+        match state.store().create_meeting(&new, &events).await {
             Ok(m) => {
                 state.invalidate_meeting(&m.meetingid);
+                if !events.is_empty() {
+                    state.callbacks().wake();
+                }
                 return Ok(CreateMeetingResponse {
                     errcode: errcode::OK,
                     errmsg: "ok".into(),

@@ -1,5 +1,10 @@
-//! `meeting/update`: change a pending meeting, only the fields given.
+//! `meeting/update`: change a pending meeting, only the fields given; with a
+//! `modify_meeting` callback (修改会议事件, path/99081) written with the change when the app
+//! has a callback target. `FromUserName` is the request's admin_userid, else the meeting's,
+//! else `sys` (the API call has no other acting member).
 
+use rollcall_callback::ChangeType;
+use rollcall_core::delivery;
 use rollcall_core::meeting_request::{occurrences_of, UpdateRequest};
 use rollcall_core::model::{MeetingDetails, MeetingType, MeetingUpdate};
 use rollcall_core::plan;
@@ -81,9 +86,21 @@ pub async fn update(
         },
         sub_meetings,
     };
-    let written = state.store().update_meeting(&update).await?;
+    let actor = req.admin_userid.as_deref().or(m.admin_userid.as_deref());
+    let events = delivery::meeting_event(
+        &m.owner,
+        caller.app_record().callback.is_some(),
+        &m.meetingid,
+        &ChangeType::ModifyMeeting,
+        actor,
+        now,
+    );
+    let written = state.store().update_meeting(&update, &events).await?;
     state.invalidate_meeting(&m.meetingid);
     if written {
+        if !events.is_empty() {
+            state.callbacks().wake();
+        }
         Ok(())
     } else {
         // Cancelled by a concurrent call since it was read.

@@ -440,10 +440,19 @@ async fn admin(d: &mut Driver<'_>) {
         d.admin("POST", corps, corps, Some(with_callback)).await.0,
         200
     );
+    // Its meeting's create_meeting event is in the outbox (pending or failing: nobody
+    // answers), listed beside the targets.
+    let cb_meeting = json!({"corpid": "wwopenapicb", "agentid": 8, "meeting_type": 0,
+                            "title": "Callback", "meeting_start": NOW, "meeting_duration": 900});
+    assert_eq!(d.admin("POST", path, path, Some(cb_meeting)).await.0, 201);
     let callbacks = "/admin/v1/callbacks";
     let (status, listed) = d.admin("GET", callbacks, callbacks, None).await;
     assert_eq!(status, 200);
     assert_eq!(listed["apps"][0]["corpid"], "wwopenapicb", "{listed}");
+    assert_eq!(listed["deliveries"][0]["corpid"], "wwopenapicb", "{listed}");
+    assert_eq!(listed["deliveries"][0]["change_type"], "create_meeting");
+    let bad_limit = "/admin/v1/callbacks?limit=0";
+    assert_eq!(d.admin("GET", callbacks, bad_limit, None).await.0, 400);
     assert_eq!(
         d.send("GET", callbacks, callbacks, Key::None, None).await.0,
         401

@@ -1,0 +1,265 @@
+//! `kill -9` during a callback delivery loses no event (SPEC §11, issue 10 point 4): the
+//! `rollcall` binary is SIGKILLed while its receiver holds the attempt unanswered; started
+//! again on the same data, it delivers the event (at least once: the receiver sees it
+//! twice, the same event).
+//!
+//! Its own small harness rather than `cli.rs`'s (that file is at its size limit): start the
+//! binary, wait for its `listening on` line, `Child::kill` (SIGKILL on Unix).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Query, RawQuery, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use rollcall_client::callback::{CallbackQuery, CallbackReceiver, Event, MeetingEvent};
+use serde_json::{json, Value};
+
+const CORP: &str = "wwkill";
+const SECRET: &str = "kill-secret";
+const TOKEN: &str = "killToken";
+const KEY: &str = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
+const ADMIN_KEY: &str = "kill-admin-key";
+/// Generous for a shared CI machine; never a fixed sleep.
+const WAIT: Duration = Duration::from_secs(60);
+
+struct Running {
+    child: Child,
+    stderr: Receiver<String>,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Running {
+    fn start(config: &str, data: &str) -> Self {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rollcall"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("ROLLCALL_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.args(["serve", "--config", config])
+            .env("ROLLCALL_LISTEN", "127.0.0.1:0")
+            .env("ROLLCALL_DATA", data)
+            .env("ROLLCALL_ADMIN_KEY", ADMIN_KEY)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("the rollcall binary starts");
+        let err = child.stderr.take().expect("stderr");
+        let (tx, stderr) = channel();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line.clone());
+                let _ = tx.send(line);
+            }
+        });
+        Self {
+            child,
+            stderr,
+            lines,
+        }
+    }
+
+    fn base(&self) -> String {
+        loop {
+            match self.stderr.recv_timeout(WAIT) {
+                Ok(line) => {
+                    if let Some(rest) = line.split("listening on http://").nth(1) {
+                        let addr = rest.split_whitespace().next().unwrap_or("");
+                        return format!("http://{addr}");
+                    }
+                }
+                Err(e) => panic!(
+                    "never listened ({e:?}):\n{}",
+                    self.lines.lock().unwrap().join("\n")
+                ),
+            }
+        }
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    fn kill_9(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaped");
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+type Got = Arc<Mutex<Vec<MeetingEvent>>>;
+
+/// A receiver that never answers its first event (the attempt stays in flight) and
+/// answers 200 to the others.
+async fn receiver() -> (String, Got) {
+    type S = (Arc<CallbackReceiver>, Got);
+    async fn verify(
+        State((rx, _)): State<S>,
+        Query(q): Query<CallbackQuery>,
+    ) -> Result<String, StatusCode> {
+        rx.verify_url(&q).map_err(|_| StatusCode::FORBIDDEN)
+    }
+    async fn event(
+        State((rx, got)): State<S>,
+        RawQuery(raw): RawQuery,
+        body: String,
+    ) -> StatusCode {
+        let q = CallbackQuery::from_query_str(&raw.unwrap_or_default()).expect("query");
+        let Ok(Event::Meeting(e)) = rx.receive(&q, &body).map(|r| r.event) else {
+            return StatusCode::FORBIDDEN;
+        };
+        let first = {
+            let mut got = got.lock().unwrap();
+            got.push(e);
+            got.len() == 1
+        };
+        if first {
+            std::future::pending::<()>().await;
+        }
+        StatusCode::OK
+    }
+    let rx = Arc::new(CallbackReceiver::new(TOKEN, KEY, CORP).unwrap());
+    let got: Got = Arc::default();
+    let app = Router::new()
+        .route("/cb", get(verify).post(event))
+        .with_state((rx, got.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/cb", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, got)
+}
+
+async fn wait_for(got: &Got, n: usize) -> Vec<MeetingEvent> {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let now = got.lock().unwrap().clone();
+        if now.len() >= n {
+            return now;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{n} callbacks did not arrive: {now:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test]
+async fn kill_9_during_a_delivery_loses_no_event() {
+    let (url, got) = receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rollcall.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[[corps]]
+corpid = "{CORP}"
+name = "Kill Corp"
+
+  [[corps.departments]]
+  id = 1
+  name = "HQ"
+
+  [[corps.users]]
+  userid = "zhangsan"
+  departments = [1]
+
+  [[corps.apps]]
+  agentid = 1000002
+  secret = "{SECRET}"
+  meeting_api = true
+  visible_departments = [1]
+  callback_url = "{url}"
+  callback_token = "{TOKEN}"
+  callback_aes_key = "{KEY}"
+"#
+        ),
+    )
+    .unwrap();
+    let (config, data) = (
+        config.to_str().unwrap().to_owned(),
+        dir.path().join("data").to_str().unwrap().to_owned(),
+    );
+    let http = reqwest::Client::new();
+
+    let mut first = Running::start(&config, &data);
+    let base = first.base();
+    let token: Value = http
+        .get(format!("{base}/cgi-bin/gettoken"))
+        .query(&[("corpid", CORP), ("corpsecret", SECRET)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().expect("a token").to_owned();
+    let start = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    let created: Value = http
+        .post(format!("{base}/cgi-bin/meeting/create"))
+        .query(&[("access_token", &token)])
+        .json(
+            &json!({"admin_userid": "zhangsan", "title": "Survives", "meeting_start": start,
+                      "meeting_duration": 1800}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(created["errcode"], 0, "{created}");
+    let meetingid = created["meetingid"].as_str().unwrap().to_owned();
+
+    // The attempt is in flight (the receiver holds it): kill the process under it.
+    let before = wait_for(&got, 1).await;
+    first.kill_9();
+
+    let second = Running::start(&config, &data);
+    let base = second.base();
+    // After the dead node's lease, the restarted one delivers the same event.
+    let all = wait_for(&got, 2).await;
+    assert_eq!(all[1], before[0], "the same event, again");
+    assert_eq!(all[1].meeting_id, meetingid);
+    assert_eq!(all[1].change_type.as_str(), "create_meeting");
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let listed: Value = http
+            .get(format!("{base}/admin/v1/callbacks"))
+            .bearer_auth(ADMIN_KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let d = &listed["deliveries"][0];
+        if d["state"] == "delivered" {
+            assert_eq!(d["meetingid"], meetingid.as_str());
+            assert_eq!(d["last_status"], 200);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not delivered: {listed}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
