@@ -62,6 +62,10 @@
 //!   before the migration restores them as NULL: no callback). They are written from a
 //!   validated `AppCallback` and validated again when read: a row that no longer validates
 //!   is reported as corrupt.
+//! - Migration 5 (the dedupe window): `applied_events.applied_at`, the server's clock when
+//!   the record was made, and `applied_events_by_age` on it, so a prune batch is a range at
+//!   the cold end of that index. Pruning deletes a batch chosen `FOR UPDATE SKIP LOCKED`, so
+//!   nodes pruning at once take disjoint rows and never wait on each other.
 
 use crate::error::{get, Error, Result};
 
@@ -241,6 +245,16 @@ ALTER TABLE apps
     ADD COLUMN callback_url     TEXT,
     ADD COLUMN callback_token   TEXT,
     ADD COLUMN callback_aes_key TEXT;
+"#,
+    r#"
+-- The dedupe window (ARCHITECTURE.md, "The dedupe window"): when each record was applied, by
+-- the server's clock. Records from before this migration count as applied at 0 and go in
+-- the first prune; a constant default rewrites no row. Snapshots taken before it get the
+-- same value, so they restore into the NOT NULL column.
+ALTER TABLE applied_events ADD COLUMN applied_at BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX applied_events_by_age ON applied_events (applied_at);
+UPDATE snapshot_rows SET row = row || '{"applied_at": 0}'::jsonb
+    WHERE tbl = 'applied_events' AND NOT row ? 'applied_at';
 "#,
 ];
 

@@ -136,7 +136,7 @@ async fn the_page_scan_is_one_index_range_without_sorting() {
         let events: Vec<_> = (0..1000)
             .map(|i| join(m.key, 1 + (i % 2) as i64, b * 1000 + i))
             .collect();
-        store.ingest(&events).await.expect("ingest");
+        store.ingest(&events, 0).await.expect("ingest");
     }
     let c = store.checkout().await.expect("client");
     c.batch_execute("ANALYZE sessions").await.expect("analyze");

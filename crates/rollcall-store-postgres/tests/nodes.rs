@@ -124,7 +124,7 @@ async fn nodes_see_each_others_secret_tokens_meetings_and_sessions() {
     let batch: Vec<_> = (0..20)
         .map(|i| join(m.key, &format!("e-{i}"), &format!("s-{i}"), T0 + i))
         .collect();
-    let out = a.ingest(&batch).await.expect("ingest");
+    let out = a.ingest(&batch, 0).await.expect("ingest");
     assert!(out.iter().all(|o| *o == Outcome::Accepted));
     let from_b = b.scan_sessions(&everything(m.key)).await.expect("scan");
     assert_eq!(from_b.len(), 20);
@@ -136,7 +136,7 @@ async fn nodes_see_each_others_secret_tokens_meetings_and_sessions() {
     // A quit through B of a session joined through A; a duplicate through B.
     let quit = quit(m.key, "q-0", "s-0", T0 + 100);
     assert_eq!(
-        b.ingest(&[quit, batch[1].clone()]).await.expect("b"),
+        b.ingest(&[quit, batch[1].clone()], 0).await.expect("b"),
         [Outcome::Accepted, Outcome::Duplicate]
     );
     let rows = a.scan_sessions(&everything(m.key)).await.expect("scan");
@@ -177,7 +177,7 @@ async fn the_same_batch_through_two_nodes_at_once_is_applied_once() {
     let mut expected = 0;
     for round in 0..30 {
         let batch = mixed_batch(m.key, round);
-        let (x, y) = tokio::join!(a.ingest(&batch), b.ingest(&batch));
+        let (x, y) = tokio::join!(a.ingest(&batch, 0), b.ingest(&batch, 0));
         let (x, y) = (x.expect("a"), y.expect("b"));
         for (i, pair) in x.iter().zip(&y).enumerate() {
             let mut got = [pair.0.clone(), pair.1.clone()];
@@ -243,7 +243,7 @@ async fn batches_touching_meetings_in_opposite_orders_do_not_deadlock() {
                         join(second, &s, &s, T0),
                         quit(first, &format!("{s}-q"), &s, T0 + 5),
                     ];
-                    let out = node.ingest(&batch).await.expect("ingest");
+                    let out = node.ingest(&batch, 0).await.expect("ingest");
                     assert!(out.iter().all(|o| *o == Outcome::Accepted), "{out:?}");
                 }
             })

@@ -45,6 +45,9 @@
 //!   characters), so every process on the database and every snapshot has it. They are
 //!   written from a validated `AppCallback` and validated again when read: a row that no
 //!   longer validates (one or two of the three, a bad key) is reported as corrupt.
+//! - Migration 4 (the dedupe window): `applied_events.applied_at`, the server's clock when
+//!   the record was made, and `applied_events_by_age` on it, so a prune batch is a range at
+//!   the cold end of that index (appends go to its hot end, by the clock).
 
 use std::time::Duration;
 
@@ -214,6 +217,13 @@ FROM meetings m WHERE m.admin_userid IS NOT NULL;
 ALTER TABLE apps ADD COLUMN callback_url TEXT;
 ALTER TABLE apps ADD COLUMN callback_token TEXT;
 ALTER TABLE apps ADD COLUMN callback_aes_key TEXT;
+"#,
+    r#"
+-- The dedupe window (ARCHITECTURE.md, "The dedupe window"): when each record was applied, by
+-- the server's clock. Records from before this migration count as applied at 0 and go in
+-- the first prune; adding a column with a constant default rewrites no row.
+ALTER TABLE applied_events ADD COLUMN applied_at INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX applied_events_by_age ON applied_events (applied_at);
 "#,
 ];
 

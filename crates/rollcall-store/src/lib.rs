@@ -149,8 +149,18 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// `rollcall_core::apply::apply_batch` decides over the stored state. Duplicates (same
     /// meeting, same `event_id` already applied) change nothing; rejected events are not
     /// recorded, so a corrected re-send applies. When this returns `Ok`, every `Accepted`
-    /// event is durable.
-    async fn ingest(&self, events: &[ResolvedEvent]) -> StoreResult<Vec<Outcome>>;
+    /// event is durable. Each accepted event's record carries `applied_at` (the server's
+    /// clock, unix seconds), which [`Self::prune_applied`] ages it out by.
+    async fn ingest(&self, events: &[ResolvedEvent], applied_at: i64)
+        -> StoreResult<Vec<Outcome>>;
+
+    /// Forget up to `limit` dedupe records applied before `before` (unix seconds), in one short
+    /// transaction; returns how many went. Callers loop until it returns less than `limit`,
+    /// so ingest interleaves between batches. Safe to run from several nodes at once: each
+    /// record is deleted once, and a concurrent ingest either sees the record (a duplicate)
+    /// or not (the event is applied again and the session rules refuse a second join or
+    /// quit, see ARCHITECTURE.md, "The dedupe window").
+    async fn prune_applied(&self, before: i64, limit: u32) -> StoreResult<u64>;
 
     /// The highest `seq` stored for the meeting (0 when none): the snapshot a listing covers.
     async fn last_seq(&self, meeting_key: i64) -> StoreResult<u64>;

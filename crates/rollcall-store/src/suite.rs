@@ -34,12 +34,14 @@
 //! - `ingest`: ingest cases (join / quit / state, duplicates, out of order, refusals, `seq`);
 //! - `scan`: scan cases (order, keyset paging, every filter, extreme bounds);
 //! - `snapshots`: reset and snapshot cases (restore exactness, consistency, atomicity);
-//! - `callbacks`: an app's callback target stored, listed, snapshotted and reset.
+//! - `callbacks`: an app's callback target stored, listed, snapshotted and reset;
+//! - `dedupe`: the dedupe window (pruning by age, beside ingest, through snapshots).
 #![deny(dead_code)]
 
 pub mod fixtures;
 
 mod callbacks;
+mod dedupe;
 mod directory;
 mod ingest;
 mod meetings;
@@ -98,6 +100,9 @@ macro_rules! store_contract_tests {
             snapshots::a_snapshot_taken_during_ingest_is_consistent,
             snapshots::a_restore_is_seen_whole_by_a_concurrent_reader,
             callbacks::an_apps_callback_is_stored_snapshotted_and_reset,
+            dedupe::prune_applied_forgets_records_older_than_the_cut_only,
+            dedupe::pruning_beside_ingest_loses_nothing,
+            dedupe::snapshots_keep_when_each_record_was_applied,
         );
     };
     (@tests [$fresh:expr] $($module:ident :: $case:ident),+ $(,)?) => {
