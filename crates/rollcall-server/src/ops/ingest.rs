@@ -91,8 +91,9 @@ impl PartialOrd for Rejection {
     }
 }
 
-/// Events applied per store transaction. A body of up to this many events is applied in
-/// one transaction, as before; a bigger one in chunks of this many, each applied (durably)
+/// Events applied per store transaction, at least. A body of up to this many events is
+/// applied in one transaction, as before; a bigger one in chunks of this many (plus the
+/// rest of the read of the body that completed it), each applied (durably)
 /// while the rest of the body is still arriving, so a 64 MiB body costs a chunk's memory,
 /// not the body's. At 5,000 events (~2 MB decoded) four maximum-size bodies at once stay
 /// far below SPEC §10's 300 MB, and a chunk is still large enough that its fsync is a small

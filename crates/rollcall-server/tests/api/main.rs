@@ -8,6 +8,7 @@
 mod admin;
 mod admin_client;
 mod attendees;
+mod bounds;
 mod callbacks;
 mod concurrency;
 mod faults;
