@@ -269,3 +269,112 @@ impl Splitter {
         self.depth = u32::from(matches!(b, b'{' | b'['));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pieces of `body` fed in chunks of `size`, as owned bytes (`None`: too large), or
+    /// the framing error.
+    fn pieces(body: &[u8], ndjson: bool, size: usize) -> Result<Vec<Option<Vec<u8>>>, String> {
+        let mut out = Vec::new();
+        let mut push = |p: Piece<'_>| {
+            out.push(match p {
+                Piece::Event { bytes, .. } => Some(bytes.to_vec()),
+                Piece::TooLarge => None,
+            })
+        };
+        let mut s = Splitter::new(ndjson);
+        for chunk in body.chunks(size.max(1)) {
+            s.feed(chunk, &mut push).map_err(|e| e.message.to_owned())?;
+        }
+        s.finish(&mut push).map_err(|e| e.message.to_owned())?;
+        Ok(out)
+    }
+
+    #[test]
+    fn an_array_splits_the_same_whatever_the_chunks() {
+        let body = br#" [ {"a": "x]}\"y", "b": [1, {"c": "}"}]}, 17 ,"s\\" , true,[2,[3]],
+            {"d":null} ] "#;
+        let whole = pieces(body, false, body.len()).unwrap();
+        let want: Vec<&[u8]> = vec![
+            br#"{"a": "x]}\"y", "b": [1, {"c": "}"}]}"#,
+            b"17",
+            br#""s\\""#,
+            b"true",
+            b"[2,[3]]",
+            br#"{"d":null}"#,
+        ];
+        assert_eq!(whole, want.iter().map(|w| Some(w.to_vec())).collect::<Vec<_>>());
+        for size in 1..body.len() {
+            assert_eq!(pieces(body, false, size).unwrap(), whole, "chunks of {size}");
+        }
+    }
+
+    #[test]
+    fn ndjson_lines_split_the_same_whatever_the_chunks() {
+        let body = b"{\"a\":1}\n\n   \n{\"b\":\"\\n\"}\r\nnot json\n{\"c\":3}";
+        let whole = pieces(body, true, body.len()).unwrap();
+        assert_eq!(whole.len(), 4, "{whole:?}");
+        assert_eq!(whole[1].as_deref(), Some(&b"{\"b\":\"\\n\"}\r"[..]));
+        assert_eq!(whole[3].as_deref(), Some(&b"{\"c\":3}"[..]));
+        for size in 1..body.len() {
+            assert_eq!(pieces(body, true, size).unwrap(), whole, "chunks of {size}");
+        }
+    }
+
+    #[test]
+    fn an_event_over_the_limit_is_skipped_not_kept() {
+        let big = format!("{{\"x\": \"{}\"}}", "y".repeat(MAX_EVENT_BYTES));
+        let body = format!("[{big}, {{}}]");
+        for size in [7, 4096, body.len()] {
+            assert_eq!(
+                pieces(body.as_bytes(), false, size).unwrap(),
+                [None, Some(b"{}".to_vec())],
+                "chunks of {size}"
+            );
+            let lines = format!("{big}\n{{}}\n");
+            assert_eq!(
+                pieces(lines.as_bytes(), true, size).unwrap(),
+                [None, Some(b"{}".to_vec())]
+            );
+        }
+        let mut s = Splitter::new(true);
+        s.feed(big.as_bytes(), &mut |_| {}).unwrap();
+        assert!(s.buf.is_empty(), "the bytes of a too large event are not held");
+    }
+
+    #[test]
+    fn what_cannot_be_framed_is_refused_with_where() {
+        for (body, why) in [
+            ("", "the body is empty"),
+            ("  1", "it must start with [ or {"),
+            ("[1 2]", "a missing comma"),
+            ("[1,]", "a comma before ]"),
+            ("[,1]", "a missing element"),
+            ("[1] x", "text after the JSON"),
+            ("{} {}", "text after the JSON"),
+            ("[{\"a\": 1}", "the body ends before the array is closed"),
+            ("[1", "the array is not closed"),
+            ("{\"a\": \"", "the body ends before the array is closed"),
+        ] {
+            assert_eq!(pieces(body.as_bytes(), false, 2).err().as_deref(), Some(why), "{body:?}");
+        }
+        let mut s = Splitter::new(false);
+        let err = s.feed(b"[1 2]", &mut |_| {}).unwrap_err();
+        assert_eq!(err.offset, 3);
+        assert!(pieces(b"[]", false, 1).unwrap().is_empty());
+        assert!(pieces(b"", true, 1).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_lone_object_is_one_whole_event() {
+        let mut seen = Vec::new();
+        let mut s = Splitter::new(false);
+        s.feed(b" {\"a\": [1]} \n", &mut |p| seen.push(format!("{p:?}")))
+            .unwrap();
+        s.finish(&mut |_| {}).unwrap();
+        assert_eq!(seen.len(), 1);
+        assert!(seen[0].contains("whole: true"), "{seen:?}");
+    }
+}
