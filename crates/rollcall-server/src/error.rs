@@ -150,8 +150,8 @@ fn partial(applied: usize) -> String {
         "nothing was applied".to_owned()
     } else {
         format!(
-            "the first {applied} events were applied and are durable; re-send the batch \
-             (applied events count as duplicates)"
+            "{applied} events before this point were applied and are durable; re-send the \
+             batch: they count as duplicates"
         )
     }
 }

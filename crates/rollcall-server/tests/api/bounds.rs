@@ -196,9 +196,9 @@ async fn a_body_that_breaks_after_the_first_chunk_says_what_was_applied() {
     assert!(error.contains("a missing comma"), "{error}");
     // A chunk is flushed once 5,000 events are parsed, at the end of a read of the body.
     let applied: usize = error
-        .split("the first ")
-        .nth(1)
-        .and_then(|r| r.split(' ').next())
+        .split(" events before this point were applied and are durable")
+        .next()
+        .and_then(|r| r.rsplit('(').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no count of applied events: {error}"));
     assert!((5_000..5_500).contains(&applied), "{error}");
