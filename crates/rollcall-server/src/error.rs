@@ -173,7 +173,7 @@ impl From<IngestError> for HttpError {
                 "the body could not be read to its end ({})",
                 partial(applied)
             )),
-            IngestError::Body { reason, applied } if applied == 0 => HttpError::bad_request(reason),
+            IngestError::Body { reason, applied: 0 } => HttpError::bad_request(reason),
             IngestError::Body { reason, applied } => {
                 HttpError::bad_request(format!("{reason} ({})", partial(applied)))
             }

@@ -436,8 +436,10 @@ async fn write(
 
     let new_params = new_cols.params();
     let changed_params = changed.params();
-    let mut writes: Vec<(&str, Vec<&(dyn ToSql + Sync)>)> =
-        vec![(INSERT_APPLIED_SQL, vec![&applied_mk, &applied_id, &applied_at])];
+    let mut writes: Vec<(&str, Vec<&(dyn ToSql + Sync)>)> = vec![(
+        INSERT_APPLIED_SQL,
+        vec![&applied_mk, &applied_id, &applied_at],
+    )];
     if !new_cols.meeting_key.is_empty() {
         writes.push((INSERT_SESSIONS_SQL, new_params.to_vec()));
     }

@@ -151,8 +151,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// recorded, so a corrected re-send applies. When this returns `Ok`, every `Accepted`
     /// event is durable. Each accepted event's record carries `applied_at` (the server's
     /// clock, unix seconds), which [`Self::prune_applied`] ages it out by.
-    async fn ingest(&self, events: &[ResolvedEvent], applied_at: i64)
-        -> StoreResult<Vec<Outcome>>;
+    async fn ingest(&self, events: &[ResolvedEvent], applied_at: i64) -> StoreResult<Vec<Outcome>>;
 
     /// Forget up to `limit` dedupe records applied before `before` (unix seconds), in one short
     /// transaction; returns how many went. Callers loop until it returns less than `limit`,

@@ -342,7 +342,7 @@ demo = true
                 "--dedupe-window-secs",
                 "0"
             ])
-                .is_err(),
+            .is_err(),
             "a window of 0 would forget every event at once"
         );
     }

@@ -107,11 +107,7 @@ impl Splitter {
     }
 
     /// Feed the next chunk of the body; `out` gets each event completed in it, in order.
-    pub fn feed(
-        &mut self,
-        chunk: &[u8],
-        out: &mut impl FnMut(Piece<'_>),
-    ) -> Result<(), Framing> {
+    pub fn feed(&mut self, chunk: &[u8], out: &mut impl FnMut(Piece<'_>)) -> Result<(), Framing> {
         let r = if self.phase == Phase::Line {
             self.feed_lines(chunk, out);
             Ok(())
@@ -305,9 +301,16 @@ mod tests {
             b"[2,[3]]",
             br#"{"d":null}"#,
         ];
-        assert_eq!(whole, want.iter().map(|w| Some(w.to_vec())).collect::<Vec<_>>());
+        assert_eq!(
+            whole,
+            want.iter().map(|w| Some(w.to_vec())).collect::<Vec<_>>()
+        );
         for size in 1..body.len() {
-            assert_eq!(pieces(body, false, size).unwrap(), whole, "chunks of {size}");
+            assert_eq!(
+                pieces(body, false, size).unwrap(),
+                whole,
+                "chunks of {size}"
+            );
         }
     }
 
@@ -341,7 +344,10 @@ mod tests {
         }
         let mut s = Splitter::new(true);
         s.feed(big.as_bytes(), &mut |_| {}).unwrap();
-        assert!(s.buf.is_empty(), "the bytes of a too large event are not held");
+        assert!(
+            s.buf.is_empty(),
+            "the bytes of a too large event are not held"
+        );
     }
 
     #[test]
@@ -358,7 +364,11 @@ mod tests {
             ("[1", "the array is not closed"),
             ("{\"a\": \"", "the body ends before the array is closed"),
         ] {
-            assert_eq!(pieces(body.as_bytes(), false, 2).err().as_deref(), Some(why), "{body:?}");
+            assert_eq!(
+                pieces(body.as_bytes(), false, 2).err().as_deref(),
+                Some(why),
+                "{body:?}"
+            );
         }
         let mut s = Splitter::new(false);
         let err = s.feed(b"[1 2]", &mut |_| {}).unwrap_err();

@@ -52,7 +52,10 @@ async fn pruned(app: &TestApp) -> u64 {
 async fn until_pruned(app: &TestApp, n: u64) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while pruned(app).await < n {
-        assert!(Instant::now() < deadline, "the pruner never pruned {n} records");
+        assert!(
+            Instant::now() < deadline,
+            "the pruner never pruned {n} records"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -93,7 +96,11 @@ async fn a_duplicate_inside_the_window_is_caught_and_a_replay_after_it_applies_n
     assert_eq!(after, before, "a replay past the window changes nothing");
     let again = app.ingest(second).await;
     assert_eq!(again["duplicates"], 2, "still inside the window: {again}");
-    assert_eq!(pruned(&app).await, 2, "only the records past the window went");
+    assert_eq!(
+        pruned(&app).await,
+        2,
+        "only the records past the window went"
+    );
 }
 
 #[tokio::test]
@@ -204,14 +211,26 @@ async fn a_body_that_breaks_after_the_first_chunk_says_what_was_applied() {
     assert!((5_000..5_500).contains(&applied), "{error}");
     let token = app.token(SECRET).await;
     let (rows, _) = app.list_all(&token, json!({"meetingid": m})).await;
-    assert_eq!(rows.len(), applied, "what the reply says was applied is stored");
+    assert_eq!(
+        rows.len(),
+        applied,
+        "what the reply says was applied is stored"
+    );
     // Re-sending the corrected batch is safe: the stored ones are duplicates.
     let (status, v) = post(&app, "application/json", format!("[{}]", good.join(","))).await;
     assert_eq!(status, 200, "{v}");
-    assert_eq!((&v["accepted"], &v["duplicates"]), (&json!(n - applied), &json!(applied)));
+    assert_eq!(
+        (&v["accepted"], &v["duplicates"]),
+        (&json!(n - applied), &json!(applied))
+    );
 
     // A small body is all or nothing, as before: nothing is applied before the error.
-    let (status, v) = post(&app, "application/json", format!("[{} {}]", good[0], good[1])).await;
+    let (status, v) = post(
+        &app,
+        "application/json",
+        format!("[{} {}]", good[0], good[1]),
+    )
+    .await;
     assert_eq!(status, 400);
     assert!(!v["error"].as_str().unwrap().contains("applied"), "{v}");
 }
@@ -232,7 +251,10 @@ async fn an_event_over_64_kib_is_refused_alone_and_bad_elements_are_events() {
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["accepted"], 2, "{v}");
     assert_eq!(v["rejected"][0]["index"], 1);
-    assert!(v["rejected"][0]["error"].as_str().unwrap().contains("at most 65536 bytes"));
+    assert!(v["rejected"][0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("at most 65536 bytes"));
     assert_eq!(v["rejected"][1]["index"], 2);
     // In an array, an element that is not JSON is one refused event too.
     let body = format!(

@@ -14,11 +14,21 @@ fn sessions(k: i64, tag: &str, n: usize) -> Vec<ResolvedEvent> {
     let mut out = Vec::with_capacity(2 * n);
     for i in 0..n {
         let at = T0 + i as i64;
-        out.push(join(k, &format!("e-{tag}-j{i}"), &format!("s-{tag}-{i}"), at));
+        out.push(join(
+            k,
+            &format!("e-{tag}-j{i}"),
+            &format!("s-{tag}-{i}"),
+            at,
+        ));
     }
     for i in 0..n {
         let at = T0 + 600 + i as i64;
-        out.push(quit(k, &format!("e-{tag}-q{i}"), &format!("s-{tag}-{i}"), at));
+        out.push(quit(
+            k,
+            &format!("e-{tag}-q{i}"),
+            &format!("s-{tag}-{i}"),
+            at,
+        ));
     }
     out
 }
@@ -48,8 +58,14 @@ pub(super) async fn prune_applied_forgets_records_older_than_the_cut_only(store:
     let (old, new) = (sessions(m.key, "old", 5), sessions(m.key, "new", 5));
     let t_old = T0 + 10_000;
     let t_new = t_old + 3600;
-    assert!(ingest_at(&*store, &old, t_old).await.iter().all(|o| *o == Outcome::Accepted));
-    assert!(ingest_at(&*store, &new, t_new).await.iter().all(|o| *o == Outcome::Accepted));
+    assert!(ingest_at(&*store, &old, t_old)
+        .await
+        .iter()
+        .all(|o| *o == Outcome::Accepted));
+    assert!(ingest_at(&*store, &new, t_new)
+        .await
+        .iter()
+        .all(|o| *o == Outcome::Accepted));
     let elsewhere = sessions(other.key, "old", 2);
     ingest_at(&*store, &elsewhere, t_old).await;
     // A refused event leaves no record to prune.
@@ -70,10 +86,18 @@ pub(super) async fn prune_applied_forgets_records_older_than_the_cut_only(store:
     // rules refuse a second join and a second quit of the same session key.
     let replay = ingest_at(&*store, &old, t_new + 60).await;
     for (i, o) in replay.iter().enumerate() {
-        let why = if i < 5 { "already joined" } else { "already quit" };
+        let why = if i < 5 {
+            "already joined"
+        } else {
+            "already quit"
+        };
         assert!(is_rejected(o, why), "event {i}: {o:?}");
     }
-    assert_eq!(all(&*store, m.key, 0).await, rows, "a replay changes nothing");
+    assert_eq!(
+        all(&*store, m.key, 0).await,
+        rows,
+        "a replay changes nothing"
+    );
     // A prune at the newest cut takes the rest.
     assert_eq!(prune_all(&*store, t_new + 1, 1000).await, 10);
 }
@@ -107,7 +131,11 @@ pub(super) async fn pruning_beside_ingest_loses_nothing(store: Arc<dyn Store>) {
         })
     };
     writer.await.expect("writer");
-    assert_eq!(pruner.await.expect("pruner"), 400, "exactly the old records");
+    assert_eq!(
+        pruner.await.expect("pruner"),
+        400,
+        "exactly the old records"
+    );
     assert_eq!(all(&*store, k, 0).await.len(), 4 * 50 + 20 * 20);
     // The new batches' records stayed: a redelivery is a duplicate.
     let again = ingest_at(&*store, &sessions(k, "new7", 20), T0 + 7300).await;
