@@ -258,3 +258,52 @@ async fn batches_touching_meetings_in_opposite_orders_do_not_deadlock() {
         assert_eq!(a.last_seq(m).await.expect("last_seq"), 80);
     }
 }
+
+/// Two nodes pruning the same expired dedupe records at once, while a third writer ingests:
+/// every record goes exactly once (the counts add up), neither waits on the other
+/// (`SKIP LOCKED`), and the fresh records stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_prune_the_dedupe_records_at_once_each_row_once() {
+    let Some((a, b, schema)) = two_nodes().await else {
+        return;
+    };
+    let writer = schema.store().await;
+    let m = a.create_meeting(&new_meeting("m-1")).await.expect("create");
+    let old: Vec<ResolvedEvent> = (0..3000)
+        .map(|i| join(m.key, &format!("old-{i}"), &format!("s-old-{i}"), T0 + i))
+        .collect();
+    for chunk in old.chunks(500) {
+        a.ingest(chunk, T0).await.expect("old");
+    }
+    let prune = |node: PgStore| async move {
+        let mut total = 0;
+        loop {
+            let n = node.prune_applied(T0 + 1, 100).await.expect("prune");
+            total += n;
+            if n == 0 {
+                return (node, total);
+            }
+        }
+    };
+    let fresh: Vec<ResolvedEvent> = (0..500)
+        .map(|i| join(m.key, &format!("new-{i}"), &format!("s-new-{i}"), T0 + i))
+        .collect();
+    let ((a, x), (b, y), written) = tokio::join!(prune(a), prune(b), async {
+        let mut out = Vec::new();
+        for chunk in fresh.chunks(50) {
+            out.extend(writer.ingest(chunk, T0 + 10).await.expect("fresh"));
+        }
+        out
+    });
+    assert!(
+        written.iter().all(|o| *o == Outcome::Accepted),
+        "{written:?}"
+    );
+    assert_eq!(x + y, 3000, "each expired record deleted once ({x} + {y})");
+    assert_eq!(a.prune_applied(T0 + 1, 100).await.expect("prune"), 0);
+    let again = b.ingest(&fresh, T0 + 10).await.expect("again");
+    assert!(
+        again.iter().all(|o| *o == Outcome::Duplicate),
+        "fresh records stayed"
+    );
+}
