@@ -6,7 +6,9 @@
 //! here rather than surprising a reader later.
 //!
 //! # Layout
-//! - [`split_events`]: a request body (JSON array or NDJSON) → one raw value per event.
+//! - [`Splitter`]: a request body (JSON array or NDJSON), chunk by chunk as it arrives → each
+//!   event's bytes ([`Piece`]); [`event_value`] parses one; [`split_events`] does both over a
+//!   whole body.
 //! - [`parse_event`]: one raw event → [`Event`], or the reason it is refused.
 //! - [`resolve`]: an event bound to its meeting ([`sub_key_for`]: a join's sub-meeting).
 //! - [`ResolvedEvent`]: an event bound to its stored meeting, as the store receives it;
@@ -361,31 +363,43 @@ fn participant(v: Option<&Value>) -> Result<Participant, EventError> {
     }
 }
 
-/// Split a request body into events, each a JSON value or the reason its NDJSON line is not
-/// one: NDJSON lines are judged one by one (a bad line is one refused event, blank lines are
-/// skipped); a JSON array must parse as a whole (a lone object is one event). `Err` is the
-/// whole body's refusal, for a 400.
+/// Split a whole request body into events, each a JSON value or the reason it is refused
+/// (a bad NDJSON line or array element, an event over [`MAX_EVENT_BYTES`]): the
+/// [`Splitter`] the server runs as the body streams in, over a body held whole. Blank NDJSON
+/// lines are skipped; a lone object is one event. `Err` is the whole body's refusal, for a
+/// 400: it cannot be framed as events ([`Framing`]), or it is a lone object that is not
+/// valid JSON.
 pub fn split_events(bytes: &[u8], ndjson: bool) -> Result<Vec<Result<Value, String>>, String> {
-    if ndjson {
-        return Ok(bytes
-            .split(|&b| b == b'\n')
-            .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
-            .map(|line| {
-                serde_json::from_slice::<Value>(line).map_err(|e| format!("not valid JSON: {e}"))
-            })
-            .collect());
+    let mut items = Vec::new();
+    let mut whole_bad = None;
+    let mut out = |piece: Piece<'_>| match event_value(piece) {
+        Ok(item) => items.push(item),
+        Err(reason) => whole_bad = Some(reason),
+    };
+    let mut splitter = Splitter::new(ndjson);
+    splitter.feed(bytes, &mut out).map_err(|e| e.to_string())?;
+    splitter.finish(&mut out).map_err(|e| e.to_string())?;
+    match whole_bad {
+        Some(reason) => Err(reason),
+        None => Ok(items),
     }
-    const SEND: &str =
-        "send a JSON array of events, or NDJSON with Content-Type: application/x-ndjson";
-    match serde_json::from_slice::<Value>(bytes) {
-        Ok(Value::Array(items)) => Ok(items.into_iter().map(Ok).collect()),
-        Ok(obj @ Value::Object(_)) => Ok(vec![Ok(obj)]),
-        Ok(_) => Err(
-            "the body must be a JSON array of events, or NDJSON with Content-Type: \
-                      application/x-ndjson"
-                .to_owned(),
-        ),
-        Err(e) => Err(format!("the body is not valid JSON ({e}); {SEND}")),
+}
+
+/// One piece of a body as a JSON value, or the reason the event is refused (`Ok(Err)`);
+/// `Err` when the piece is the body's lone object and is not JSON (the body's refusal).
+pub fn event_value(piece: Piece<'_>) -> Result<Result<Value, String>, String> {
+    match piece {
+        Piece::TooLarge => Ok(Err(format!(
+            "an event must be at most {MAX_EVENT_BYTES} bytes of JSON"
+        ))),
+        Piece::Event { bytes, whole } => match serde_json::from_slice::<Value>(bytes) {
+            Ok(v) => Ok(Ok(v)),
+            Err(e) if whole => Err(format!(
+                "the body is not valid JSON ({e}); send a JSON array of events, or NDJSON \
+                 with Content-Type: application/x-ndjson"
+            )),
+            Err(e) => Ok(Err(format!("not valid JSON: {e}"))),
+        },
     }
 }
 
@@ -470,6 +484,10 @@ pub fn parse_event(v: &Value) -> Result<Event, EventError> {
         kind,
     })
 }
+
+mod split;
+
+pub use split::{Framing, Piece, Splitter, MAX_EVENT_BYTES};
 
 #[cfg(test)]
 mod tests;

@@ -102,12 +102,15 @@ async fn accept(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let limits = state.config().http;
+    let pruner_state = state.clone();
     let app = router(state);
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     // Every connection task holds a clone of `alive`; when the last one ends, `all_done`
     // wakes (the shutdown wait). `stop` tells them to finish.
     let (alive, mut all_done) = mpsc::channel::<()>(1);
     let (stop, stopping) = watch::channel(false);
+    // The dedupe window's pruner, for as long as this node serves.
+    tokio::spawn(crate::dedupe::run(pruner_state, stopping.clone()));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let permit = tokio::select! {

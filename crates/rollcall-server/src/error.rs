@@ -17,6 +17,7 @@ use rollcall_wire::lenient::BadField;
 
 use crate::ops::directory::ApplyError;
 use crate::ops::error::{AdminError, CallError, TokenError};
+use crate::ops::ingest::IngestError;
 
 /// A WeCom API outcome other than success.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,6 +136,53 @@ impl From<StoreError> for HttpError {
                     StatusCode::SERVICE_UNAVAILABLE,
                     "the store is unavailable; nothing was applied, retry later",
                 )
+            }
+        }
+    }
+}
+
+/// What an ingest refusal adds about the chunks stored before it (`crate::ops::ingest`
+/// applies a big body in chunks as it streams in): re-sending the whole batch is the fix,
+/// and it is safe, since every stored event then counts as a duplicate (within the dedupe
+/// window, which is far longer than any retry).
+fn partial(applied: usize) -> String {
+    if applied == 0 {
+        "nothing was applied".to_owned()
+    } else {
+        format!(
+            "{applied} events before this point were applied and are durable; re-send the \
+             batch: they count as duplicates"
+        )
+    }
+}
+
+/// The ingest API's refusal of a body: 413 over the limit, 400 for a body that is not
+/// events or broke off, the store's status otherwise.
+impl From<IngestError> for HttpError {
+    fn from(e: IngestError) -> Self {
+        match e {
+            IngestError::TooLarge { limit, applied } => HttpError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the body is over {} MiB; send smaller batches ({})",
+                    limit >> 20,
+                    partial(applied)
+                ),
+            ),
+            IngestError::Read { applied } => HttpError::bad_request(format!(
+                "the body could not be read to its end ({})",
+                partial(applied)
+            )),
+            IngestError::Body { reason, applied: 0 } => HttpError::bad_request(reason),
+            IngestError::Body { reason, applied } => {
+                HttpError::bad_request(format!("{reason} ({})", partial(applied)))
+            }
+            IngestError::Store { error, applied } => {
+                let mut e = HttpError::from(error);
+                if applied > 0 && e.status == StatusCode::SERVICE_UNAVAILABLE {
+                    e.message = format!("the store is unavailable; {}", partial(applied));
+                }
+                e
             }
         }
     }

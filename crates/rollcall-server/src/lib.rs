@@ -23,6 +23,7 @@
 //! - [`control`]: what every request passes through alike (per node, in memory): injected
 //!   faults, the request journal, rate limits, metrics; one `reset()`.
 //! - [`demo`]: `--demo`'s seeding, through the public HTTP surface in-process.
+//! - `dedupe`: the dedupe window ([`DedupeWindow`]) and its background pruner.
 //! - `callback`: callbacks to apps (SPEC §11): the stored targets, this node's URL checks.
 //! - [`config`]: the config file (settings and corps) parsed, with `file:line` errors.
 #![forbid(unsafe_code)]
@@ -32,6 +33,7 @@ mod callback;
 pub mod config;
 mod conn;
 pub mod control;
+mod dedupe;
 pub mod demo;
 mod error;
 mod ops;
@@ -40,6 +42,7 @@ mod state;
 mod wecom;
 
 pub use conn::{serve, HttpLimits};
+pub use dedupe::{DedupeWindow, DEFAULT_PRUNE_EVERY, DEFAULT_WINDOW};
 pub use error::{ApiError, HttpError};
 pub use ops::directory::{apply_corp, ApplyError};
 pub use routes::router;

@@ -30,6 +30,8 @@ pub struct ServerConfig {
     pub journal_size: Option<usize>,
     /// The HTTP layer's timeouts and connection cap.
     pub http: crate::HttpLimits,
+    /// How long applied event ids are remembered, and how often older ones are pruned.
+    pub dedupe: crate::DedupeWindow,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -43,6 +45,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("admin_key", &self.admin_key.as_ref().map(|_| "<redacted>"))
             .field("journal_size", &self.journal_size)
             .field("http", &self.http)
+            .field("dedupe", &self.dedupe)
             .finish()
     }
 }

@@ -109,8 +109,17 @@ const LOAD_PENDING_SQL: &str = "SELECT u.m, u.k, p.ord, p.body \
      CROSS JOIN LATERAL (SELECT ord, body FROM pending_events \
      WHERE meeting_key = u.m AND session_key = u.k OFFSET 0) AS p";
 
-const INSERT_APPLIED_SQL: &str = "INSERT INTO applied_events (meeting_key, event_id) \
-     SELECT * FROM UNNEST($1::bigint[], $2::text[]) ON CONFLICT DO NOTHING";
+const INSERT_APPLIED_SQL: &str = "INSERT INTO applied_events (meeting_key, event_id, applied_at) \
+     SELECT m, e, $3::bigint FROM UNNEST($1::bigint[], $2::text[]) AS u(m, e) \
+     ON CONFLICT DO NOTHING";
+
+/// One prune batch: the oldest records before `$1`, at most `$2`, skipping rows another
+/// transaction holds (another node's prune, or an ingest re-recording an id), so concurrent
+/// prunes never wait on each other or on ingest.
+const PRUNE_APPLIED_SQL: &str = "DELETE FROM applied_events AS a USING \
+     (SELECT meeting_key, event_id FROM applied_events WHERE applied_at < $1 \
+      ORDER BY applied_at LIMIT $2 FOR UPDATE SKIP LOCKED) AS old \
+     WHERE a.meeting_key = old.meeting_key AND a.event_id = old.event_id";
 
 const INSERT_SESSIONS_SQL: &str = "INSERT INTO sessions (meeting_key, session_key, sub_key, \
      join_time, seq, participant_kind, participant_id, quit_time, instance_id, role, \
@@ -218,7 +227,11 @@ async fn query_unless_empty(
     }
 }
 
-pub(crate) async fn ingest(c: &mut Client, events: &[ResolvedEvent]) -> Result<Vec<Outcome>> {
+pub(crate) async fn ingest(
+    c: &mut Client,
+    events: &[ResolvedEvent],
+    applied_at: i64,
+) -> Result<Vec<Outcome>> {
     let tx = c.transaction().await?;
     let (lock_st, applied_st, sessions_st, pending_st, open_st, tails_st) = tokio::try_join!(
         tx.prepare_cached(LOCK_SQL),
@@ -318,9 +331,16 @@ pub(crate) async fn ingest(c: &mut Client, events: &[ResolvedEvent]) -> Result<V
             Some(NewDelivery::presence(app, meetingid, t))
         })
         .collect();
-    write(&tx, &writes, &DeliveryCols::of(&callbacks, &queued)).await?;
+    write(&tx, &writes, &DeliveryCols::of(&callbacks, &queued), applied_at).await?;
     tx.commit().await?;
     Ok(outcomes)
+}
+
+/// Delete up to `limit` dedupe records applied before `before` (one statement, its own
+/// transaction).
+pub(crate) async fn prune_applied(c: &mut Client, before: i64, limit: u32) -> Result<u64> {
+    let st = c.prepare_cached(PRUNE_APPLIED_SQL).await?;
+    Ok(c.execute(&st, &[&before, &i64::from(limit)]).await?)
 }
 
 /// New sessions as the columns of `INSERT_SESSIONS_SQL`.
@@ -437,6 +457,7 @@ async fn write(
     tx: &deadpool_postgres::Transaction<'_>,
     w: &Writes<'_>,
     deliveries: &DeliveryCols<'_>,
+    applied_at: i64,
 ) -> Result<()> {
     if w.is_empty() {
         // Nothing accepted: nothing changed (rejections and duplicates leave no trace).
@@ -471,8 +492,10 @@ async fn write(
 
     let new_params = new_cols.params();
     let changed_params = changed.params();
-    let mut writes: Vec<(&str, Vec<&(dyn ToSql + Sync)>)> =
-        vec![(INSERT_APPLIED_SQL, vec![&applied_mk, &applied_id])];
+    let mut writes: Vec<(&str, Vec<&(dyn ToSql + Sync)>)> = vec![(
+        INSERT_APPLIED_SQL,
+        vec![&applied_mk, &applied_id, &applied_at],
+    )];
     if !new_cols.meeting_key.is_empty() {
         writes.push((INSERT_SESSIONS_SQL, new_params.to_vec()));
     }

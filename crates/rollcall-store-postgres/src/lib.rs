@@ -399,7 +399,7 @@ impl Store for PgStore {
         call!(self, self.timeout(), |c| meetings::presence(c, meeting_key))
     }
 
-    async fn ingest(&self, events: &[ResolvedEvent]) -> StoreResult<Vec<Outcome>> {
+    async fn ingest(&self, events: &[ResolvedEvent], applied_at: i64) -> StoreResult<Vec<Outcome>> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
@@ -409,7 +409,13 @@ impl Store for PgStore {
             .per_event
             .saturating_mul(u32::try_from(events.len()).unwrap_or(u32::MAX));
         let limit = self.timeout().saturating_add(per_event);
-        call!(self, limit, |c| attendance::ingest(c, events))
+        call!(self, limit, |c| attendance::ingest(c, events, applied_at))
+    }
+
+    async fn prune_applied(&self, before: i64, limit: u32) -> StoreResult<u64> {
+        call!(self, self.timeout(), |c| attendance::prune_applied(
+            c, before, limit
+        ))
     }
 
     async fn last_seq(&self, meeting_key: i64) -> StoreResult<u64> {

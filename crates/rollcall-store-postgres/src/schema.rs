@@ -76,6 +76,10 @@
 //!   without reading closed ones; it only holds open rows, and a quit leaves it, so it stays as
 //!   small as the meetings in progress. The price: `quit_time` is now in an index predicate, so a
 //!   quit is no longer a HOT update (state changes still are); one index entry per session, once.
+//! - Migration 6 (the dedupe window): `applied_events.applied_at`, the server's clock when
+//!   the record was made, and `applied_events_by_age` on it, so a prune batch is a range at
+//!   the cold end of that index. Pruning deletes a batch chosen `FOR UPDATE SKIP LOCKED`, so
+//!   nodes pruning at once take disjoint rows and never wait on each other.
 
 use crate::error::{get, Error, Result};
 
@@ -281,6 +285,16 @@ CREATE INDEX deliveries_pending ON deliveries (meetingid, id) WHERE state = 0;
 CREATE INDEX deliveries_due ON deliveries (next_attempt_at, id) WHERE state = 0 AND head;
 CREATE INDEX deliveries_finished ON deliveries (id) WHERE state <> 0;
 CREATE INDEX sessions_open ON sessions (meeting_key, sub_key) WHERE quit_time IS NULL;
+"#,
+    r#"
+-- The dedupe window (ARCHITECTURE.md, "The dedupe window"): when each record was applied, by
+-- the server's clock. Records from before this migration count as applied at 0 and go in
+-- the first prune; a constant default rewrites no row. Snapshots taken before it get the
+-- same value, so they restore into the NOT NULL column.
+ALTER TABLE applied_events ADD COLUMN applied_at BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX applied_events_by_age ON applied_events (applied_at);
+UPDATE snapshot_rows SET row = row || '{"applied_at": 0}'::jsonb
+    WHERE tbl = 'applied_events' AND NOT row ? 'applied_at';
 "#,
 ];
 

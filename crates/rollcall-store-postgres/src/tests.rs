@@ -136,7 +136,7 @@ async fn the_page_scan_is_one_index_range_without_sorting() {
         let events: Vec<_> = (0..1000)
             .map(|i| join(m.key, 1 + (i % 2) as i64, b * 1000 + i))
             .collect();
-        store.ingest(&events).await.expect("ingest");
+        store.ingest(&events, 0).await.expect("ingest");
     }
     let c = store.checkout().await.expect("client");
     c.batch_execute("ANALYZE sessions").await.expect("analyze");
@@ -488,7 +488,7 @@ async fn an_outbox_write_that_fails_rolls_back_the_change_that_caused_it() {
         .await
         .expect("trigger");
     // The first join would write meeting_start: the join is not stored either.
-    let r = store.ingest(&[fixtures::join(m.key, "e-1", "a", T0)]).await;
+    let r = store.ingest(&[fixtures::join(m.key, "e-1", "a", T0)], T0).await;
     assert!(r.is_err(), "{r:?}");
     assert_eq!(store.last_seq(m.key).await.expect("seq"), 0);
     // A cancel with an event is not applied either; without one it is.

@@ -131,7 +131,7 @@ async fn nodes_see_each_others_secret_tokens_meetings_and_sessions() {
     let batch: Vec<_> = (0..20)
         .map(|i| join(m.key, &format!("e-{i}"), &format!("s-{i}"), T0 + i))
         .collect();
-    let out = a.ingest(&batch).await.expect("ingest");
+    let out = a.ingest(&batch, 0).await.expect("ingest");
     assert!(out.iter().all(|o| *o == Outcome::Accepted));
     let from_b = b.scan_sessions(&everything(m.key)).await.expect("scan");
     assert_eq!(from_b.len(), 20);
@@ -143,7 +143,7 @@ async fn nodes_see_each_others_secret_tokens_meetings_and_sessions() {
     // A quit through B of a session joined through A; a duplicate through B.
     let quit = quit(m.key, "q-0", "s-0", T0 + 100);
     assert_eq!(
-        b.ingest(&[quit, batch[1].clone()]).await.expect("b"),
+        b.ingest(&[quit, batch[1].clone()], 0).await.expect("b"),
         [Outcome::Accepted, Outcome::Duplicate]
     );
     let rows = a.scan_sessions(&everything(m.key)).await.expect("scan");
@@ -187,7 +187,7 @@ async fn the_same_batch_through_two_nodes_at_once_is_applied_once() {
     let mut expected = 0;
     for round in 0..30 {
         let batch = mixed_batch(m.key, round);
-        let (x, y) = tokio::join!(a.ingest(&batch), b.ingest(&batch));
+        let (x, y) = tokio::join!(a.ingest(&batch, 0), b.ingest(&batch, 0));
         let (x, y) = (x.expect("a"), y.expect("b"));
         for (i, pair) in x.iter().zip(&y).enumerate() {
             let mut got = [pair.0.clone(), pair.1.clone()];
@@ -253,7 +253,7 @@ async fn batches_touching_meetings_in_opposite_orders_do_not_deadlock() {
                         join(second, &s, &s, T0),
                         quit(first, &format!("{s}-q"), &s, T0 + 5),
                     ];
-                    let out = node.ingest(&batch).await.expect("ingest");
+                    let out = node.ingest(&batch, 0).await.expect("ingest");
                     assert!(out.iter().all(|o| *o == Outcome::Accepted), "{out:?}");
                 }
             })
@@ -424,4 +424,53 @@ async fn claimers_on_two_nodes_never_share_a_delivery_and_keep_each_meetings_ord
         .await
         .expect("claim");
     assert_eq!(again.iter().map(|d| d.id).collect::<Vec<_>>(), [held[0].id]);
+}
+
+/// Two nodes pruning the same expired dedupe records at once, while a third writer ingests:
+/// every record goes exactly once (the counts add up), neither waits on the other
+/// (`SKIP LOCKED`), and the fresh records stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_prune_the_dedupe_records_at_once_each_row_once() {
+    let Some((a, b, schema)) = two_nodes().await else {
+        return;
+    };
+    let writer = schema.store().await;
+    let m = a.create_meeting(&new_meeting("m-1"), &[]).await.expect("create");
+    let old: Vec<ResolvedEvent> = (0..3000)
+        .map(|i| join(m.key, &format!("old-{i}"), &format!("s-old-{i}"), T0 + i))
+        .collect();
+    for chunk in old.chunks(500) {
+        a.ingest(chunk, T0).await.expect("old");
+    }
+    let prune = |node: PgStore| async move {
+        let mut total = 0;
+        loop {
+            let n = node.prune_applied(T0 + 1, 100).await.expect("prune");
+            total += n;
+            if n == 0 {
+                return (node, total);
+            }
+        }
+    };
+    let fresh: Vec<ResolvedEvent> = (0..500)
+        .map(|i| join(m.key, &format!("new-{i}"), &format!("s-new-{i}"), T0 + i))
+        .collect();
+    let ((a, x), (b, y), written) = tokio::join!(prune(a), prune(b), async {
+        let mut out = Vec::new();
+        for chunk in fresh.chunks(50) {
+            out.extend(writer.ingest(chunk, T0 + 10).await.expect("fresh"));
+        }
+        out
+    });
+    assert!(
+        written.iter().all(|o| *o == Outcome::Accepted),
+        "{written:?}"
+    );
+    assert_eq!(x + y, 3000, "each expired record deleted once ({x} + {y})");
+    assert_eq!(a.prune_applied(T0 + 1, 100).await.expect("prune"), 0);
+    let again = b.ingest(&fresh, T0 + 10).await.expect("again");
+    assert!(
+        again.iter().all(|o| *o == Outcome::Duplicate),
+        "fresh records stayed"
+    );
 }

@@ -59,7 +59,7 @@ async fn all_calls_fail(store: &PgStore, meeting_key: i64) {
     unavailable("scan", store.scan_sessions(&everything(meeting_key))).await;
     unavailable("meeting", store.meeting("m-1")).await;
     unavailable("secret", store.server_secret([1; 32])).await;
-    unavailable("ingest", store.ingest(&[join(meeting_key, 999)])).await;
+    unavailable("ingest", store.ingest(&[join(meeting_key, 999)], 0)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -148,7 +148,7 @@ async fn an_outage_fails_calls_writes_nothing_and_recovers_without_a_restart() {
         )
         .await
         .expect("meeting");
-    let out = store.ingest(&[join(m.key, 0)]).await.expect("ingest");
+    let out = store.ingest(&[join(m.key, 0)], 0).await.expect("ingest");
     assert_eq!(out, [Outcome::Accepted]);
 
     // 1. Down: connections cut, nothing listening.
@@ -165,18 +165,18 @@ async fn an_outage_fails_calls_writes_nothing_and_recovers_without_a_restart() {
     );
     proxy.up().await;
     let late = [join(m.key, 999)];
-    let out = recovers("ingest after the outage", || store.ingest(&late)).await;
+    let out = recovers("ingest after the outage", || store.ingest(&late, 0)).await;
     assert_eq!(out, [Outcome::Accepted], "the re-sent batch applies");
     store.ping().await.expect("ping");
 
     // 2. Frozen: connections open, nothing answers (a network path that died silently).
     proxy.freeze(true);
-    unavailable("ingest while frozen", store.ingest(&[join(m.key, 1)])).await;
+    unavailable("ingest while frozen", store.ingest(&[join(m.key, 1)], 0)).await;
     unavailable("scan while frozen", store.scan_sessions(&everything(m.key))).await;
     proxy.freeze(false);
     // What was held back reaches the server now, but the batch never committed.
     let held = [join(m.key, 1)];
-    let out = recovers("ingest after the freeze", || store.ingest(&held)).await;
+    let out = recovers("ingest after the freeze", || store.ingest(&held, 0)).await;
     assert_eq!(out, [Outcome::Accepted]);
 
     let rows = direct

@@ -122,9 +122,13 @@ pub(crate) fn last_seq(conn: &Connection, meeting_key: i64) -> Result<u64> {
     v.map_or(Ok(0), |v| to_u64(v, "last_seq"))
 }
 
-pub(crate) fn ingest(conn: &mut Connection, events: &[ResolvedEvent]) -> Result<Vec<Outcome>> {
+pub(crate) fn ingest(
+    conn: &mut Connection,
+    events: &[ResolvedEvent],
+    applied_at: i64,
+) -> Result<Vec<Outcome>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let (loaded, recorded, watched) = load(&tx, events)?;
+    let (loaded, recorded, watched) = load(&tx, events, applied_at)?;
     let Applied { outcomes, writes } = apply::apply_batch(events, loaded);
     write(&tx, &writes, recorded)?;
     if !writes.transitions.is_empty() {
@@ -157,6 +161,7 @@ pub(crate) fn ingest(conn: &mut Connection, events: &[ResolvedEvent]) -> Result<
 fn load<'a>(
     tx: &Connection,
     events: &'a [ResolvedEvent],
+    applied_at: i64,
 ) -> Result<(Loaded, Vec<Key<'a>>, Watched)> {
     let mut loaded = Loaded::new();
     let mut watched = Watched::new();
@@ -196,10 +201,11 @@ fn load<'a>(
     let mut recorded = Vec::with_capacity(needs.event_ids.len());
     {
         let mut st = tx.prepare_cached(
-            "INSERT OR IGNORE INTO applied_events (meeting_key, event_id) VALUES (?1, ?2)",
+            "INSERT OR IGNORE INTO applied_events (meeting_key, event_id, applied_at) \
+             VALUES (?1, ?2, ?3)",
         )?;
         for (mk, id) in needs.event_ids {
-            if st.execute(params![mk, id])? == 1 {
+            if st.execute(params![mk, id, applied_at])? == 1 {
                 recorded.push((mk, id));
             } else if let Some(m) = loaded.get_mut(&mk) {
                 m.applied.insert(id.to_owned());
@@ -280,6 +286,21 @@ fn write(tx: &Connection, w: &Writes<'_>, mut recorded: Vec<Key<'_>>) -> Result<
         st.execute(params![key, clamp(*last)])?;
     }
     Ok(())
+}
+
+/// Delete up to `limit` dedupe records applied before `before`, oldest first, in one short
+/// transaction (the writer's lock is held for one batch, then ingest gets its turn).
+pub(crate) fn prune_applied(conn: &mut Connection, before: i64, limit: u32) -> Result<u64> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let n = tx
+        .prepare_cached(
+            "DELETE FROM applied_events WHERE (meeting_key, event_id) IN \
+             (SELECT meeting_key, event_id FROM applied_events INDEXED BY applied_events_by_age \
+              WHERE applied_at < ?1 ORDER BY applied_at LIMIT ?2)",
+        )?
+        .execute(params![before, i64::from(limit)])?;
+    tx.commit()?;
+    Ok(n as u64)
 }
 
 /// The events parked for a session that has not joined yet, in arrival order.

@@ -308,12 +308,18 @@ impl Store for SqliteStore {
         self.read(move |c| meetings::presence(c, meeting_key)).await
     }
 
-    async fn ingest(&self, events: &[ResolvedEvent]) -> StoreResult<Vec<Outcome>> {
+    async fn ingest(&self, events: &[ResolvedEvent], applied_at: i64) -> StoreResult<Vec<Outcome>> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
         let events = events.to_vec();
-        self.write(move |c| attendance::ingest(c, &events)).await
+        self.write(move |c| attendance::ingest(c, &events, applied_at))
+            .await
+    }
+
+    async fn prune_applied(&self, before: i64, limit: u32) -> StoreResult<u64> {
+        self.write(move |c| attendance::prune_applied(c, before, limit))
+            .await
     }
 
     async fn last_seq(&self, meeting_key: i64) -> StoreResult<u64> {

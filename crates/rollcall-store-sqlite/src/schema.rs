@@ -57,6 +57,9 @@
 //!   history bound delete the oldest finished rows as one range. `sessions_open` (partial: open
 //!   sessions only) counts a meeting's open sessions per sub-meeting, which ingest reads to find
 //!   presence transitions (`meeting_start` / `meeting_end`), without reading closed sessions.
+//! - Migration 5 (the dedupe window): `applied_events.applied_at`, the server's clock when
+//!   the record was made, and `applied_events_by_age` on it, so a prune batch is a range at
+//!   the cold end of that index (appends go to its hot end, by the clock).
 
 use std::time::Duration;
 
@@ -252,6 +255,13 @@ CREATE INDEX deliveries_pending ON deliveries (meetingid, id) WHERE state = 0;
 CREATE INDEX deliveries_due ON deliveries (next_attempt_at, id) WHERE state = 0 AND head = 1;
 CREATE INDEX deliveries_finished ON deliveries (id) WHERE state <> 0;
 CREATE INDEX sessions_open ON sessions (meeting_key, sub_key) WHERE quit_time IS NULL;
+"#,
+    r#"
+-- The dedupe window (ARCHITECTURE.md, "The dedupe window"): when each record was applied, by
+-- the server's clock. Records from before this migration count as applied at 0 and go in
+-- the first prune; adding a column with a constant default rewrites no row.
+ALTER TABLE applied_events ADD COLUMN applied_at INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX applied_events_by_age ON applied_events (applied_at);
 "#,
 ];
 

@@ -51,7 +51,7 @@ async fn everything_acknowledged_survives_a_reopen() {
             .await
             .expect("meeting");
         let events: Vec<_> = (0..500).map(|n| join(m.key, n)).collect();
-        let out = store.ingest(&events).await.expect("ingest");
+        let out = store.ingest(&events, 0).await.expect("ingest");
         assert!(out.iter().all(|o| *o == Outcome::Accepted));
         let rows = store.scan_sessions(&everything(m.key)).await.expect("scan");
         let version = store.directory_version().await.expect("version");
@@ -79,7 +79,7 @@ async fn everything_acknowledged_survives_a_reopen() {
     assert_eq!(store.last_seq(key).await.expect("last_seq"), 500);
     assert_eq!(store.directory_version().await.expect("version"), version);
     // Idempotency survives too.
-    let out = store.ingest(&[join(key, 7)]).await.expect("ingest");
+    let out = store.ingest(&[join(key, 7)], 0).await.expect("ingest");
     assert_eq!(out, [Outcome::Duplicate]);
 }
 
@@ -99,7 +99,7 @@ async fn two_stores_on_one_directory_see_each_others_writes() {
     // Both write to one meeting; seq stays unique because each batch holds the write lock.
     for round in 0..5 {
         let (ea, eb) = ([join(m.key, round * 2)], [join(m.key, round * 2 + 1)]);
-        let (x, y) = tokio::join!(a.ingest(&ea), b.ingest(&eb));
+        let (x, y) = tokio::join!(a.ingest(&ea, 0), b.ingest(&eb, 0));
         assert_eq!(x.expect("a"), [Outcome::Accepted]);
         assert_eq!(y.expect("b"), [Outcome::Accepted]);
     }

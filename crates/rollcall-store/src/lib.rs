@@ -173,7 +173,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// `rollcall_core::apply::apply_batch` decides over the stored state. Duplicates (same
     /// meeting, same `event_id` already applied) change nothing; rejected events are not
     /// recorded, so a corrected re-send applies. When this returns `Ok`, every `Accepted`
-    /// event is durable.
+    /// event is durable. Each accepted event's record carries `applied_at` (the server's
+    /// clock, unix seconds), which [`Self::prune_applied`] ages it out by.
     ///
     /// In the same transaction, for each meeting whose owner app has a callback target at
     /// that moment (read in the transaction), the presence transitions the batch makes
@@ -181,7 +182,15 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// one closing) are added to the outbox as `meeting_start` / `meeting_end` from `sys`,
     /// with `CreateTime` the `at` of the join / quit that caused each, in the order the
     /// events caused them (`rollcall_core::outbox::NewDelivery::presence`).
-    async fn ingest(&self, events: &[ResolvedEvent]) -> StoreResult<Vec<Outcome>>;
+    async fn ingest(&self, events: &[ResolvedEvent], applied_at: i64) -> StoreResult<Vec<Outcome>>;
+
+    /// Forget up to `limit` dedupe records applied before `before` (unix seconds), in one short
+    /// transaction; returns how many went. Callers loop until it returns less than `limit`,
+    /// so ingest interleaves between batches. Safe to run from several nodes at once: each
+    /// record is deleted once, and a concurrent ingest either sees the record (a duplicate)
+    /// or not (the event is applied again and the session rules refuse a second join or
+    /// quit, see ARCHITECTURE.md, "The dedupe window").
+    async fn prune_applied(&self, before: i64, limit: u32) -> StoreResult<u64>;
 
     /// The highest `seq` stored for the meeting (0 when none): the snapshot a listing covers.
     async fn last_seq(&self, meeting_key: i64) -> StoreResult<u64>;

@@ -38,13 +38,15 @@
 //! - `outbox`: the callback outbox: written with its change, presence transitions, reset /
 //!   snapshots;
 //! - `claims`: claiming deliveries (per-meeting order, leases), outcomes, the history bound,
-//!   concurrent claimers.
+//!   concurrent claimers;
+//! - `dedupe`: the dedupe window (pruning by age, beside ingest, through snapshots).
 #![deny(dead_code)]
 
 pub mod fixtures;
 
 mod callbacks;
 mod claims;
+mod dedupe;
 mod directory;
 mod ingest;
 mod meetings;
@@ -112,6 +114,9 @@ macro_rules! store_contract_tests {
             claims::finished_history_is_bounded,
             outbox::reset_and_snapshots_treat_the_outbox_as_state,
             claims::concurrent_claimers_never_share_a_row_and_keep_order,
+            dedupe::prune_applied_forgets_records_older_than_the_cut_only,
+            dedupe::pruning_beside_ingest_loses_nothing,
+            dedupe::snapshots_keep_when_each_record_was_applied,
         );
     };
     (@tests [$fresh:expr] $($module:ident :: $case:ident),+ $(,)?) => {

@@ -329,8 +329,11 @@ impl<R: Route> Store for Routed<R> {
     async fn presence(&self, meeting_key: i64) -> StoreResult<Vec<(i64, Presence)>> {
         self.0.route()?.presence(meeting_key).await
     }
-    async fn ingest(&self, events: &[ResolvedEvent]) -> StoreResult<Vec<Outcome>> {
-        self.0.route()?.ingest(events).await
+    async fn ingest(&self, events: &[ResolvedEvent], applied_at: i64) -> StoreResult<Vec<Outcome>> {
+        self.0.route()?.ingest(events, applied_at).await
+    }
+    async fn prune_applied(&self, before: i64, limit: u32) -> StoreResult<u64> {
+        self.0.route()?.prune_applied(before, limit).await
     }
     async fn last_seq(&self, meeting_key: i64) -> StoreResult<u64> {
         self.0.route()?.last_seq(meeting_key).await

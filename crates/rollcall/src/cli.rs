@@ -267,6 +267,11 @@ pub struct ServeArgs {
     /// Connections served at once; more wait in the listen backlog [default: 1024]
     #[arg(long, env = "ROLLCALL_MAX_CONNECTIONS", value_name = "N")]
     pub max_connections: Option<NonZeroU32>,
+
+    /// How long, in seconds of the server's clock, an applied event id still counts as a
+    /// duplicate; older dedupe records are pruned in the background [default: 259200, 72 h]
+    #[arg(long, env = "ROLLCALL_DEDUPE_WINDOW_SECS", value_name = "SECS")]
+    pub dedupe_window_secs: Option<NonZeroU32>,
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use tokio::net::TcpListener;
@@ -18,7 +19,7 @@ use tokio::sync::watch;
 use rollcall_core::clock::{Clock, SystemClock, VirtualClock};
 use rollcall_core::ids::IdGen;
 use rollcall_server::{apply_corp, ApplyError};
-use rollcall_server::{demo, AppState, ServerConfig};
+use rollcall_server::{demo, AppState, DedupeWindow, ServerConfig};
 use rollcall_store::Store;
 use rollcall_store_postgres::PgStore;
 use rollcall_store_sqlite::SqliteStore;
@@ -90,6 +91,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         admin_key: admin_key.as_ref().map(|k| k.expose().to_owned()),
         journal_size: Some(settings.journal_size),
         http: settings.http,
+        dedupe: DedupeWindow {
+            window: Duration::from_secs(u64::from(settings.dedupe_window_secs.get())),
+            ..DedupeWindow::default()
+        },
     };
     let state = AppState::new(store, config, clock, ids)
         .await

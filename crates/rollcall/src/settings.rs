@@ -25,6 +25,9 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA: &str = "./rollcall-data";
 /// Entries of the request journal when nothing says otherwise (SPEC §9).
 pub const DEFAULT_JOURNAL_SIZE: usize = 1000;
+/// The dedupe window when nothing says otherwise: 72 hours (ARCHITECTURE.md, "The dedupe
+/// window"; checked at compile time to be non-zero).
+pub const DEFAULT_DEDUPE_WINDOW_SECS: NonZeroU32 = NonZeroU32::new(72 * 3600).unwrap();
 /// WeCom's access-token lifetime (checked at compile time to be non-zero).
 pub const DEFAULT_TOKEN_TTL_SECS: NonZeroU32 = NonZeroU32::new(7200).unwrap();
 
@@ -52,6 +55,8 @@ pub struct Settings {
     pub journal_size: usize,
     /// The HTTP layer's timeouts and connection cap.
     pub http: HttpLimits,
+    /// How long applied event ids count as duplicates (the dedupe window), seconds.
+    pub dedupe_window_secs: NonZeroU32,
     /// Per app per call limits (SPEC §7): the file's `[rate_limits]`, else 6000 a minute.
     /// File only (no flag): a table of per-call overrides does not fit a flag, and the
     /// admin API changes it at run time.
@@ -125,6 +130,10 @@ impl Settings {
                 .or(file.journal_size)
                 .unwrap_or(DEFAULT_JOURNAL_SIZE),
             http: http_limits(args, file),
+            dedupe_window_secs: args
+                .dedupe_window_secs
+                .or(file.dedupe_window_secs)
+                .unwrap_or(DEFAULT_DEDUPE_WINDOW_SECS),
             rate_limits: file.rate_limits.clone().unwrap_or_default(),
         })
     }
@@ -308,6 +317,33 @@ demo = true
                 .unwrap()
                 .timezone,
             None
+        );
+    }
+
+    #[test]
+    fn dedupe_window_layers_flag_over_file_over_default() {
+        let none = Settings::resolve(&ServeArgs::default(), None).unwrap();
+        assert_eq!(none.dedupe_window_secs.get(), 72 * 3600);
+        let f = file("dedupe_window_secs = 600\n");
+        let s = Settings::resolve(&ServeArgs::default(), Some(&f)).unwrap();
+        assert_eq!(s.dedupe_window_secs.get(), 600);
+        let args = parse(&["serve", "--dedupe-window-secs", "60"]);
+        assert_eq!(
+            Settings::resolve(&args, Some(&f))
+                .unwrap()
+                .dedupe_window_secs
+                .get(),
+            60
+        );
+        assert!(
+            <crate::cli::Cli as clap::Parser>::try_parse_from([
+                "rollcall",
+                "serve",
+                "--dedupe-window-secs",
+                "0"
+            ])
+            .is_err(),
+            "a window of 0 would forget every event at once"
         );
     }
 

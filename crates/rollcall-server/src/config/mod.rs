@@ -58,6 +58,8 @@ pub struct FileConfig {
     pub body_read_timeout_secs: Option<NonZeroU32>,
     pub idle_timeout_secs: Option<NonZeroU32>,
     pub max_connections: Option<NonZeroU32>,
+    /// Seconds an applied event id still counts as a duplicate (`crate::DedupeWindow`).
+    pub dedupe_window_secs: Option<NonZeroU32>,
     /// `[rate_limits]` and `[rate_limits.calls]` (SPEC §7); absent: 6000 a minute.
     pub rate_limits: Option<crate::control::RateLimits>,
     #[serde(default)]

@@ -12,7 +12,7 @@
 //!
 //! # Layout
 //! - [`Metrics`]: the registry and its families; `ingested`, `rate_limited`,
-//!   `fault_injected` for the code that sees those events.
+//!   `fault_injected`, `dedupe_pruned` for the code that sees those events.
 //! - [`track`]: the middleware counting requests and their latency.
 //! - [`note_store_error`]: called by the error conversions.
 
@@ -72,6 +72,7 @@ pub struct Metrics {
     store_errors: Counter,
     rate_limited: Family<CallLabels, Counter>,
     faults: Family<CallLabels, Counter>,
+    dedupe_pruned: Counter,
 }
 
 impl fmt::Debug for Metrics {
@@ -127,6 +128,12 @@ impl Metrics {
             "Faults injected by the emulator's fault rules, by call",
             faults.clone(),
         );
+        let dedupe_pruned = Counter::default();
+        registry.register(
+            "dedupe_pruned",
+            "Dedupe records (applied event ids) forgotten past the dedupe window, by this node",
+            dedupe_pruned.clone(),
+        );
         registry.register(
             "build",
             "The running build",
@@ -140,6 +147,7 @@ impl Metrics {
             store_errors,
             rate_limited,
             faults,
+            dedupe_pruned,
         }
     }
 
@@ -164,6 +172,11 @@ impl Metrics {
                     .inc_by(n as u64);
             }
         }
+    }
+
+    /// Dedupe records this node's pruner deleted.
+    pub fn dedupe_pruned(&self, n: u64) {
+        self.dedupe_pruned.inc_by(n);
     }
 
     /// A call refused with 45009.

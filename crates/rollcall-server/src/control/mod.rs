@@ -210,6 +210,36 @@ async fn capture(req: Request, limit: usize) -> (Request, Option<Bytes>) {
     }
 }
 
+/// What the journal keeps of an ingest body, taken as the handler streams it: an ingest
+/// body (up to 64 MiB) is never held whole, and the journal shows at most its first
+/// [`journal::MAX_BODY`] bytes, so one more byte is all it needs to know it was longer.
+#[derive(Debug, Clone, Default)]
+struct Seen(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Seen {
+    const KEEP: usize = journal::MAX_BODY + 1;
+
+    fn tee(&self, req: Request) -> Request {
+        use futures::StreamExt;
+        let seen = self.0.clone();
+        let (parts, body) = req.into_parts();
+        let stream = body.into_data_stream().map(move |chunk| {
+            if let Ok(bytes) = &chunk {
+                let mut kept = seen.lock().unwrap_or_else(|p| p.into_inner());
+                let room = Self::KEEP.saturating_sub(kept.len()).min(bytes.len());
+                kept.extend_from_slice(&bytes[..room]);
+            }
+            chunk
+        });
+        Request::from_parts(parts, Body::from_stream(stream))
+    }
+
+    fn bytes(&self) -> Bytes {
+        let kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        Bytes::copy_from_slice(&kept)
+    }
+}
+
 /// The outer middleware: decide the fault, delay, journal.
 pub async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let controls = state.controls();
@@ -228,13 +258,11 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
         agentid,
     };
     let applied = controls.faults.decide(&target, || draw(&state));
-    let (mut req, body) = if journal_on {
-        let limit = if call == "ingest/v1/events" {
-            crate::routes::ingest::MAX_INGEST_BODY
-        } else {
-            crate::wecom::MAX_BODY
-        };
-        capture(req, limit).await
+    let seen = Seen::default();
+    let (mut req, body) = if journal_on && call == "ingest/v1/events" {
+        (seen.tee(req), None)
+    } else if journal_on {
+        capture(req, crate::wecom::MAX_BODY).await
     } else {
         (req, None)
     };
@@ -249,6 +277,7 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
         }
     }
     let resp = next.run(req).await;
+    let body = body.or_else(|| (call == "ingest/v1/events").then(|| seen.bytes()));
     if journal_on {
         let known: Vec<String> = ["access_token", "corpsecret"]
             .iter()

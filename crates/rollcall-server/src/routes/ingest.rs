@@ -1,17 +1,15 @@
-//! `POST /ingest/v1/events` (SPEC §5): a JSON array or NDJSON of events, up to 64 MiB.
+//! `POST /ingest/v1/events` (SPEC §5): a JSON array or NDJSON of events, up to 64 MiB,
+//! read as a stream (`ops::ingest::ingest_body`): the body is never held whole.
 
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::StatusCode;
 use axum::Json;
-use rollcall_core::ingest::split_events;
 
 use crate::auth::IngestKey;
 use crate::error::HttpError;
 use crate::ops::ingest::{self, IngestReport};
 use crate::state::AppState;
-use crate::wecom::read_limited;
 
 /// Largest ingest body.
 pub const MAX_INGEST_BODY: usize = 64 << 20;
@@ -28,22 +26,19 @@ pub async fn events(
         .is_some_and(|v| {
             v.starts_with("application/x-ndjson") || v.starts_with("application/jsonl")
         });
-    let declared = req
+    let declared: Option<u64> = req
         .headers()
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
-    let body: Body = req.into_body();
-    let bytes = read_limited(body, declared, MAX_INGEST_BODY)
-        .await
-        .map_err(|()| {
-            HttpError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "the body is over 64 MiB; send smaller batches",
-            )
-        })?;
-    let items = split_events(&bytes, ndjson).map_err(HttpError::bad_request)?;
-    let report = ingest::ingest(&state, items).await?;
+    if declared.is_some_and(|n| n > MAX_INGEST_BODY as u64) {
+        return Err(HttpError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the body is over 64 MiB; send smaller batches",
+        ));
+    }
+    let body = req.into_body().into_data_stream();
+    let report = ingest::ingest_body(&state, body, ndjson, MAX_INGEST_BODY).await?;
     state.controls().metrics.ingested(
         report.accepted,
         report.duplicates,

@@ -9,6 +9,7 @@ mod admin;
 mod admin_client;
 mod attendees;
 mod callback_delivery;
+mod bounds;
 mod callbacks;
 mod concurrency;
 mod faults;

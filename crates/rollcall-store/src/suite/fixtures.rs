@@ -205,8 +205,11 @@ pub fn audio(on: bool) -> StatePatch {
     }
 }
 
+/// The server clock the fixtures' batches are applied at (dedupe records carry it).
+pub const APPLIED_AT: i64 = 1_760_000_000;
+
 pub async fn ingest(store: &dyn Store, events: &[ResolvedEvent]) -> Vec<Outcome> {
-    let out = store.ingest(events).await.expect("ingest");
+    let out = store.ingest(events, APPLIED_AT).await.expect("ingest");
     assert_eq!(out.len(), events.len(), "one outcome per event");
     out
 }

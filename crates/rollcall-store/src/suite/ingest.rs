@@ -13,7 +13,7 @@ use crate::Store;
 pub(super) async fn ingest_join_quit_and_state(store: Arc<dyn Store>) {
     let m = meeting(&*store, "m-1").await;
     let k = m.key;
-    assert!(store.ingest(&[]).await.expect("empty batch").is_empty());
+    assert!(store.ingest(&[], 0).await.expect("empty batch").is_empty());
 
     let mut j = join_of(Participant::Member("zhangsan".into()));
     j.instance_id = 84;
@@ -346,7 +346,7 @@ pub(super) async fn concurrent_ingest_keeps_seq_snapshots_stable(store: Arc<dyn 
                             join(k, &s, &s, T0 + (i * 13 + b) % 17)
                         })
                         .collect();
-                    let out = store.ingest(&events).await.expect("ingest");
+                    let out = store.ingest(&events, 0).await.expect("ingest");
                     assert!(out.iter().all(|o| *o == Outcome::Accepted), "{out:?}");
                 }
             })
