@@ -331,7 +331,13 @@ pub(crate) async fn ingest(
             Some(NewDelivery::presence(app, meetingid, t))
         })
         .collect();
-    write(&tx, &writes, &DeliveryCols::of(&callbacks, &queued), applied_at).await?;
+    write(
+        &tx,
+        &writes,
+        &DeliveryCols::of(&callbacks, &queued),
+        applied_at,
+    )
+    .await?;
     tx.commit().await?;
     Ok(outcomes)
 }

@@ -488,7 +488,9 @@ async fn an_outbox_write_that_fails_rolls_back_the_change_that_caused_it() {
         .await
         .expect("trigger");
     // The first join would write meeting_start: the join is not stored either.
-    let r = store.ingest(&[fixtures::join(m.key, "e-1", "a", T0)], T0).await;
+    let r = store
+        .ingest(&[fixtures::join(m.key, "e-1", "a", T0)], T0)
+        .await;
     assert!(r.is_err(), "{r:?}");
     assert_eq!(store.last_seq(m.key).await.expect("seq"), 0);
     // A cancel with an event is not applied either; without one it is.

@@ -435,7 +435,10 @@ async fn two_nodes_prune_the_dedupe_records_at_once_each_row_once() {
         return;
     };
     let writer = schema.store().await;
-    let m = a.create_meeting(&new_meeting("m-1"), &[]).await.expect("create");
+    let m = a
+        .create_meeting(&new_meeting("m-1"), &[])
+        .await
+        .expect("create");
     let old: Vec<ResolvedEvent> = (0..3000)
         .map(|i| join(m.key, &format!("old-{i}"), &format!("s-old-{i}"), T0 + i))
         .collect();

@@ -8,8 +8,8 @@
 mod admin;
 mod admin_client;
 mod attendees;
-mod callback_delivery;
 mod bounds;
+mod callback_delivery;
 mod callbacks;
 mod concurrency;
 mod faults;
