@@ -219,14 +219,14 @@ mod tests {
         .expect("parses");
         assert_eq!(p.sessions, 5_000);
         assert!(
-            matches!(p.command, Some(Command::Prepare { dir }) if dir == PathBuf::from("/tmp/w"))
+            matches!(p.command, Some(Command::Prepare { dir }) if dir == std::path::Path::new("/tmp/w"))
         );
         let b =
             Cli::try_parse_from(["rollcall-bench", "ceiling", "--body", "/tmp/p"]).expect("parses");
         assert!(matches!(
             b.command,
             Some(Command::Ceiling { body, listen })
-                if body == PathBuf::from("/tmp/p") && listen.port() == 8090
+                if body == std::path::Path::new("/tmp/p") && listen.port() == 8090
         ));
     }
 }

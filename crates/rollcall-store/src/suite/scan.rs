@@ -273,6 +273,9 @@ pub(super) async fn change_stamp_moves_with_every_write(store: Arc<dyn Store>) {
         return;
     };
     let k = meeting(&*store, "m-1").await.key;
+    let created = stamp().await.expect("still a stamp");
+    assert_ne!(created, last, "creating a meeting did not move the stamp");
+    last = created;
     let writes: Vec<(&str, Vec<_>)> = vec![
         ("join", vec![join(k, "e1", "s1", T0)]),
         ("state", vec![state(k, "e2", "s1", T0 + 5, audio(false))]),
