@@ -90,14 +90,16 @@ pub fn write_json(row: &SessionRow, meeting: &Meeting, tmp_openid: &str, out: &m
 }
 
 /// A whole `GetAttendeeListResponse` of success, as serde_json writes it, around rows
-/// already rendered by [`write_json`].
+/// already rendered by [`write_json`]: each item of `rows` is one object, or several
+/// consecutive ones already comma-separated.
 pub fn page_json<'a>(
     has_more: bool,
     next_cursor: &str,
-    rows: impl ExactSizeIterator<Item = &'a [u8]>,
+    rows: impl Iterator<Item = &'a [u8]> + Clone,
 ) -> Vec<u8> {
-    // A full page is ~23 KB: sized once, so it is never copied while it grows.
-    let mut out = Vec::with_capacity(128 + next_cursor.len() + rows.len() * 256);
+    // A full page is ~23 KB: sized exactly once, so it is never copied while it grows.
+    let (n, bytes) = rows.clone().fold((0, 0), |(n, b), r| (n + 1, b + r.len()));
+    let mut out = Vec::with_capacity(96 + next_cursor.len() + bytes + n);
     out.extend_from_slice(b"{\"errcode\":0,\"errmsg\":\"ok\",\"has_more\":");
     out.extend_from_slice(if has_more { b"true" } else { b"false" });
     out.extend_from_slice(b",\"next_cursor\":");

@@ -60,38 +60,55 @@ pub async fn list(
         write_json(r, &meeting, &openid, out);
     };
     let limit = req.limit as usize;
-    // The rows listed, as (scan, row index): `limit + 1` tell whether there is more.
-    let mut picked: Vec<(Arc<Scanned>, usize)> = Vec::with_capacity(limit + 1);
+    // The rows listed, as runs of consecutive rows of one scan `(scan, first, last)`, copied
+    // into the reply whole; `limit + 1` rows tell whether there is more.
+    let mut runs: Vec<(Arc<Scanned>, usize, usize)> = Vec::new();
+    let (mut picked, mut has_more) = (0, false);
+    let mut last = None;
     let mut after = None;
     let mut batch = req.limit + 1;
-    loop {
-        let scan = cursor.scan(seq_hi, now, after, batch);
+    'scan: loop {
+        // Scanned without the window's end, which is applied here: rows come in `join_time`
+        // order, so the rows up to `join_max` are a prefix of that scan, and the first row
+        // past it ends the listing. The cached scan then stays the same while the default
+        // window's end (now) moves every second.
+        let mut scan = cursor.scan(seq_hi, now, after, batch);
+        let join_max = std::mem::replace(&mut scan.join_max, i64::MAX);
         let scanned = pages.scan(store, stamp, &scan, webinar, render).await?;
         let n = scanned.rows.len();
         for (i, row) in scanned.rows.iter().enumerate() {
+            if row.join_time > join_max {
+                break 'scan;
+            }
             after = Some((row.join_time, row.seq));
-            if caller.visibility.allows(&row.participant) {
-                picked.push((Arc::clone(&scanned), i));
-                if picked.len() > limit {
-                    break;
-                }
+            if !caller.visibility.allows(&row.participant) {
+                continue;
+            }
+            if picked == limit {
+                // One more visible row: there is more, and the page ends at the one before.
+                has_more = true;
+                break 'scan;
+            }
+            picked += 1;
+            last = Some((row.join_time, row.seq));
+            match runs.last_mut() {
+                Some((s, _, end)) if Arc::ptr_eq(s, &scanned) && *end + 1 == i => *end = i,
+                _ => runs.push((Arc::clone(&scanned), i, i)),
             }
         }
-        if picked.len() > limit || n < batch as usize {
+        if n < batch as usize {
             break;
         }
         batch = REFILL_BATCH;
     }
-    let has_more = picked.len() > limit;
-    picked.truncate(limit);
-    let next = match picked.last() {
-        Some((s, i)) if has_more => cursor.more(seq_hi, (s.rows[*i].join_time, s.rows[*i].seq)),
+    let next = match last {
+        Some(pos) if has_more => cursor.more(seq_hi, pos),
         _ => cursor.next_pass(seq_hi),
     };
     Ok(page_json(
         has_more,
         &next.encode(state.secret()),
-        picked.iter().map(|(s, i)| s.json(*i)),
+        runs.iter().map(|(s, first, end)| s.json_run(*first, *end)),
     ))
 }
 

@@ -13,7 +13,8 @@
 //!
 //! What is cached is what the store answered for one [`SessionScan`] (rows in order, with
 //! each row's rendered JSON and the participant the caller's visibility is checked against),
-//! and each meeting's `last_seq`. Visibility, the cursor and the reply are still worked out
+//! and each meeting's `last_seq`. The handler scans without the window's end and applies it
+//! itself, so an entry outlives the second the default window ends at. Visibility, the cursor and the reply are still worked out
 //! per request, so one entry serves every app's caller and every cursor that asks the same
 //! scan. The rendering depends on the meeting only through its key (`tmp_openid`) and whether
 //! it is a webinar (`webinar_role`), and both are in the key.
@@ -46,7 +47,9 @@ pub struct ScannedRow {
     end: usize,
 }
 
-/// What the store answered for one scan, rendered.
+/// What the store answered for one scan, rendered: the rows' JSON objects one after another,
+/// comma-separated as in the reply's array, so a run of consecutive rows is copied into the
+/// reply in one piece ([`Self::json_run`]).
 #[derive(Debug, Default)]
 pub struct Scanned {
     pub rows: Vec<ScannedRow>,
@@ -59,7 +62,11 @@ impl Scanned {
         let mut json = Vec::with_capacity(rows.len() * 240);
         let rows = rows
             .into_iter()
-            .map(|r| {
+            .enumerate()
+            .map(|(i, r)| {
+                if i > 0 {
+                    json.push(b',');
+                }
                 render(&r, &mut json);
                 ScannedRow {
                     join_time: r.join_time,
@@ -74,8 +81,18 @@ impl Scanned {
 
     /// Row `i`'s JSON object.
     pub fn json(&self, i: usize) -> &[u8] {
-        let start = if i == 0 { 0 } else { self.rows[i - 1].end };
-        &self.json[start..self.rows[i].end]
+        self.json_run(i, i)
+    }
+
+    /// Rows `first..=last`' JSON objects, comma-separated.
+    pub fn json_run(&self, first: usize, last: usize) -> &[u8] {
+        // Row i > 0 starts after the comma that ends row i - 1's span.
+        let start = if first == 0 {
+            0
+        } else {
+            self.rows[first - 1].end + 1
+        };
+        &self.json[start..self.rows[last].end]
     }
 
     fn bytes(&self) -> usize {
@@ -258,6 +275,8 @@ mod tests {
             [b"[1]".to_vec(), b"[2]".to_vec(), b"[3]".to_vec()]
         );
         assert_eq!(s.rows[2].join_time, 103);
+        assert_eq!(s.json_run(0, 2), b"[1],[2],[3]");
+        assert_eq!(s.json_run(1, 2), b"[2],[3]");
     }
 
     #[test]
