@@ -42,6 +42,9 @@
 //! - [`setup`]: the setup calls (directory, meeting, ingest, a token, the pages' cursors).
 //! - [`stream`]: `plan_events` / `ndjson_batches`, the synthetic attendance stream.
 //! - [`load`]: `closed_loop`, the load generator and its latency figures.
+//! - [`wrk`]: `prepare` (a ready store and the requests, for `wrk`) and `ceiling` (the bare
+//!   axum handler on its own), the subcommands `wrk.sh` runs to measure with Debian's `wrk`
+//!   against the real `rollcall serve`: the method the SPEC §10 page figures are stated for.
 #![forbid(unsafe_code)]
 
 use std::io::IsTerminal;
@@ -56,6 +59,7 @@ mod run;
 mod server;
 mod setup;
 mod stream;
+mod wrk;
 
 /// The allocator `rollcall serve` runs with (see its `main`): the in-process server must
 /// be measured as it is deployed.
@@ -85,6 +89,32 @@ struct Cli {
     /// Benchmark PostgreSQL at this URL instead (a schema of its own, dropped afterwards).
     #[arg(long, value_name = "URL")]
     database: Option<String>,
+    /// Pieces for an external load generator (`crates/rollcall-bench/wrk.sh`) instead of
+    /// the in-process run.
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// What `wrk.sh` runs: the store and requests, and the bare-HTTP ceiling.
+#[derive(Debug, Clone, clap::Subcommand)]
+enum Command {
+    /// Build a store of one meeting (`--sessions`, through the HTTP APIs) in DIR/data, and
+    /// write DIR/first.json and DIR/deep.json (the request bodies of page 1 and of
+    /// `--deep-page`), DIR/rollcall.toml (rate limits lifted) and DIR/app.env (the app's
+    /// corpid and secret). Serve it with `rollcall serve --data DIR/data --config
+    /// DIR/rollcall.toml`.
+    Prepare {
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
+    /// Serve the bare-HTTP ceiling until killed: POST /cgi-bin/meeting/get_attendee_list
+    /// answers FILE's bytes (a real page's reply).
+    Ceiling {
+        #[arg(long, value_name = "FILE")]
+        body: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: std::net::SocketAddr,
+    },
 }
 
 fn main() -> ExitCode {
@@ -112,8 +142,18 @@ fn init_logging(default: &str) {
         .init();
 }
 
-/// Run the measurements and print the Markdown report.
+/// Run the measurements and print the Markdown report (or run a subcommand).
 fn bench(cli: Cli) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match &cli.command {
+        Some(Command::Prepare { dir }) => {
+            return rt.block_on(wrk::prepare(dir, cli.sessions, cli.deep_page))
+        }
+        Some(Command::Ceiling { body, listen }) => return rt.block_on(wrk::ceiling(body, *listen)),
+        None => {}
+    }
     let opts = run::BenchOpts {
         sessions: cli.sessions,
         connections: cli.connections,
@@ -122,9 +162,6 @@ fn bench(cli: Cli) -> anyhow::Result<()> {
         data_dir: cli.data,
         database: cli.database,
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
     let report = rt.block_on(run::run(opts))?;
     println!("{report}");
     Ok(())
@@ -170,5 +207,26 @@ mod tests {
         );
         assert_eq!(c.data, Some(PathBuf::from("/tmp/b")));
         assert_eq!(c.database.as_deref(), Some("postgres://u@h/db"));
+        assert!(c.command.is_none());
+        let p = Cli::try_parse_from([
+            "rollcall-bench",
+            "--sessions",
+            "5000",
+            "prepare",
+            "--dir",
+            "/tmp/w",
+        ])
+        .expect("parses");
+        assert_eq!(p.sessions, 5_000);
+        assert!(
+            matches!(p.command, Some(Command::Prepare { dir }) if dir == std::path::Path::new("/tmp/w"))
+        );
+        let b =
+            Cli::try_parse_from(["rollcall-bench", "ceiling", "--body", "/tmp/p"]).expect("parses");
+        assert!(matches!(
+            b.command,
+            Some(Command::Ceiling { body, listen })
+                if body == std::path::Path::new("/tmp/p") && listen.port() == 8090
+        ));
     }
 }

@@ -20,7 +20,7 @@ use rollcall_store_sqlite::SqliteStore;
 use rollcall_wire::GetTokenResponse;
 
 use crate::load::{closed_loop, Target};
-use crate::report::BenchReport;
+use crate::report::{BenchReport, IngestFigures};
 use crate::server::ServerThread;
 use crate::setup::{admin_post, client, fetch_page, ingest_all, json_bytes, random_key};
 use crate::stream::{member, ndjson_batches, plan_events, MEMBERS};
@@ -32,7 +32,7 @@ pub const INGEST_BATCH: usize = 1_000;
 /// One ingest batch is a durable write of 1,000 events; generous, but still bounded.
 const INGEST_TIMEOUT: Duration = Duration::from_secs(120);
 
-const CORPID: &str = "wwrollcallbench";
+pub const CORPID: &str = "wwrollcallbench";
 const AGENTID: u32 = 1_000_002;
 
 /// What to measure. Plain fields so the CLI can expose each one as a flag.
@@ -109,128 +109,18 @@ pub async fn run(opts: BenchOpts) -> anyhow::Result<BenchReport> {
         None => format!("SQLite store in `{}`", store_dir.display()),
     };
     let server = ServerThread::start("rollcall-bench-server", {
-        let dir = store_dir.clone();
-        let database = opts.database.clone();
-        let schema = pg_schema.clone();
-        let config = ServerConfig {
-            token_ttl_secs: 0,
-            ingest_key: Some(ingest_key.clone()),
-            admin_key: Some(admin_key.clone()),
-            ..Default::default()
-        };
-        move || async move {
-            let store: Arc<dyn rollcall_store::Store> =
-                match database {
-                    Some(url) => Arc::new(
-                        PgStore::connect_with_schema(&url, &schema)
-                            .await
-                            .context("connecting to PostgreSQL")?,
-                    ),
-                    None => Arc::new(SqliteStore::open(&dir).with_context(|| {
-                        format!("opening the SQLite store in {}", dir.display())
-                    })?),
-                };
-            let state = AppState::new(
-                store,
-                config,
-                Arc::new(SystemClock),
-                Arc::new(IdGen::random()),
-            )
-            .await
-            .context("starting the server state")?;
-            // The benchmark measures throughput: 45009 would cap it at 6000 a minute.
-            state
-                .controls()
-                .rate_limits
-                .configure(rollcall_server::control::RateLimits::unlimited());
-            Ok(state)
-        }
+        let (dir, database) = (store_dir.clone(), opts.database.clone());
+        let (schema, ingest, admin) = (pg_schema.clone(), ingest_key.clone(), admin_key.clone());
+        move || rollcall_state(dir, database, schema, ingest, admin)
     })
     .await?;
     let base = Url::parse(&format!("http://{}/", server.addr))?;
     let http = client(INGEST_TIMEOUT)?;
-
-    // Directory and meeting.
-    let secret = random_key();
-    let corp = json!({
-        "corpid": CORPID,
-        "name": "rollcall bench",
-        "departments": [
-            {"id": 1, "name": "HQ", "parent": 0},
-            {"id": 2, "name": "Sales", "parent": 1},
-            {"id": 3, "name": "Engineering", "parent": 1},
-            {"id": 4, "name": "Platform", "parent": 3},
-        ],
-        "users": (0..MEMBERS)
-            .map(|i| json!({"userid": member(i), "departments": [2 + i % 3]}))
-            .collect::<Vec<_>>(),
-        "apps": [{
-            "agentid": AGENTID,
-            "name": "attendance",
-            "secret": secret,
-            "meeting_api": true,
-            "visible_departments": [1],
-        }],
-    });
-    admin_post(&http, &base, &admin_key, "admin/v1/corps", &corp).await?;
-    let now = SystemClock.now();
-    let meeting = admin_post(
-        &http,
-        &base,
-        &admin_key,
-        "admin/v1/meetings",
-        &json!({
-            "corpid": CORPID,
-            "agentid": AGENTID,
-            "meeting_type": 0,
-            "title": "rollcall bench",
-            "meeting_start": now - 21 * DAY,
-            "meeting_duration": 22 * DAY,
-        }),
-    )
-    .await?;
-    let meetingid = meeting["meetingid"]
-        .as_str()
-        .ok_or_else(|| anyhow!("admin/v1/meetings answered without a meetingid: {meeting}"))?
-        .to_owned();
-
-    // 1. Ingest.
-    let batches = ndjson_batches(&meetingid, &plan_events(opts.sessions, now));
-    let ingest = ingest_all(&http, &base, &ingest_key, &batches).await?;
-    drop(batches);
-
-    // 2. Pages: a token, page 1 and the deep page's cursor.
-    let token: GetTokenResponse = http
-        .get(base.join("cgi-bin/gettoken")?)
-        .query(&[("corpid", CORPID), ("corpsecret", secret.as_str())])
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    ensure!(token.errcode == 0, "gettoken: {}", token.errmsg);
-    let mut url = base.join("cgi-bin/meeting/get_attendee_list")?;
-    url.query_pairs_mut()
-        .append_pair("access_token", &token.access_token);
-    let first = Target {
-        url: url.clone(),
-        body: json_bytes(&json!({"meetingid": meetingid, "limit": PAGE})),
-    };
-    let (page_body, mut page) = fetch_page(&http, &first).await.context("page 1")?;
-    let mut deep = first.clone();
-    for n in 2..=opts.deep_page {
-        ensure!(page.has_more, "page {} said has_more: false", n - 1);
-        deep.body = json_bytes(&json!({
-            "meetingid": meetingid,
-            "cursor": page.next_cursor,
-            "limit": PAGE,
-        }));
-        page = fetch_page(&http, &deep)
-            .await
-            .with_context(|| format!("page {n}"))?
-            .1;
-    }
+    let seeded = seed(&http, &base, &admin_key, &ingest_key, opts.sessions).await?;
+    let ingest = seeded.ingest.clone();
+    let pages = find_pages(&http, &base, &seeded, opts.deep_page).await?;
     drop(http);
+    let (first, deep, page_body) = (pages.first, pages.deep, pages.first_body);
 
     let first_page = closed_loop(&first, opts.connections, duration).await?;
     let deep_page = closed_loop(&deep, opts.connections, duration).await?;
@@ -239,14 +129,7 @@ pub async fn run(opts: BenchOpts) -> anyhow::Result<BenchReport> {
     // 3. Baseline: the same requests, answered with page 1's exact bytes.
     let page_bytes = page_body.len();
     let baseline_server = ServerThread::start("rollcall-bench-baseline", move || async move {
-        let body = page_body;
-        Ok(axum::Router::new().route(
-            "/cgi-bin/meeting/get_attendee_list",
-            post(move || {
-                let body = body.clone();
-                async move { ([(CONTENT_TYPE, "application/json")], body) }
-            }),
-        ))
+        Ok(ceiling_router(page_body))
     })
     .await?;
     let mut baseline_target = first.clone();
@@ -273,6 +156,184 @@ pub async fn run(opts: BenchOpts) -> anyhow::Result<BenchReport> {
         first_page,
         deep_page,
         baseline,
+    })
+}
+
+/// The bare-HTTP ceiling: an axum handler answering every page request with `body`,
+/// precomputed. Whatever rollcall does beyond HTTP and these bytes is what the ratio measures.
+pub fn ceiling_router(body: axum::body::Bytes) -> axum::Router {
+    axum::Router::new().route(
+        "/cgi-bin/meeting/get_attendee_list",
+        post(move || {
+            let body = body.clone();
+            async move { ([(CONTENT_TYPE, "application/json")], body) }
+        }),
+    )
+}
+
+/// Builds rollcall's state on the benchmark store (SQLite in `dir`, or PostgreSQL at
+/// `database` in `schema`), ingest and admin APIs enabled, rate limits lifted.
+pub async fn rollcall_state(
+    dir: PathBuf,
+    database: Option<String>,
+    schema: String,
+    ingest_key: String,
+    admin_key: String,
+) -> anyhow::Result<AppState> {
+    let config = ServerConfig {
+        token_ttl_secs: 0,
+        ingest_key: Some(ingest_key),
+        admin_key: Some(admin_key),
+        ..Default::default()
+    };
+    let store: Arc<dyn rollcall_store::Store> = match database {
+        Some(url) => Arc::new(
+            PgStore::connect_with_schema(&url, &schema)
+                .await
+                .context("connecting to PostgreSQL")?,
+        ),
+        None => Arc::new(
+            SqliteStore::open(&dir)
+                .with_context(|| format!("opening the SQLite store in {}", dir.display()))?,
+        ),
+    };
+    let state = AppState::new(
+        store,
+        config,
+        Arc::new(SystemClock),
+        Arc::new(IdGen::random()),
+    )
+    .await
+    .context("starting the server state")?;
+    // The benchmark measures throughput: 45009 would cap it at 6000 a minute.
+    state
+        .controls()
+        .rate_limits
+        .configure(rollcall_server::control::RateLimits::unlimited());
+    Ok(state)
+}
+
+/// The benchmark meeting, seeded and ingested: what a client needs to read it.
+#[derive(Debug, Clone)]
+pub struct Seeded {
+    pub meetingid: String,
+    /// The app's secret, for gettoken (corp [`CORPID`]).
+    pub secret: String,
+    pub ingest: IngestFigures,
+}
+
+/// Seed the directory (one corp, [`MEMBERS`] members, one app) and a meeting through the
+/// admin API, then ingest the stream of `sessions` sessions through the ingest API.
+pub async fn seed(
+    http: &reqwest::Client,
+    base: &Url,
+    admin_key: &str,
+    ingest_key: &str,
+    sessions: usize,
+) -> anyhow::Result<Seeded> {
+    let secret = random_key();
+    let corp = json!({
+        "corpid": CORPID,
+        "name": "rollcall bench",
+        "departments": [
+            {"id": 1, "name": "HQ", "parent": 0},
+            {"id": 2, "name": "Sales", "parent": 1},
+            {"id": 3, "name": "Engineering", "parent": 1},
+            {"id": 4, "name": "Platform", "parent": 3},
+        ],
+        "users": (0..MEMBERS)
+            .map(|i| json!({"userid": member(i), "departments": [2 + i % 3]}))
+            .collect::<Vec<_>>(),
+        "apps": [{
+            "agentid": AGENTID,
+            "name": "attendance",
+            "secret": secret,
+            "meeting_api": true,
+            "visible_departments": [1],
+        }],
+    });
+    admin_post(http, base, admin_key, "admin/v1/corps", &corp).await?;
+    let now = SystemClock.now();
+    let meeting = admin_post(
+        http,
+        base,
+        admin_key,
+        "admin/v1/meetings",
+        &json!({
+            "corpid": CORPID,
+            "agentid": AGENTID,
+            "meeting_type": 0,
+            "title": "rollcall bench",
+            "meeting_start": now - 21 * DAY,
+            "meeting_duration": 22 * DAY,
+        }),
+    )
+    .await?;
+    let meetingid = meeting["meetingid"]
+        .as_str()
+        .ok_or_else(|| anyhow!("admin/v1/meetings answered without a meetingid: {meeting}"))?
+        .to_owned();
+    let batches = ndjson_batches(&meetingid, &plan_events(sessions, now));
+    let ingest = ingest_all(http, base, ingest_key, &batches).await?;
+    Ok(Seeded {
+        meetingid,
+        secret,
+        ingest,
+    })
+}
+
+/// The two requests the page load repeats, found by reading the pages like a client.
+#[derive(Debug, Clone)]
+pub struct Pages {
+    /// Page 1 (no cursor), with a fresh token in its URL.
+    pub first: Target,
+    /// Page 1's exact reply: what the bare-HTTP ceiling serves.
+    pub first_body: axum::body::Bytes,
+    /// Page `deep_page`, through the cursor of the page before it.
+    pub deep: Target,
+}
+
+/// A token, page 1, and the cursor of page `deep_page` (every page checked full).
+pub async fn find_pages(
+    http: &reqwest::Client,
+    base: &Url,
+    seeded: &Seeded,
+    deep_page: usize,
+) -> anyhow::Result<Pages> {
+    let token: GetTokenResponse = http
+        .get(base.join("cgi-bin/gettoken")?)
+        .query(&[("corpid", CORPID), ("corpsecret", seeded.secret.as_str())])
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    ensure!(token.errcode == 0, "gettoken: {}", token.errmsg);
+    let mut url = base.join("cgi-bin/meeting/get_attendee_list")?;
+    url.query_pairs_mut()
+        .append_pair("access_token", &token.access_token);
+    let first = Target {
+        url: url.clone(),
+        body: json_bytes(&json!({"meetingid": seeded.meetingid, "limit": PAGE})),
+    };
+    let (first_body, mut page) = fetch_page(http, &first).await.context("page 1")?;
+    let mut deep = first.clone();
+    for n in 2..=deep_page {
+        ensure!(page.has_more, "page {} said has_more: false", n - 1);
+        deep.body = json_bytes(&json!({
+            "meetingid": seeded.meetingid,
+            "cursor": page.next_cursor,
+            "limit": PAGE,
+        }));
+        page = fetch_page(http, &deep)
+            .await
+            .with_context(|| format!("page {n}"))?
+            .1;
+    }
+    Ok(Pages {
+        first,
+        first_body,
+        deep,
     })
 }
 

@@ -15,6 +15,7 @@ use rollcall_store::{Store, StoreError, StoreResult};
 
 use crate::callback::Callbacks;
 use crate::control::Controls;
+use crate::ops::meeting::page_cache::PageCache;
 
 /// What the operator configures about the server itself (the directory lives in the store).
 /// The time zone of recurring meetings is set on the state, with [`AppState::set_time_zone`].
@@ -114,6 +115,8 @@ struct Inner {
     startup_corps: RwLock<Arc<Vec<CorpSpec>>>,
     /// The apps' callback targets and URL verifications (SPEC §11), this node's.
     callbacks: Callbacks,
+    /// Session scans, rendered, under the store's change stamp (the page path's cache).
+    pages: PageCache,
 }
 
 /// A meeting (or `None`: no such meeting) and when the store said so.
@@ -173,6 +176,7 @@ impl AppState {
                 controls: Arc::new(Controls::new(journal_size, clock)),
                 startup_corps: RwLock::new(Arc::new(Vec::new())),
                 callbacks: Callbacks::new(),
+                pages: PageCache::default(),
             }),
         })
     }
@@ -207,6 +211,10 @@ impl AppState {
     }
     pub fn secret(&self) -> &ServerSecret {
         &self.inner.secret
+    }
+    /// This node's cache of rendered session scans (get_attendee_list).
+    pub fn pages(&self) -> &PageCache {
+        &self.inner.pages
     }
     pub fn now(&self) -> i64 {
         self.inner.clock.now()

@@ -7,6 +7,7 @@
 //! - [`WeComBody`] reads the JSON body *after* the token extractor has run (so the token is
 //!   checked first), refusing more than 1 MiB without reading past it.
 //! - [`Reply`] is a success body; its `errcode`/`errmsg` fields are part of the payload type.
+//!   [`RawReply`] is one already rendered.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant;
@@ -43,15 +44,24 @@ impl<T: Serialize> IntoResponse for Reply<T> {
     fn into_response(self) -> Response {
         let mut body = Vec::with_capacity(REPLY_CAPACITY);
         match serde_json::to_writer(&mut body, &self.0) {
-            Ok(()) => {
-                let mut r = Response::new(Body::from(body));
-                r.headers_mut()
-                    .insert(CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8));
-                r.extensions_mut().insert(Success);
-                r
-            }
+            Ok(()) => RawReply(body).into_response(),
             Err(e) => ApiError::Busy(format!("serializing reply: {e}")).into_response(),
         }
+    }
+}
+
+/// A WeCom success body already rendered as JSON (the attendee page writes its rows straight
+/// into the reply buffer): answered like a [`Reply`].
+#[derive(Debug)]
+pub struct RawReply(pub Vec<u8>);
+
+impl IntoResponse for RawReply {
+    fn into_response(self) -> Response {
+        let mut r = Response::new(Body::from(self.0));
+        r.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8));
+        r.extensions_mut().insert(Success);
+        r
     }
 }
 

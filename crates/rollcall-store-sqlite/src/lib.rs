@@ -75,6 +75,10 @@ struct Inner {
     /// in-process writers, which is also what keeps ingest `seq`s in commit order.
     writer: Mutex<Connection>,
     readers: r2d2::Pool<SqliteConnectionManager>,
+    /// A read-only connection that only ever reads `PRAGMA data_version`, which changes
+    /// when any *other* connection (this process's writer, or another process) commits:
+    /// [`Store::change_stamp`]. Its own counter, so it is never shared with the pool.
+    watch: Mutex<Connection>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -120,11 +124,17 @@ impl SqliteStore {
             // cost a statement parse per read.
             .test_on_check_out(false)
             .build(manager)?;
+        let mut watch = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        schema::init_reader(&mut watch)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
                 writer: Mutex::new(writer),
                 readers,
+                watch: Mutex::new(watch),
             }),
         })
     }
@@ -359,6 +369,21 @@ impl Store for SqliteStore {
 
     async fn deliveries(&self, limit: u32) -> StoreResult<Vec<Delivery>> {
         self.read(move |c| outbox::list(c, limit)).await
+    }
+
+    /// `PRAGMA data_version` of the watch connection: it starts a read transaction, so it
+    /// sees every commit made before it (WAL index header), inline like every read here.
+    async fn change_stamp(&self) -> StoreResult<Option<u64>> {
+        let conn = self
+            .inner
+            .watch
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let v: i64 = conn
+            .prepare_cached("PRAGMA data_version")
+            .and_then(|mut st| st.query_row([], |r| r.get(0)))
+            .map_err(Error::from)?;
+        Ok(Some(v as u64))
     }
 
     async fn reset(&self) -> StoreResult<()> {

@@ -236,6 +236,16 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Up to `limit` deliveries, pending or finished, newest first (`GET /admin/v1/callbacks`).
     async fn deliveries(&self, limit: u32) -> StoreResult<Vec<Delivery>>;
 
+    /// A value that changes whenever anything stored may have changed, by this process or
+    /// any other on the same store; `None` when the backend has no such cheap stamp. While
+    /// two reads of it are equal and `Some`, every read in between saw the same data, so a
+    /// node may answer from what it read under that stamp (the page cache does).
+    ///
+    /// The default is `None`: a backend that cannot tell is always read afresh.
+    async fn change_stamp(&self) -> StoreResult<Option<u64>> {
+        Ok(None)
+    }
+
     // ---- reset and snapshots (SPEC §9) ----
 
     /// Remove every stored row except the server secret: corps, tokens, meetings, sessions,

@@ -7,22 +7,23 @@ use rollcall_core::meeting_request::{
     AttendeeRequest, CancelRequest, CreateRequest, InfoRequest, UpdateRequest, UserMeetingsRequest,
 };
 use rollcall_wire::meeting::{CreateMeetingResponse, GetUserMeetingIdResponse, MeetingInfo};
-use rollcall_wire::{errcode, ErrorBody, GetAttendeeListResponse};
+use rollcall_wire::{errcode, ErrorBody};
 
 use crate::auth::MeetingToken;
 use crate::error::ApiError;
 use crate::ops::meeting::{attendee_list, cancel, create, info, update, user_meetings};
 use crate::state::AppState;
-use crate::wecom::{Reply, WeComBody};
+use crate::wecom::{RawReply, Reply, WeComBody};
 
-/// `POST /cgi-bin/meeting/get_attendee_list`.
+/// `POST /cgi-bin/meeting/get_attendee_list`: a `GetAttendeeListResponse`, rendered by
+/// [`attendee_list::list`].
 pub async fn get_attendee_list(
     State(state): State<AppState>,
     MeetingToken(caller): MeetingToken,
     WeComBody(body): WeComBody,
-) -> Result<Reply<GetAttendeeListResponse>, ApiError> {
+) -> Result<RawReply, ApiError> {
     let req = AttendeeRequest::try_from(&body)?;
-    Ok(Reply(attendee_list::list(&state, &caller, &req).await?))
+    Ok(RawReply(attendee_list::list(&state, &caller, &req).await?))
 }
 
 /// `POST /cgi-bin/meeting/create`.

@@ -435,3 +435,50 @@ async fn the_time_window_table() {
     app.clock.advance(2 * DAY);
     assert_eq!(ages(&list(json!({"meetingid": m})).await), [20, 1]);
 }
+
+/// The same page read again after each change: a state change, then the quit, show on the
+/// next read (SPEC §3: "state changes show in whatever page reads the row"), however often
+/// the page was read before (the page cache must not answer the old row).
+#[tokio::test]
+async fn each_change_shows_on_the_next_read_of_the_same_page() {
+    let app = spawn_app().await;
+    let m = app.one_off().await;
+    app.ingest_ok(json!([join(&m, "x", NOW - 10, "bob")])).await;
+    let token = app.token(SECRET).await;
+    let page = json!({"meetingid": m});
+    let read = || async { app.list(&token, page.clone()).await["attendees"][0].clone() };
+    for _ in 0..3 {
+        let row = read().await;
+        assert_eq!(
+            (&row["audio_state"], &row["net"]),
+            (&json!(true), &json!("WIFI"))
+        );
+    }
+    app.ingest_ok(json!([state(
+        &m,
+        "s1",
+        "x",
+        NOW - 8,
+        json!({"audio_state": false, "net": "4G"})
+    )]))
+    .await;
+    let row = read().await;
+    assert_eq!(
+        (&row["audio_state"], &row["net"]),
+        (&json!(false), &json!("4G"))
+    );
+    assert_eq!(read().await, row);
+    app.ingest_ok(json!([quit(&m, "x", NOW - 5)])).await;
+    let row = read().await;
+    assert_eq!(row["quit_time"], (NOW - 5).to_string());
+    assert!(row.get("net").is_none(), "{row}");
+    // A join after the first read is listed by a fresh first page.
+    app.ingest_ok(json!([join(&m, "z", NOW - 3, "carol")]))
+        .await;
+    assert_eq!(
+        app.list(&token, page.clone()).await["attendees"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+}

@@ -172,3 +172,43 @@ async fn a_reset_through_one_node_ends_the_tokens_another_node_cached() {
         );
     }
 }
+
+/// A page read by node B, then a state change and a quit ingested through node A: B's next
+/// read of the same page shows both (its page cache, if any, must not answer the old rows).
+#[tokio::test]
+async fn a_state_change_through_one_node_shows_on_the_next_page_of_another() {
+    let (a, b) = two_nodes().await;
+    let m = a.one_off().await;
+    a.ingest_ok(json!([
+        join(&m, "x", NOW - 10, "bob"),
+        join(&m, "y", NOW - 8, "carol")
+    ]))
+    .await;
+    let token = b.token(SECRET).await;
+    let page = json!({"meetingid": m, "limit": 1});
+    let before = b.list(&token, page.clone()).await;
+    assert_eq!(before["attendees"][0]["audio_state"], true);
+    assert_eq!(before["attendees"][0]["net"], "WIFI");
+    // Twice, so a node that caches has cached it.
+    assert_eq!(b.list(&token, page.clone()).await, before);
+    let second = json!({"meetingid": m, "limit": 1, "cursor": before["next_cursor"]});
+    assert!(b.list(&token, second.clone()).await["attendees"][0]
+        .get("quit_time")
+        .is_none());
+
+    a.ingest_ok(json!([
+        state(&m, "mute-x", "x", NOW - 6, json!({"audio_state": false})),
+        quit(&m, "y", NOW - 4)
+    ]))
+    .await;
+    let after = b.list(&token, page).await;
+    assert_eq!(after["attendees"][0]["audio_state"], false, "{after}");
+    assert_eq!(after["attendees"][0]["net"], "WIFI");
+    let rest = b.list(&token, second).await;
+    assert_eq!(
+        rest["attendees"][0]["quit_time"],
+        (NOW - 4).to_string(),
+        "{rest}"
+    );
+    assert!(rest["attendees"][0].get("net").is_none(), "{rest}");
+}

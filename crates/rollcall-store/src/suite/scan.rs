@@ -265,3 +265,33 @@ pub(super) async fn scan_accepts_extreme_bounds(store: Arc<dyn Store>) {
         assert_eq!(keys(&got), want, "{scan_:?}");
     }
 }
+
+/// [`Store::change_stamp`], where a backend has one: unchanged while nothing is written,
+/// moved by every kind of write a page could show (join, quit, state change, reset), so a
+/// node's page cache validated by it is never stale.
+pub(super) async fn change_stamp_moves_with_every_write(store: Arc<dyn Store>) {
+    let stamp = || async { store.change_stamp().await.expect("change_stamp") };
+    let Some(mut last) = stamp().await else {
+        eprintln!("change_stamp: this backend has none (every page reads the store)");
+        return;
+    };
+    let k = meeting(&*store, "m-1").await.key;
+    let created = stamp().await.expect("still a stamp");
+    assert_ne!(created, last, "creating a meeting did not move the stamp");
+    last = created;
+    let writes: Vec<(&str, Vec<_>)> = vec![
+        ("join", vec![join(k, "e1", "s1", T0)]),
+        ("state", vec![state(k, "e2", "s1", T0 + 5, audio(false))]),
+        ("quit", vec![quit(k, "e3", "s1", T0 + 9)]),
+    ];
+    for (what, events) in writes {
+        let _ = scan(&*store, &everything(k, 0)).await;
+        assert_eq!(stamp().await, Some(last), "moved with nothing written");
+        ingest_ok(&*store, &events).await;
+        let now = stamp().await.expect("still a stamp");
+        assert_ne!(now, last, "a {what} did not move the stamp");
+        last = now;
+    }
+    store.reset().await.expect("reset");
+    assert_ne!(stamp().await, Some(last), "a reset did not move the stamp");
+}

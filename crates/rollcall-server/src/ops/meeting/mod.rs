@@ -10,7 +10,8 @@
 //! answers like an unknown code.
 //!
 //! # Layout
-//! - [`attendee_list`]: the `meeting/get_attendee_list` call.
+//! - [`attendee_list`]: the `meeting/get_attendee_list` call; [`page_cache`]: its rendered
+//!   rows, cached under the store's change stamp.
 //! - [`create`]: the `meeting/create` call.
 //! - [`info`]: the `meeting/get_info` call.
 //! - [`update`]: the `meeting/update` call.
@@ -27,5 +28,6 @@ pub mod attendee_list;
 pub mod cancel;
 pub mod create;
 pub mod info;
+pub mod page_cache;
 pub mod update;
 pub mod user_meetings;

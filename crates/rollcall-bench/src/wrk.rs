@@ -1,0 +1,107 @@
+//! The pieces an external load generator (`wrk`, see `wrk.sh`) needs: a ready store with
+//! the requests to repeat ([`prepare`]), and the bare-HTTP ceiling to compare with
+//! ([`ceiling`]).
+//!
+//! The page figures of SPEC §10 are stated against `wrk -t1 -c16`: an in-process generator
+//! can be the bottleneck of the ceiling (it was: 0.36 reported, 0.17 real), so the figures
+//! the team quotes come from `wrk` against the real `rollcall serve` binary.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{ensure, Context};
+use reqwest::Url;
+
+use crate::run::{ceiling_router, find_pages, rollcall_state, seed, CORPID, INGEST_BATCH, PAGE};
+use crate::server::ServerThread;
+use crate::setup::{client, random_key};
+
+/// One ingest batch is a durable write of 1,000 events; generous, but still bounded.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What [`prepare`] leaves in its directory.
+pub const DATA: &str = "data";
+/// Request body of page 1.
+pub const FIRST_JSON: &str = "first.json";
+/// Request body of the deep page (with the cursor of the page before it).
+pub const DEEP_JSON: &str = "deep.json";
+/// `rollcall serve --config` file: rate limits lifted.
+pub const CONFIG: &str = "rollcall.toml";
+/// Shell-sourceable `CORPID=…`, `SECRET=…`, `MEETINGID=…`: enough for gettoken.
+pub const APP_ENV: &str = "app.env";
+
+/// Build a store of one meeting with `sessions` sessions in `dir/data` (through the HTTP
+/// APIs of an in-process server, exactly as `rollcall-bench` does), and write beside it the
+/// request bodies of page 1 and page `deep_page`, a config lifting rate limits, and the app's
+/// credentials. Cursors are MACed with the store's secret, so the deep page's cursor is valid
+/// for any server on that store.
+pub async fn prepare(dir: &Path, sessions: usize, deep_page: usize) -> anyhow::Result<()> {
+    ensure!(deep_page >= 1, "deep_page must be at least 1");
+    ensure!(
+        sessions >= deep_page * PAGE,
+        "page {deep_page} of {PAGE} rows needs at least {} sessions (got {sessions})",
+        deep_page * PAGE
+    );
+    let data = dir.join(DATA);
+    ensure!(
+        !data.exists(),
+        "{} exists: prepare builds a fresh store",
+        data.display()
+    );
+    std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
+    let (ingest_key, admin_key) = (random_key(), random_key());
+    let server = ServerThread::start("rollcall-bench-prepare", {
+        let (d, i, a) = (data.clone(), ingest_key.clone(), admin_key.clone());
+        move || rollcall_state(d, None, String::new(), i, a)
+    })
+    .await?;
+    let base = Url::parse(&format!("http://{}/", server.addr))?;
+    let http = client(SETUP_TIMEOUT)?;
+    let seeded = seed(&http, &base, &admin_key, &ingest_key, sessions).await?;
+    let pages = find_pages(&http, &base, &seeded, deep_page).await?;
+    drop(http);
+    server.stop().await?;
+
+    let write = |name: &str, bytes: &[u8]| -> anyhow::Result<PathBuf> {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).with_context(|| format!("writing {}", p.display()))?;
+        Ok(p)
+    };
+    write(FIRST_JSON, &pages.first.body)?;
+    write(DEEP_JSON, &pages.deep.body)?;
+    write(
+        CONFIG,
+        b"# Written by `rollcall-bench prepare`: the benchmark measures throughput, and the\n\
+          # default 6000 calls a minute would answer 45009 instead.\n\
+          [rate_limits]\nper_minute = 1000000000\n",
+    )?;
+    write(
+        APP_ENV,
+        format!(
+            "CORPID={CORPID}\nSECRET={}\nMEETINGID={}\n",
+            seeded.secret, seeded.meetingid
+        )
+        .as_bytes(),
+    )?;
+    eprintln!(
+        "rollcall-bench prepare: {} events ({sessions} sessions, batches of {INGEST_BATCH}) \
+         ingested in {:.2} s into {}",
+        seeded.ingest.events,
+        seeded.ingest.secs,
+        data.display()
+    );
+    Ok(())
+}
+
+/// Serve the bare-HTTP ceiling on `listen` until killed: every
+/// `POST /cgi-bin/meeting/get_attendee_list` answers the bytes of `body`.
+pub async fn ceiling(body: &Path, listen: SocketAddr) -> anyhow::Result<()> {
+    let bytes = std::fs::read(body).with_context(|| format!("reading {}", body.display()))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    axum::serve(listener, ceiling_router(bytes.into()))
+        .await
+        .context("serving the ceiling")
+}

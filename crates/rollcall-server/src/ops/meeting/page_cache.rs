@@ -1,0 +1,319 @@
+//! A node's cache of session scans, already rendered as JSON, valid for one store change
+//! stamp (SPEC §10: pages at half the bare-HTTP ceiling; issue 11 point 1).
+//!
+//! # Why it is correct
+//! Everything here was read under one [`Store::change_stamp`]: a value the store changes on
+//! every commit by any connection of any process (SQLite's `PRAGMA data_version`). The stamp
+//! is read *before* the store is, so what was read is at least as new as the stamp. A lookup
+//! reads the stamp again first: equal means no commit happened since it was first read, so
+//! the store would answer exactly what is cached. A different stamp empties the cache. So a
+//! quit or a state change, made through this node or any other, shows on the next page read,
+//! as SPEC §3 asks ("state changes show in whatever page reads the row"). A backend without a
+//! cheap stamp (PostgreSQL: `None`) is never cached: every page reads the store.
+//!
+//! What is cached is what the store answered for one [`SessionScan`] (rows in order, with
+//! each row's rendered JSON and the participant the caller's visibility is checked against),
+//! and each meeting's `last_seq`. The handler scans without the window's end and applies it
+//! itself, so an entry outlives the second the default window ends at. Visibility, the cursor and the reply are still worked out
+//! per request, so one entry serves every app's caller and every cursor that asks the same
+//! scan. The rendering depends on the meeting only through its key (`tmp_openid`) and whether
+//! it is a webinar (`webinar_role`), and both are in the key.
+//!
+//! # Bounds
+//! At most [`MAX_BYTES`] of rendered rows (a 100-row page is ~23 KB, so ~350 pages), evicted
+//! oldest first; the process' memory target (SPEC §10: 100 MB at 10M sessions) holds
+//! whatever the meeting sizes.
+//!
+//! [`Store::change_stamp`]: rollcall_store::Store::change_stamp
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rollcall_core::model::{Participant, SessionRow, SessionScan};
+use rollcall_store::{Store, StoreResult};
+
+/// Rendered bytes the cache may hold (plus a fixed overhead per row, counted too).
+pub const MAX_BYTES: usize = 8 << 20;
+/// What one cached row costs beyond its JSON: its participant and bookkeeping.
+const ROW_OVERHEAD: usize = 64;
+
+/// One scanned row: its keyset position, who it is (for the caller's visibility) and its
+/// JSON object, `json[start..end]` of the scan's buffer.
+#[derive(Debug)]
+pub struct ScannedRow {
+    pub join_time: i64,
+    pub seq: u64,
+    pub participant: Participant,
+    end: usize,
+}
+
+/// What the store answered for one scan, rendered: the rows' JSON objects one after another,
+/// comma-separated as in the reply's array, so a run of consecutive rows is copied into the
+/// reply in one piece ([`Self::json_run`]).
+#[derive(Debug, Default)]
+pub struct Scanned {
+    pub rows: Vec<ScannedRow>,
+    json: Vec<u8>,
+}
+
+impl Scanned {
+    /// Render `rows` with `render` (which appends one JSON object to the buffer).
+    pub fn new(rows: Vec<SessionRow>, mut render: impl FnMut(&SessionRow, &mut Vec<u8>)) -> Self {
+        let mut json = Vec::with_capacity(rows.len() * 240);
+        let rows = rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| {
+                if i > 0 {
+                    json.push(b',');
+                }
+                render(&r, &mut json);
+                ScannedRow {
+                    join_time: r.join_time,
+                    seq: r.seq,
+                    participant: r.participant,
+                    end: json.len(),
+                }
+            })
+            .collect();
+        Self { rows, json }
+    }
+
+    /// Row `i`'s JSON object.
+    pub fn json(&self, i: usize) -> &[u8] {
+        self.json_run(i, i)
+    }
+
+    /// Rows `first..=last`' JSON objects, comma-separated.
+    pub fn json_run(&self, first: usize, last: usize) -> &[u8] {
+        // Row i > 0 starts after the comma that ends row i - 1's span.
+        let start = if first == 0 {
+            0
+        } else {
+            self.rows[first - 1].end + 1
+        };
+        &self.json[start..self.rows[last].end]
+    }
+
+    fn bytes(&self) -> usize {
+        self.json.len() + self.rows.len() * ROW_OVERHEAD
+    }
+}
+
+/// A scan and how its rows are rendered: `(meeting_key, sub_key, after, join_max, seq_lo,
+/// seq_hi, limit, webinar)`.
+type ScanKey = (i64, i64, (i64, u64), i64, u64, u64, u32, bool);
+
+fn key(s: &SessionScan, webinar: bool) -> ScanKey {
+    (
+        s.meeting_key,
+        s.sub_key,
+        s.after,
+        s.join_max,
+        s.seq_lo,
+        s.seq_hi,
+        s.limit,
+        webinar,
+    )
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    /// The stamp everything below was read under; `None` before the first read.
+    stamp: Option<u64>,
+    scans: HashMap<ScanKey, Arc<Scanned>>,
+    /// Insertion order, for eviction.
+    order: VecDeque<ScanKey>,
+    bytes: usize,
+    last_seq: HashMap<i64, u64>,
+}
+
+impl Entries {
+    /// Make the entries those of `stamp`: anything read under another one is dropped.
+    fn at(&mut self, stamp: u64) {
+        if self.stamp != Some(stamp) {
+            self.scans.clear();
+            self.order.clear();
+            self.last_seq.clear();
+            self.bytes = 0;
+            self.stamp = Some(stamp);
+        }
+    }
+}
+
+impl Entries {
+    /// Keep `scanned` under `k`, evicting the oldest entries to stay within [`MAX_BYTES`].
+    fn keep(&mut self, k: ScanKey, scanned: &Arc<Scanned>) {
+        let size = scanned.bytes();
+        if size > MAX_BYTES || self.scans.contains_key(&k) {
+            return;
+        }
+        while self.bytes + size > MAX_BYTES {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(gone) = self.scans.remove(&old) {
+                self.bytes -= gone.bytes();
+            }
+        }
+        self.bytes += size;
+        self.order.push_back(k);
+        self.scans.insert(k, Arc::clone(scanned));
+    }
+}
+
+/// The cache (one per node, in its `AppState`).
+#[derive(Debug, Default)]
+pub struct PageCache {
+    entries: Mutex<Entries>,
+}
+
+impl PageCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
+        // Nothing here can be left half-updated by a panic that matters: at worst an entry
+        // is missing, and a miss reads the store.
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The store's change stamp, read now (before anything it will validate is read).
+    pub async fn stamp(&self, store: &dyn Store) -> StoreResult<Option<u64>> {
+        store.change_stamp().await
+    }
+
+    /// The meeting's `last_seq`, from the cache when read under `stamp`.
+    pub async fn last_seq(
+        &self,
+        store: &dyn Store,
+        stamp: Option<u64>,
+        meeting_key: i64,
+    ) -> StoreResult<u64> {
+        if let Some(s) = stamp {
+            let mut e = self.lock();
+            e.at(s);
+            if let Some(v) = e.last_seq.get(&meeting_key) {
+                return Ok(*v);
+            }
+        }
+        let v = store.last_seq(meeting_key).await?;
+        if let Some(s) = stamp {
+            let mut e = self.lock();
+            if e.stamp == Some(s) && e.last_seq.len() < 10_000 {
+                e.last_seq.insert(meeting_key, v);
+            }
+        }
+        Ok(v)
+    }
+
+    /// The rows of `scan`, rendered with `render`: from the cache when read under `stamp`,
+    /// else from the store (and then kept, if `stamp` is `Some` and still current).
+    pub async fn scan(
+        &self,
+        store: &dyn Store,
+        stamp: Option<u64>,
+        scan: &SessionScan,
+        webinar: bool,
+        render: impl FnMut(&SessionRow, &mut Vec<u8>),
+    ) -> StoreResult<Arc<Scanned>> {
+        let k = key(scan, webinar);
+        if let Some(s) = stamp {
+            let mut e = self.lock();
+            e.at(s);
+            if let Some(hit) = e.scans.get(&k) {
+                return Ok(Arc::clone(hit));
+            }
+        }
+        let scanned = Arc::new(Scanned::new(store.scan_sessions(scan).await?, render));
+        if let Some(s) = stamp {
+            let mut e = self.lock();
+            // A newer stamp may have been seen meanwhile: then this read is not kept.
+            if e.stamp == Some(s) {
+                e.keep(k, &scanned);
+            }
+        }
+        Ok(scanned)
+    }
+
+    /// Bytes of rendered rows held now.
+    #[cfg(test)]
+    fn held(&self) -> usize {
+        self.lock().bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(seq: u64) -> SessionRow {
+        SessionRow {
+            seq,
+            session_key: format!("s{seq}"),
+            sub_key: 0,
+            participant: Participant::Guest(format!("g{seq}")),
+            join_time: 100 + seq as i64,
+            quit_time: None,
+            instance_id: 1,
+            role: 0,
+            webinar_role: 0,
+            join_type: 1,
+            net: None,
+            audio_state: false,
+            video_state: false,
+            screen_shared_state: false,
+            customer_data: None,
+            state_at: 0,
+        }
+    }
+
+    #[test]
+    fn rows_keep_their_json_apart() {
+        let s = Scanned::new(vec![row(1), row(2), row(3)], |r, out| {
+            out.extend_from_slice(format!("[{}]", r.seq).as_bytes())
+        });
+        assert_eq!(
+            (0..3).map(|i| s.json(i).to_vec()).collect::<Vec<_>>(),
+            [b"[1]".to_vec(), b"[2]".to_vec(), b"[3]".to_vec()]
+        );
+        assert_eq!(s.rows[2].join_time, 103);
+        assert_eq!(s.json_run(0, 2), b"[1],[2],[3]");
+        assert_eq!(s.json_run(1, 2), b"[2],[3]");
+    }
+
+    #[test]
+    fn another_stamp_empties_it_and_size_is_bounded() {
+        let c = PageCache::default();
+        let scanned = Arc::new(Scanned::new(vec![row(1)], |_, out| {
+            out.extend_from_slice(&[b' '; 1000])
+        }));
+        let fits = MAX_BYTES / scanned.bytes();
+        let k = |i: usize| (i as i64, 0, (0, 0), 0, 0, 0, 1, false);
+        {
+            let mut e = c.lock();
+            e.at(1);
+            for i in 0..fits + 10 {
+                e.keep(k(i), &scanned);
+                e.last_seq.insert(i as i64, 1);
+            }
+            assert!(e.bytes <= MAX_BYTES);
+            assert_eq!(e.scans.len(), fits);
+            // The oldest went first.
+            assert!(!e.scans.contains_key(&k(0)) && e.scans.contains_key(&k(fits + 9)));
+        }
+        assert!(c.held() <= MAX_BYTES);
+        let mut e = c.lock();
+        e.at(1);
+        assert!(!e.scans.is_empty());
+        e.at(2);
+        assert!(e.scans.is_empty() && e.last_seq.is_empty() && e.bytes == 0);
+        e.keep(
+            k(0),
+            &Arc::new(Scanned::new(vec![row(1)], |_, out| {
+                out.resize(MAX_BYTES + 1, b' ')
+            })),
+        );
+        assert!(
+            e.scans.is_empty(),
+            "an entry larger than the whole cache is not kept"
+        );
+    }
+}
