@@ -3,12 +3,9 @@
 //! again on the same data, it delivers the event (at least once: the receiver sees it
 //! twice, the same event).
 //!
-//! Its own small harness rather than `cli.rs`'s (that file is at its size limit): start the
-//! binary, wait for its `listening on` line, `Child::kill` (SIGKILL on Unix).
+//! The binary runs under `support`'s harness (shared with `cli.rs`); `Running::kill_9` is
+//! `Child::kill`, SIGKILL on Unix.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -27,77 +24,20 @@ const ADMIN_KEY: &str = "kill-admin-key";
 /// Generous for a shared CI machine; never a fixed sleep.
 const WAIT: Duration = Duration::from_secs(60);
 
-struct Running {
-    child: Child,
-    stderr: Receiver<String>,
-    lines: Arc<Mutex<Vec<String>>>,
-}
+mod support;
 
-impl Running {
-    fn start(config: &str, data: &str) -> Self {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rollcall"));
-        for (k, _) in std::env::vars() {
-            if k.starts_with("ROLLCALL_") {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.args(["serve", "--config", config])
-            .env("ROLLCALL_LISTEN", "127.0.0.1:0")
-            .env("ROLLCALL_DATA", data)
-            .env("ROLLCALL_ADMIN_KEY", ADMIN_KEY)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("the rollcall binary starts");
-        let err = child.stderr.take().expect("stderr");
-        let (tx, stderr) = channel();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let sink = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line.clone());
-                let _ = tx.send(line);
-            }
-        });
-        Self {
-            child,
-            stderr,
-            lines,
-        }
-    }
+use support::{rollcall, Running};
 
-    fn base(&self) -> String {
-        loop {
-            match self.stderr.recv_timeout(WAIT) {
-                Ok(line) => {
-                    if let Some(rest) = line.split("listening on http://").nth(1) {
-                        let addr = rest.split_whitespace().next().unwrap_or("");
-                        return format!("http://{addr}");
-                    }
-                }
-                Err(e) => panic!(
-                    "never listened ({e:?}):\n{}",
-                    self.lines.lock().unwrap().join("\n")
-                ),
-            }
-        }
-    }
-
-    /// SIGKILL: no shutdown code runs.
-    fn kill_9(&mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reaped");
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// `rollcall serve --config CONFIG` on DATA, on a free port, with the admin API on.
+fn serve(config: &str, data: &str) -> Running {
+    rollcall(
+        &["serve", "--config", config],
+        &[
+            ("ROLLCALL_LISTEN", "127.0.0.1:0"),
+            ("ROLLCALL_DATA", data),
+            ("ROLLCALL_ADMIN_KEY", ADMIN_KEY),
+        ],
+    )
 }
 
 type Got = Arc<Mutex<Vec<MeetingEvent>>>;
@@ -195,8 +135,8 @@ name = "Kill Corp"
     );
     let http = reqwest::Client::new();
 
-    let mut first = Running::start(&config, &data);
-    let base = first.base();
+    let mut first = serve(&config, &data);
+    let base = format!("http://{}", first.listening());
     let token: Value = http
         .get(format!("{base}/cgi-bin/gettoken"))
         .query(&[("corpid", CORP), ("corpsecret", SECRET)])
@@ -232,8 +172,8 @@ name = "Kill Corp"
     let before = wait_for(&got, 1).await;
     first.kill_9();
 
-    let second = Running::start(&config, &data);
-    let base = second.base();
+    let second = serve(&config, &data);
+    let base = format!("http://{}", second.listening());
     // After the dead node's lease, the restarted one delivers the same event.
     let all = wait_for(&got, 2).await;
     assert_eq!(all[1], before[0], "the same event, again");
