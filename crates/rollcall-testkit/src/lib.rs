@@ -28,6 +28,7 @@
 //! `cargo build` would otherwise compile the suite into the binary's `rollcall-store`.
 
 pub mod app;
+pub mod callbacks;
 pub mod events;
 pub mod fixtures;
 pub mod replies;

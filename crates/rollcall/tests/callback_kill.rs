@@ -6,14 +6,9 @@
 //! The binary runs under `support`'s harness (shared with `cli.rs`); `Running::kill_9` is
 //! `Child::kill`, SIGKILL on Unix.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{Query, RawQuery, State};
-use axum::http::StatusCode;
-use axum::routing::get;
-use axum::Router;
-use rollcall_client::callback::{CallbackQuery, CallbackReceiver, Event, MeetingEvent};
+use rollcall_testkit::callbacks::{Receiver, Reply};
 use serde_json::{json, Value};
 
 const CORP: &str = "wwkill";
@@ -40,66 +35,12 @@ fn serve(config: &str, data: &str) -> Running {
     )
 }
 
-type Got = Arc<Mutex<Vec<MeetingEvent>>>;
-
-/// A receiver that never answers its first event (the attempt stays in flight) and
-/// answers 200 to the others.
-async fn receiver() -> (String, Got) {
-    type S = (Arc<CallbackReceiver>, Got);
-    async fn verify(
-        State((rx, _)): State<S>,
-        Query(q): Query<CallbackQuery>,
-    ) -> Result<String, StatusCode> {
-        rx.verify_url(&q).map_err(|_| StatusCode::FORBIDDEN)
-    }
-    async fn event(
-        State((rx, got)): State<S>,
-        RawQuery(raw): RawQuery,
-        body: String,
-    ) -> StatusCode {
-        let q = CallbackQuery::from_query_str(&raw.unwrap_or_default()).expect("query");
-        let Ok(Event::Meeting(e)) = rx.receive(&q, &body).map(|r| r.event) else {
-            return StatusCode::FORBIDDEN;
-        };
-        let first = {
-            let mut got = got.lock().unwrap();
-            got.push(e);
-            got.len() == 1
-        };
-        if first {
-            std::future::pending::<()>().await;
-        }
-        StatusCode::OK
-    }
-    let rx = Arc::new(CallbackReceiver::new(TOKEN, KEY, CORP).unwrap());
-    let got: Got = Arc::default();
-    let app = Router::new()
-        .route("/cb", get(verify).post(event))
-        .with_state((rx, got.clone()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/cb", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, got)
-}
-
-async fn wait_for(got: &Got, n: usize) -> Vec<MeetingEvent> {
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let now = got.lock().unwrap().clone();
-        if now.len() >= n {
-            return now;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{n} callbacks did not arrive: {now:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
 #[tokio::test]
 async fn kill_9_during_a_delivery_loses_no_event() {
-    let (url, got) = receiver().await;
+    // The first attempt is never answered in time: it is in flight when the node dies.
+    let rx = Receiver::start(TOKEN, KEY, CORP).await;
+    rx.plan(&[Reply::Hang]);
+    let url = rx.url.clone();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("rollcall.toml");
     std::fs::write(
@@ -169,14 +110,14 @@ name = "Kill Corp"
     let meetingid = created["meetingid"].as_str().unwrap().to_owned();
 
     // The attempt is in flight (the receiver holds it): kill the process under it.
-    let before = wait_for(&got, 1).await;
+    let before = rx.wait_for(1).await;
     first.kill_9();
 
     let second = serve(&config, &data);
     let base = format!("http://{}", second.listening());
     // After the dead node's lease, the restarted one delivers the same event.
-    let all = wait_for(&got, 2).await;
-    assert_eq!(all[1], before[0], "the same event, again");
+    let all: Vec<_> = rx.wait_for(2).await.into_iter().map(|g| g.event).collect();
+    assert_eq!(all[1], before[0].event, "the same event, again");
     assert_eq!(all[1].meeting_id, meetingid);
     assert_eq!(all[1].change_type.as_str(), "create_meeting");
     let deadline = std::time::Instant::now() + WAIT;

@@ -4,144 +4,19 @@
 //! receiver is a real axum app decrypting with `rollcall_client::callback::CallbackReceiver`
 //! (rollcall's own verifier: a tampered signature is refused).
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
 use std::time::Duration;
 
-use axum::extract::{Query, RawQuery, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::Router;
 use reqwest::Method;
-use rollcall_client::callback::{CallbackQuery, CallbackReceiver, Event, MeetingEvent};
+use rollcall_client::callback::{CallbackQuery, CallbackReceiver};
 use serde_json::{json, Value};
 
 use crate::helpers::*;
+use rollcall_testkit::callbacks::{Receiver, Reply};
 
 const TOKEN: &str = "deliveryToken";
 const KEY: &str = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
-
-/// How the receiver answers the next POST.
-#[derive(Debug, Clone, Copy)]
-pub enum Reply {
-    Status(u16),
-    /// Never answer in time (sleeps past WeCom's 5 s).
-    Hang,
-}
-
-/// One callback the receiver verified and decrypted.
-#[derive(Debug, Clone)]
-pub struct Got {
-    pub event: MeetingEvent,
-    pub query: String,
-    pub body: String,
-}
-
-#[derive(Default)]
-struct Inner {
-    got: Vec<Got>,
-    plan: VecDeque<Reply>,
-    refused: usize,
-}
-
-/// A receiver on 127.0.0.1:0 at `/cb`: URL verification and events through the client
-/// crate's `CallbackReceiver`; answers each POST as planned (200 once the plan is empty).
-#[derive(Clone)]
-pub struct Receiver {
-    pub url: String,
-    inner: Arc<Mutex<Inner>>,
-}
-
-impl Receiver {
-    pub async fn start() -> Self {
-        type S = (Arc<CallbackReceiver>, Arc<Mutex<Inner>>);
-        async fn verify(
-            State((rx, _)): State<S>,
-            Query(q): Query<CallbackQuery>,
-        ) -> Result<String, StatusCode> {
-            rx.verify_url(&q).map_err(|_| StatusCode::FORBIDDEN)
-        }
-        async fn event(
-            State((rx, inner)): State<S>,
-            RawQuery(raw): RawQuery,
-            body: String,
-        ) -> StatusCode {
-            let raw = raw.unwrap_or_default();
-            let Ok(q) = CallbackQuery::from_query_str(&raw) else {
-                return StatusCode::BAD_REQUEST;
-            };
-            let reply = {
-                let mut inner = inner.lock().unwrap();
-                match rx.receive(&q, &body) {
-                    Ok(got) => {
-                        let Event::Meeting(event) = got.event else {
-                            panic!("a meeting event: {}", got.xml)
-                        };
-                        inner.got.push(Got {
-                            event,
-                            query: raw,
-                            body,
-                        });
-                    }
-                    Err(_) => {
-                        inner.refused += 1;
-                        return StatusCode::FORBIDDEN;
-                    }
-                }
-                inner.plan.pop_front().unwrap_or(Reply::Status(200))
-            };
-            match reply {
-                Reply::Status(s) => StatusCode::from_u16(s).unwrap(),
-                Reply::Hang => {
-                    tokio::time::sleep(Duration::from_secs(30)).await;
-                    StatusCode::OK
-                }
-            }
-        }
-        let rx = Arc::new(CallbackReceiver::new(TOKEN, KEY, CORP).unwrap());
-        let inner = Arc::new(Mutex::new(Inner::default()));
-        let app = Router::new()
-            .route("/cb", get(verify).post(event))
-            .with_state((rx, inner.clone()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/cb", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { url, inner }
-    }
-
-    /// Answer the next POSTs so, in order.
-    pub fn plan(&self, replies: &[Reply]) {
-        self.inner
-            .lock()
-            .unwrap()
-            .plan
-            .extend(replies.iter().copied());
-    }
-
-    pub fn got(&self) -> Vec<Got> {
-        self.inner.lock().unwrap().got.clone()
-    }
-
-    /// `(meetingid, change_type)` of everything received, in arrival order.
-    pub fn seen(&self) -> Vec<(String, String)> {
-        self.got()
-            .iter()
-            .map(|g| (g.event.meeting_id.clone(), g.event.change_type.to_string()))
-            .collect()
-    }
-
-    /// Wait until `n` callbacks arrived (at most ~40 s: the longest schedule is 7 s).
-    pub async fn wait_for(&self, n: usize) -> Vec<Got> {
-        for _ in 0..1600 {
-            let got = self.got();
-            if got.len() >= n {
-                return got;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("{n} callbacks did not arrive: {:?}", self.seen());
-    }
-}
 
 /// The main app's settings with a callback target at `url`.
 pub fn main_app_with(url: &str) -> Value {
@@ -208,7 +83,7 @@ fn pair(m: &str, change: &str) -> (String, String) {
 #[tokio::test]
 async fn create_modify_and_cancel_reach_the_receiver_in_order_on_wecoms_wire() {
     let app = spawn_app().await;
-    let rx = Receiver::start().await;
+    let rx = Receiver::start(TOKEN, KEY, CORP).await;
     app.put_corp(main_app_with(&rx.url)).await;
     let token = app.token(SECRET).await;
 
@@ -308,7 +183,7 @@ async fn create_modify_and_cancel_reach_the_receiver_in_order_on_wecoms_wire() {
 #[tokio::test]
 async fn meetings_made_through_the_admin_api_start_and_end_from_ingest() {
     let app = spawn_app().await;
-    let rx = Receiver::start().await;
+    let rx = Receiver::start(TOKEN, KEY, CORP).await;
     app.put_corp(main_app_with(&rx.url)).await;
     let m = app.one_off().await;
     app.ingest_ok(json!([join(&m, "s1", NOW - 100, "bob")]))
@@ -344,7 +219,7 @@ async fn meetings_made_through_the_admin_api_start_and_end_from_ingest() {
 #[tokio::test]
 async fn a_failing_receiver_gets_the_event_again_and_the_meetings_next_waits_for_it() {
     let app = spawn_app().await;
-    let rx = Receiver::start().await;
+    let rx = Receiver::start(TOKEN, KEY, CORP).await;
     app.put_corp(main_app_with(&rx.url)).await;
     rx.plan(&[Reply::Status(500), Reply::Status(204)]);
     let token = app.token(SECRET).await;
@@ -380,7 +255,7 @@ async fn a_failing_receiver_gets_the_event_again_and_the_meetings_next_waits_for
 #[tokio::test]
 async fn after_four_attempts_the_event_is_given_up_and_the_next_goes_ahead() {
     let app = spawn_app().await;
-    let rx = Receiver::start().await;
+    let rx = Receiver::start(TOKEN, KEY, CORP).await;
     app.put_corp(main_app_with(&rx.url)).await;
     rx.plan(&[Reply::Status(500); 4]);
     let token = app.token(SECRET).await;
@@ -415,7 +290,7 @@ async fn after_four_attempts_the_event_is_given_up_and_the_next_goes_ahead() {
 #[tokio::test]
 async fn a_hanging_receiver_does_not_hold_up_the_api() {
     let app = spawn_app().await;
-    let rx = Receiver::start().await;
+    let rx = Receiver::start(TOKEN, KEY, CORP).await;
     app.put_corp(main_app_with(&rx.url)).await;
     rx.plan(&[Reply::Hang; 64]);
     let token = app.token(SECRET).await;
@@ -441,7 +316,7 @@ async fn a_hanging_receiver_does_not_hold_up_the_api() {
 #[tokio::test]
 async fn callback_faults_stand_in_for_the_receiver() {
     let app = spawn_app().await;
-    let rx = Receiver::start().await;
+    let rx = Receiver::start(TOKEN, KEY, CORP).await;
     app.put_corp(main_app_with(&rx.url)).await;
     // A rule for another app never touches this app's callbacks; the other two each fail
     // one attempt without reaching the receiver.
@@ -482,7 +357,7 @@ async fn callback_faults_stand_in_for_the_receiver() {
 #[tokio::test]
 async fn a_fault_outcome_is_listed_until_the_retry() {
     let app = spawn_app().await;
-    let rx = Receiver::start().await;
+    let rx = Receiver::start(TOKEN, KEY, CORP).await;
     app.put_corp(main_app_with(&rx.url)).await;
     let (status, body) = app
         .admin("faults", json!({"path": "callback", "drop": true}))
@@ -519,7 +394,7 @@ async fn a_fault_outcome_is_listed_until_the_retry() {
 #[tokio::test]
 async fn an_event_whose_target_was_removed_is_given_up_at_once() {
     let app = spawn_app().await;
-    let rx = Receiver::start().await;
+    let rx = Receiver::start(TOKEN, KEY, CORP).await;
     app.put_corp(main_app_with(&rx.url)).await;
     let (status, body) = app
         .admin(
@@ -549,7 +424,7 @@ async fn an_event_whose_target_was_removed_is_given_up_at_once() {
 #[tokio::test]
 async fn a_node_stopped_dead_mid_delivery_loses_no_event() {
     let mut app = spawn_app().await;
-    let rx = Receiver::start().await;
+    let rx = Receiver::start(TOKEN, KEY, CORP).await;
     app.put_corp(main_app_with(&rx.url)).await;
     rx.plan(&[Reply::Hang]);
     let token = app.token(SECRET).await;
@@ -569,7 +444,7 @@ async fn a_node_stopped_dead_mid_delivery_loses_no_event() {
 #[tokio::test]
 async fn two_nodes_deliver_each_event_once() {
     let a = spawn_app().await;
-    let rx = Receiver::start().await;
+    let rx = Receiver::start(TOKEN, KEY, CORP).await;
     a.put_corp(main_app_with(&rx.url)).await;
     // Started after the target is set, so its directory cache has it from the start.
     let path = a.dir.as_ref().expect("dir").path().to_owned();
