@@ -115,57 +115,16 @@ pub fn page_json<'a>(
     out
 }
 
-/// A decimal integer, as serde_json writes it.
+/// A decimal integer, written by serde_json itself.
 fn int(v: i64, out: &mut Vec<u8>) {
-    let mut buf = [0u8; 20];
-    let mut n = v.unsigned_abs();
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if v < 0 {
-        out.push(b'-');
-    }
-    out.extend_from_slice(&buf[i..]);
+    // Writing into a Vec cannot fail (serde_json errs only on I/O or non-string map keys).
+    let _ = serde_json::to_writer(&mut *out, &v);
 }
 
-/// A JSON string with serde_json's escaping: `"` `\\` and the C0 controls (short forms for
-/// `\b \f \n \r \t`, `\u00XX` for the rest); everything else, UTF-8 included, verbatim.
+/// A JSON string with serde_json's own escaping, written straight into `out` (no
+/// intermediate `String`).
 pub fn json_str(s: &str, out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let short = match b {
-            b'"' => b'"',
-            b'\\' => b'\\',
-            0x08 => b'b',
-            0x0c => b'f',
-            b'\n' => b'n',
-            b'\r' => b'r',
-            b'\t' => b't',
-            0..=0x1f => 0,
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        start = i + 1;
-        if short == 0 {
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[usize::from(b >> 4)]);
-            out.push(HEX[usize::from(b & 0xf)]);
-        } else {
-            out.push(b'\\');
-            out.push(short);
-        }
-    }
-    out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
+    let _ = serde_json::to_writer(&mut *out, s);
 }
 
 #[cfg(test)]
