@@ -42,6 +42,8 @@
 //! - [`setup`]: the setup calls (directory, meeting, ingest, a token, the pages' cursors).
 //! - [`stream`]: `plan_events` / `ndjson_batches`, the synthetic attendance stream.
 //! - [`load`]: `closed_loop`, the load generator and its latency figures.
+//! - [`mixed`]: the open-loop mixed load (pages, ingest, gettoken, get_info at fixed rates)
+//!   against a running `rollcall serve`, the subcommand `mixed.sh` runs.
 //! - [`wrk`]: `prepare` (a ready store and the requests, for `wrk`) and `ceiling` (the bare
 //!   axum handler on its own), the subcommands `wrk.sh` runs to measure with Debian's `wrk`
 //!   against the real `rollcall serve`: the method the SPEC §10 page figures are stated for.
@@ -54,6 +56,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 mod load;
+mod mixed;
 mod report;
 mod run;
 mod server;
@@ -115,6 +118,32 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8090")]
         listen: std::net::SocketAddr,
     },
+    /// Issue 11.2's mixed load, open-loop at fixed rates for `--duration-secs`, against a
+    /// running `rollcall serve` on a store `prepare` built in DIR (started with DIR/app.env's
+    /// INGEST_KEY); prints each kind's latency percentiles, counted from each request's
+    /// scheduled start. A rate of 0 leaves that kind out. See `mixed.sh`.
+    Mixed {
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// The server, e.g. http://127.0.0.1:18080/
+        #[arg(long)]
+        url: reqwest::Url,
+        /// get_attendee_list (page 1) per second.
+        #[arg(long, default_value_t = 200)]
+        pages: u32,
+        /// Ingested events per second (fresh joins and quits).
+        #[arg(long, default_value_t = 1500)]
+        events: u32,
+        /// Events per ingest request.
+        #[arg(long, default_value_t = 100)]
+        event_batch: u32,
+        /// gettoken per second.
+        #[arg(long, default_value_t = 10)]
+        tokens: u32,
+        /// get_info of the prepared meeting per second.
+        #[arg(long, default_value_t = 5)]
+        infos: u32,
+    },
 }
 
 fn main() -> ExitCode {
@@ -152,6 +181,27 @@ fn bench(cli: Cli) -> anyhow::Result<()> {
             return rt.block_on(wrk::prepare(dir, cli.sessions, cli.deep_page))
         }
         Some(Command::Ceiling { body, listen }) => return rt.block_on(wrk::ceiling(body, *listen)),
+        Some(Command::Mixed {
+            dir,
+            url,
+            pages,
+            events,
+            event_batch,
+            tokens,
+            infos,
+        }) => {
+            let mix = mixed::Mix {
+                pages: *pages,
+                events: *events,
+                event_batch: *event_batch,
+                tokens: *tokens,
+                infos: *infos,
+                duration: std::time::Duration::from_secs(cli.duration_secs),
+            };
+            let figures = rt.block_on(mixed::run(url, dir, &mix))?;
+            print!("{}", mixed::table(&figures));
+            return Ok(());
+        }
         None => {}
     }
     let opts = run::BenchOpts {

@@ -28,7 +28,8 @@ pub const FIRST_JSON: &str = "first.json";
 pub const DEEP_JSON: &str = "deep.json";
 /// `rollcall serve --config` file: rate limits lifted.
 pub const CONFIG: &str = "rollcall.toml";
-/// Shell-sourceable `CORPID=…`, `SECRET=…`, `MEETINGID=…`: enough for gettoken.
+/// Shell-sourceable `CORPID=…`, `SECRET=…`, `MEETINGID=…` (enough for gettoken), and the
+/// store's `INGEST_KEY=…` / `ADMIN_KEY=…` for `rollcall serve --ingest-key / --admin-key`.
 pub const APP_ENV: &str = "app.env";
 
 /// Build a store of one meeting with `sessions` sessions in `dir/data` (through the HTTP
@@ -79,7 +80,7 @@ pub async fn prepare(dir: &Path, sessions: usize, deep_page: usize) -> anyhow::R
     write(
         APP_ENV,
         format!(
-            "CORPID={CORPID}\nSECRET={}\nMEETINGID={}\n",
+            "CORPID={CORPID}\nSECRET={}\nMEETINGID={}\nINGEST_KEY={ingest_key}\nADMIN_KEY={admin_key}\n",
             seeded.secret, seeded.meetingid
         )
         .as_bytes(),
