@@ -198,18 +198,17 @@ pub(crate) fn directory_version(conn: &Connection) -> Result<u64> {
 /// The app's token valid at `now`, else `candidate`, stored. `BEGIN IMMEDIATE` takes the write
 /// lock before the lookup, so a concurrent caller (another thread or another process) waits
 /// and then finds the token this one stored.
-pub(crate) fn token_for_app(
-    conn: &mut Connection,
+/// The app's newest token still valid at `now`, if any: what `gettoken` answers while one
+/// lives. A plain read, so [`SqliteStore`](crate::SqliteStore) asks it first on a reader:
+/// a repeated `gettoken` then never queues for the writer behind an ingest batch's fsync
+/// (issue 11.2: gettoken's p99 was 25–41 ms under ingest). [`token_for_app`] asks it again
+/// under the write lock before issuing, so two callers racing still get one token.
+pub(crate) fn valid_token(
+    conn: &Connection,
+    app: &AppRef,
     now: i64,
-    candidate: &TokenRecord,
-) -> Result<TokenRecord> {
-    let app = &candidate.app;
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    // Prune this app's long-dead tokens while the lock is held anyway; the index makes it a
-    // range delete. A day of grace keeps "expired" (42001) distinguishable from "unknown".
-    tx.prepare_cached("DELETE FROM tokens WHERE corpid = ?1 AND agentid = ?2 AND expires_at < ?3")?
-        .execute(params![app.corpid, app.agentid, now.saturating_sub(DAY)])?;
-    let valid = tx
+) -> Result<Option<TokenRecord>> {
+    Ok(conn
         .prepare_cached(
             "SELECT hash, nonce, issued_at, expires_at FROM tokens \
              WHERE corpid = ?1 AND agentid = ?2 AND expires_at > ?3 \
@@ -224,8 +223,21 @@ pub(crate) fn token_for_app(
                 expires_at: r.get(3)?,
             })
         })
-        .optional()?;
-    let token = match valid {
+        .optional()?)
+}
+
+pub(crate) fn token_for_app(
+    conn: &mut Connection,
+    now: i64,
+    candidate: &TokenRecord,
+) -> Result<TokenRecord> {
+    let app = &candidate.app;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Prune this app's long-dead tokens while the lock is held anyway; the index makes it a
+    // range delete. A day of grace keeps "expired" (42001) distinguishable from "unknown".
+    tx.prepare_cached("DELETE FROM tokens WHERE corpid = ?1 AND agentid = ?2 AND expires_at < ?3")?
+        .execute(params![app.corpid, app.agentid, now.saturating_sub(DAY)])?;
+    let token = match valid_token(&tx, app, now)? {
         Some(t) => t,
         None => {
             tx.prepare_cached(

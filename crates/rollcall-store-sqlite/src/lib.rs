@@ -249,6 +249,14 @@ impl Store for SqliteStore {
     }
 
     async fn token_for_app(&self, now: i64, candidate: &TokenRecord) -> StoreResult<TokenRecord> {
+        // Read first: while the app's token lives (nearly every call), no write lock.
+        let app = candidate.app.clone();
+        if let Some(t) = self
+            .read(move |c| directory::valid_token(c, &app, now))
+            .await?
+        {
+            return Ok(t);
+        }
         let candidate = candidate.clone();
         self.write(move |c| directory::token_for_app(c, now, &candidate))
             .await

@@ -369,3 +369,46 @@ async fn undecodable_rows_are_corrupt_not_panics() {
     let r = store.meeting("m-1").await;
     assert!(matches!(r, Err(StoreError::Corrupt(_))), "{r:?}");
 }
+
+/// A repeated `gettoken` reads its live token without the writer: while another connection
+/// holds the write lock (an ingest batch fsyncing, say), it still answers at once with the
+/// same token. Without the read first it would wait the 5 s busy timeout and fail.
+#[tokio::test]
+async fn a_live_token_is_answered_while_the_writer_is_busy() {
+    use rollcall_core::model::TokenRecord;
+    use rollcall_store::suite::fixtures::corp;
+    let (store, dir) = fresh();
+    store.put_corp(&corp("wwcorp")).await.expect("put_corp");
+    let app = AppRef {
+        corpid: "wwcorp".into(),
+        agentid: 1000002,
+    };
+    let candidate = |n: u8| TokenRecord {
+        hash: [n; 32],
+        nonce: [n; 16],
+        app: app.clone(),
+        issued_at: 1_000,
+        expires_at: 8_200,
+    };
+    let issued = store
+        .token_for_app(1_000, &candidate(1))
+        .await
+        .expect("issue");
+    let other = Connection::open(store.path()).expect("open");
+    other
+        .execute_batch("BEGIN IMMEDIATE")
+        .expect("take the write lock");
+    let again = store
+        .token_for_app(1_500, &candidate(2))
+        .await
+        .expect("answered without the writer");
+    assert_eq!(again, issued);
+    // Once it has expired, a new one needs the writer: it waits for the lock, then issues.
+    other.execute_batch("COMMIT").expect("release");
+    let fresh = store
+        .token_for_app(9_000, &candidate(3))
+        .await
+        .expect("issue");
+    assert_eq!(fresh.hash, [3; 32]);
+    drop(dir);
+}
