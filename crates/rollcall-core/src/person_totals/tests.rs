@@ -100,6 +100,9 @@ impl Model {
     }
 }
 
+/// A planned session: `(sub_key, person, join, quit)`.
+type Planned = (i64, usize, i64, Option<i64>);
+
 /// One step of a stream: a session joins, or its quit arrives (before its join: parked).
 #[derive(Debug, Clone, Copy)]
 enum Op {
@@ -109,11 +112,7 @@ enum Op {
 
 /// Run `ops` in batches as the store would see them: the sessions in their final state per
 /// batch (joined ones inserted, stored ones updated), the deltas folded into the model.
-fn run(
-    sessions: &[(i64, usize, i64, Option<i64>)],
-    ops: &[Op],
-    batch: usize,
-) -> (Model, Vec<SessionRow>) {
+fn run(sessions: &[Planned], ops: &[Op], batch: usize) -> (Model, Vec<SessionRow>) {
     let mut model = Model::default();
     let mut stored: HashMap<usize, SessionRow> = HashMap::new();
     let mut parked: HashSet<usize> = HashSet::new();
@@ -174,7 +173,7 @@ fn check(model: &Model, rows: &[SessionRow], now: i64) {
 fn overlapping_devices_and_out_of_order_quits() {
     // p0: two devices overlapping [100, 200) and [150, 300), then [300, 310) back to back;
     // p1 quits before their join arrives; p2 is still in.
-    let sessions = [
+    let sessions: [Planned; 6] = [
         (1, 0, 100, Some(200)),
         (1, 0, 150, Some(300)),
         (1, 0, 300, Some(310)),
@@ -232,7 +231,7 @@ fn views() {
     assert_eq!(views_of(3).collect::<Vec<_>>(), [3, WHOLE_MEETING]);
 }
 
-fn stream() -> impl Strategy<Value = (Vec<(i64, usize, i64, Option<i64>)>, Vec<Op>, usize)> {
+fn stream() -> impl Strategy<Value = (Vec<Planned>, Vec<Op>, usize)> {
     prop::collection::vec(
         (
             0i64..3,
@@ -243,7 +242,7 @@ fn stream() -> impl Strategy<Value = (Vec<(i64, usize, i64, Option<i64>)>, Vec<O
         1..24,
     )
     .prop_flat_map(|raw| {
-        let sessions: Vec<(i64, usize, i64, Option<i64>)> = raw
+        let sessions: Vec<Planned> = raw
             .iter()
             .map(|&(sub, who, join, d)| (sub, who, join, d.map(|d| join + d - 20)))
             .collect();
