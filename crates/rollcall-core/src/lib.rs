@@ -18,6 +18,8 @@
 //! - [`crypto`]: the server secret, access tokens, `tmp_openid`, secret hashing.
 //! - [`recurrence`]: the sub-meetings a recurring meeting's `reminders` generate.
 //! - [`schedule`]: meeting status and per-person attendance aggregates.
+//! - [`person_totals`]: those aggregates maintained at ingest (per-person deltas, merged
+//!   closed spans) and read back exactly as [`schedule`] folds sessions.
 //! - [`plan`]: what the meeting calls make of a request (sub-meetings, rescheduling, the
 //!   window of get_user_meetingid).
 //! - [`meeting_request`]: the meeting calls' request bodies → validated domain requests
@@ -50,6 +52,7 @@ pub mod meeting_request;
 pub mod model;
 pub mod new_meeting;
 pub mod outbox;
+pub mod person_totals;
 pub mod plan;
 pub mod recurrence;
 pub mod schedule;

@@ -23,7 +23,9 @@
 //! 4. **Write**, in one pipelined round trip, multi-row statements over `UNNEST`ed arrays:
 //!    the applied event ids, the new sessions, the changed sessions, the consumed and the
 //!    newly parked pending events, the meetings' new `last_seq`, and the presence
-//!    transitions as `meeting_start` / `meeting_end` deliveries in the callback outbox. Then
+//!    transitions as `meeting_start` / `meeting_end` deliveries in the callback outbox, and
+//!    the touched people's get_info aggregates (`crate::person_totals`, which reads the
+//!    stored spans a closed session reaches in one round trip before this step). Then
 //!    commit.
 //!
 //! Why this is right across nodes: the meeting lock serializes all ingest of a meeting, so the
@@ -48,9 +50,11 @@ use rollcall_core::apply::{self, Applied, Loaded, MeetingState, Writes};
 use rollcall_core::ingest::{Outcome, Pending, ResolvedEvent};
 use rollcall_core::model::{AppRef, Participant, SessionRow, SessionScan};
 use rollcall_core::outbox::NewDelivery;
+use rollcall_core::person_totals;
 
 use crate::error::{clamp, get, get_u32, get_u64, Error, Result};
 use crate::outbox::{DeliveryCols, ENQUEUE_SQL, LOCK_TAILS_SQL};
+use crate::person_totals::TotalsWrites;
 
 type Client = deadpool_postgres::Object;
 
@@ -319,8 +323,12 @@ pub(crate) async fn ingest(
         }
     }
 
-    // 3. Decide.
+    // 3. Decide; then read the stored spans the batch's closed sessions reach (a round trip
+    // only when it closed one) and decide the aggregates' writes.
+    let open_before = person_totals::open_before(&loaded);
     let Applied { outcomes, writes } = apply::apply_batch(events, loaded);
+    let deltas = person_totals::deltas(&writes.inserted, &writes.updated, &open_before);
+    let totals = crate::person_totals::prepare(&tx, &deltas).await?;
 
     // 4. Write, with the presence callbacks of the watched meetings.
     let callbacks: Vec<NewDelivery> = writes
@@ -335,6 +343,7 @@ pub(crate) async fn ingest(
         &tx,
         &writes,
         &DeliveryCols::of(&callbacks, &queued),
+        &totals,
         applied_at,
     )
     .await?;
@@ -463,6 +472,7 @@ async fn write(
     tx: &deadpool_postgres::Transaction<'_>,
     w: &Writes<'_>,
     deliveries: &DeliveryCols<'_>,
+    totals: &TotalsWrites<'_>,
     applied_at: i64,
 ) -> Result<()> {
     if w.is_empty() {
@@ -524,6 +534,7 @@ async fn write(
     if !deliveries.is_empty() {
         writes.push((ENQUEUE_SQL, delivery_params.to_vec()));
     }
+    writes.extend(totals.statements());
     let statements = try_join_all(writes.iter().map(|(sql, _)| tx.prepare_cached(sql))).await?;
     let counts = try_join_all(
         statements

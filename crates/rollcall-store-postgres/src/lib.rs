@@ -24,6 +24,7 @@
 //! - `meetings`: meetings, sub-meetings, updates and cancellation, a member's meetings, and
 //!   per-sub-meeting presence.
 //! - `attendance`: batched ingest (the hot write path) and keyset scans (the hot read path).
+//! - `person_totals`: get_info's per-person aggregates, written at ingest, read per view.
 //! - `outbox`: the callback outbox (SPEC §11): claims with leases and `FOR UPDATE SKIP
 //!   LOCKED`, so nodes sharing the database never deliver the same row at once.
 //! - `snapshots`: reset and named snapshots (SPEC §9), within the database.
@@ -35,6 +36,7 @@ mod directory;
 mod error;
 mod meetings;
 mod outbox;
+mod person_totals;
 mod schema;
 mod snapshots;
 
@@ -427,6 +429,18 @@ impl Store for PgStore {
 
     async fn scan_sessions(&self, scan: &SessionScan) -> StoreResult<Vec<SessionRow>> {
         call!(self, self.timeout(), |c| attendance::scan(c, scan))
+    }
+
+    async fn person_totals(
+        &self,
+        meeting_key: i64,
+        view: i64,
+    ) -> StoreResult<Vec<rollcall_core::person_totals::StoredTotals>> {
+        call!(self, self.timeout(), |c| person_totals::read(
+            c,
+            meeting_key,
+            view
+        ))
     }
 
     async fn claim_deliveries(

@@ -366,11 +366,21 @@ pub(crate) async fn user_meetings(
         .collect()
 }
 
+/// Per sub-meeting key with sessions: whether one is open. A skip scan (each next key is one
+/// seek of `sessions_listing`) and one probe of `sessions_open` per key, so the cost follows
+/// the sub-meetings, not the sessions (get_info reads it on every call).
 pub(crate) async fn presence(c: &mut Client, meeting_key: i64) -> Result<Vec<(i64, Presence)>> {
     let st = c
         .prepare_cached(
-            "SELECT sub_key, bool_or(quit_time IS NULL) FROM sessions WHERE meeting_key = $1 \
-             GROUP BY sub_key ORDER BY sub_key",
+            "WITH RECURSIVE k(sub_key) AS ( \
+                 SELECT min(sub_key) FROM sessions WHERE meeting_key = $1 \
+                 UNION ALL \
+                 SELECT (SELECT min(sub_key) FROM sessions \
+                         WHERE meeting_key = $1 AND sub_key > k.sub_key) \
+                 FROM k WHERE k.sub_key IS NOT NULL) \
+             SELECT sub_key, EXISTS (SELECT 1 FROM sessions s WHERE s.meeting_key = $1 \
+                 AND s.sub_key = k.sub_key AND s.quit_time IS NULL) \
+             FROM k WHERE sub_key IS NOT NULL ORDER BY sub_key",
         )
         .await?;
     c.query(&st, &[&meeting_key])

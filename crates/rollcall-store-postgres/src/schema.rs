@@ -80,6 +80,14 @@
 //!   the record was made, and `applied_events_by_age` on it, so a prune batch is a range at
 //!   the cold end of that index. Pruning deletes a batch chosen `FOR UPDATE SKIP LOCKED`, so
 //!   nodes pruning at once take disjoint rows and never wait on each other.
+//! - Migration 7 (get_info's aggregates, ARCHITECTURE.md "get_info from maintained
+//!   aggregates"): `person_totals`, one row per person per view (sub-meeting key, 0, or -1
+//!   for a recurring meeting as a whole), and `person_spans`, their closed sessions' spans
+//!   merged, keyed by person and start so ingest reads only the spans a new one reaches.
+//!   Ingest writes them under the meeting lock it already takes, so nodes never interleave
+//!   on one person. Back-filled in SQL (gaps and islands), the rule of
+//!   `rollcall_core::person_totals` written out once, for the live tables and for every
+//!   saved snapshot's rows, so an older snapshot restores with its aggregates.
 
 use crate::error::{get, Error, Result};
 
@@ -295,6 +303,95 @@ ALTER TABLE applied_events ADD COLUMN applied_at BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX applied_events_by_age ON applied_events (applied_at);
 UPDATE snapshot_rows SET row = row || '{"applied_at": 0}'::jsonb
     WHERE tbl = 'applied_events' AND NOT row ? 'applied_at';
+"#,
+    r#"
+-- get_info's per-person aggregates, maintained at ingest (rollcall_core::person_totals).
+-- sub_key: the view (a sub-meeting key, 0 for a meeting that is not recurring, -1 for a
+-- recurring meeting as a whole). last_quit: of the closed sessions; closed_secs: the length
+-- of the union of their spans, which person_spans holds merged (disjoint, a gap between any
+-- two).
+CREATE TABLE person_totals (
+    meeting_key      BIGINT NOT NULL,
+    sub_key          BIGINT NOT NULL,
+    participant_kind BIGINT NOT NULL,
+    participant_id   TEXT NOT NULL,
+    first_join       BIGINT NOT NULL,
+    joins            BIGINT NOT NULL,
+    last_quit        BIGINT,
+    closed_secs      BIGINT NOT NULL,
+    PRIMARY KEY (meeting_key, sub_key, participant_kind, participant_id)
+);
+CREATE TABLE person_spans (
+    meeting_key      BIGINT NOT NULL,
+    sub_key          BIGINT NOT NULL,
+    participant_kind BIGINT NOT NULL,
+    participant_id   TEXT NOT NULL,
+    span_start       BIGINT NOT NULL,
+    span_end         BIGINT NOT NULL,
+    PRIMARY KEY (meeting_key, sub_key, participant_kind, participant_id, span_start)
+);
+
+-- The back-fill, of the live tables and of every saved snapshot (whose rows restore into
+-- these tables): closed spans merged as gaps and islands (a span starts an island when it
+-- starts after every earlier span of the person ended; back to back is one island, as
+-- rollcall_core::person_totals merges), then the totals.
+WITH src AS (
+    SELECT ''::text AS name, meeting_key, sub_key, participant_kind, participant_id,
+        join_time, quit_time
+    FROM sessions
+    UNION ALL
+    SELECT r.name, s.meeting_key, s.sub_key, s.participant_kind, s.participant_id,
+        s.join_time, s.quit_time
+    FROM snapshot_rows r CROSS JOIN LATERAL jsonb_populate_record(NULL::sessions, r.row) s
+    WHERE r.tbl = 'sessions'
+), v AS (
+    SELECT * FROM src
+    UNION ALL
+    SELECT name, meeting_key, -1, participant_kind, participant_id, join_time, quit_time
+    FROM src WHERE sub_key <> 0
+), closed AS (
+    SELECT *, max(quit_time) OVER (
+        PARTITION BY name, meeting_key, sub_key, participant_kind, participant_id
+        ORDER BY join_time, quit_time ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+    ) AS reach
+    FROM v WHERE quit_time > join_time
+), islands AS (
+    SELECT *, sum(CASE WHEN reach IS NULL OR join_time > reach THEN 1 ELSE 0 END) OVER (
+        PARTITION BY name, meeting_key, sub_key, participant_kind, participant_id
+        ORDER BY join_time, quit_time ROWS UNBOUNDED PRECEDING
+    ) AS island
+    FROM closed
+), spans AS (
+    SELECT name, meeting_key, sub_key, participant_kind, participant_id,
+        min(join_time) AS span_start, max(quit_time) AS span_end
+    FROM islands GROUP BY name, meeting_key, sub_key, participant_kind, participant_id, island
+), secs AS (
+    SELECT name, meeting_key, sub_key, participant_kind, participant_id,
+        sum(span_end - span_start) AS closed_secs
+    FROM spans GROUP BY name, meeting_key, sub_key, participant_kind, participant_id
+), totals AS (
+    SELECT v.name, v.meeting_key, v.sub_key, v.participant_kind, v.participant_id,
+        min(v.join_time) AS first_join, count(*) AS joins, max(v.quit_time) AS last_quit,
+        coalesce(min(secs.closed_secs), 0)::bigint AS closed_secs
+    FROM v LEFT JOIN secs USING (name, meeting_key, sub_key, participant_kind, participant_id)
+    GROUP BY v.name, v.meeting_key, v.sub_key, v.participant_kind, v.participant_id
+), live_spans AS (
+    INSERT INTO person_spans (meeting_key, sub_key, participant_kind, participant_id,
+        span_start, span_end)
+    SELECT meeting_key, sub_key, participant_kind, participant_id, span_start, span_end
+    FROM spans WHERE name = ''
+), live_totals AS (
+    INSERT INTO person_totals (meeting_key, sub_key, participant_kind, participant_id,
+        first_join, joins, last_quit, closed_secs)
+    SELECT meeting_key, sub_key, participant_kind, participant_id, first_join, joins,
+        last_quit, closed_secs
+    FROM totals WHERE name = ''
+), saved_spans AS (
+    INSERT INTO snapshot_rows (name, tbl, row)
+    SELECT name, 'person_spans', to_jsonb(x) - 'name' FROM spans x WHERE name <> ''
+)
+INSERT INTO snapshot_rows (name, tbl, row)
+SELECT name, 'person_totals', to_jsonb(x) - 'name' FROM totals x WHERE name <> '';
 "#,
 ];
 

@@ -509,3 +509,93 @@ async fn an_outbox_write_that_fails_rolls_back_the_change_that_caused_it() {
     assert!(store.cancel_meeting(m.key, &[]).await.expect("cancel"));
     fresh.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_7_backfills_the_aggregates_of_earlier_sessions_and_snapshots() {
+    use rollcall_core::person_totals::{self, views_of, WHOLE_MEETING};
+    use rollcall_core::schedule;
+
+    let Some(fresh) = Fresh::new() else { return };
+    let schema = fresh.options.schema.clone().expect("schema");
+    // A few people on overlapping, back-to-back, empty and open sessions across two
+    // sub-meetings (and key 0); the first 40 also saved in a snapshot taken at version 6.
+    let mut x: i64 = 7;
+    let mut insert = String::new();
+    for seq in 1..=60_i64 {
+        x = (x * 1_103_515_245 + 12_345) % 2_147_483_648;
+        let (who, sub, join) = (x % 4, (x / 4) % 3, (x / 12) % 1_000);
+        let quit = match (x / 12_000) % 5 {
+            0 => "NULL".to_string(),
+            1 => join.to_string(),
+            d => (join + d * 37).to_string(),
+        };
+        insert.push_str(&format!(
+            "INSERT INTO sessions (meeting_key, session_key, sub_key, join_time, seq, \
+             participant_kind, participant_id, quit_time, instance_id, role, webinar_role, \
+             join_type, audio_state, video_state, screen_shared_state, state_at) \
+             VALUES (1, 's{seq}', {sub}, {join}, {seq}, 0, 'p{who}', {quit}, 1, 0, 0, 1, \
+             false, false, false, {join});"
+        ));
+        if seq == 40 {
+            insert.push_str(
+                "INSERT INTO snapshots VALUES ('old', 0, 0, 40); \
+                 INSERT INTO snapshot_rows (name, tbl, row) \
+                 SELECT 'old', 'sessions', to_jsonb(s) FROM sessions s;",
+            );
+        }
+    }
+    {
+        let lazy = PgStore::lazy(&fresh.url, fresh.options.clone()).expect("lazy");
+        let c = lazy.checkout().await.expect("client");
+        c.batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .await
+            .expect("schema");
+        for sql in &schema::MIGRATIONS[..6] {
+            c.batch_execute(sql).await.expect("v1..v6");
+        }
+        c.batch_execute(&format!(
+            "CREATE TABLE rollcall_migrations (version BIGINT PRIMARY KEY, \
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT now()); \
+             INSERT INTO rollcall_migrations (version) VALUES (1), (2), (3), (4), (5), (6); \
+             {insert}"
+        ))
+        .await
+        .expect("v6 data");
+    }
+    let store = fresh.store().await.expect("migrates");
+    for expected in [60, 40] {
+        let mut rows = Vec::new();
+        for sub in 0..3 {
+            let scan = SessionScan {
+                meeting_key: 1,
+                sub_key: sub,
+                after: (i64::MIN, 0),
+                join_max: i64::MAX,
+                seq_lo: 0,
+                seq_hi: u64::MAX,
+                limit: u32::MAX,
+            };
+            rows.extend(store.scan_sessions(&scan).await.expect("scan"));
+        }
+        assert_eq!(rows.len(), expected);
+        for view in [0, 1, 2, WHOLE_MEETING] {
+            let in_view: Vec<_> = rows
+                .iter()
+                .filter(|r| views_of(r.sub_key).any(|v| v == view))
+                .cloned()
+                .collect();
+            for now in [0, 500, 2_000] {
+                let totals = store.person_totals(1, view).await.expect("totals");
+                assert_eq!(
+                    person_totals::people(totals, now),
+                    schedule::people(&in_view, now),
+                    "{expected} sessions, view {view} as of {now}"
+                );
+            }
+        }
+        // The snapshot saved before the migration restores with its aggregates.
+        store.restore_snapshot("old").await.expect("restore");
+    }
+    drop(store);
+    fresh.cleanup().await;
+}

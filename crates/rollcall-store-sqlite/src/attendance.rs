@@ -17,7 +17,9 @@
 //!    (by primary key), the consumed and the newly parked pending events, and the meetings'
 //!    new `last_seq`; and delete the records of the event ids it did not accept, so a
 //!    corrected re-send of a refused event applies. The presence transitions go into the
-//!    callback outbox as `meeting_start` / `meeting_end`, in the same transaction.
+//!    callback outbox as `meeting_start` / `meeting_end`, in the same transaction; and
+//!    each touched person's get_info aggregates (`crate::person_totals`), from the sessions
+//!    the batch inserted and closed.
 //!
 //! Because every writer holds SQLite's write lock from `BEGIN IMMEDIATE` to commit (and
 //! in-process writers also share one mutex), what step 1 reads is the committed state, and
@@ -37,6 +39,7 @@ use rollcall_core::apply::{self, Applied, Key, Loaded, MeetingState, Writes};
 use rollcall_core::ingest::{Outcome, Pending, ResolvedEvent};
 use rollcall_core::model::{AppRef, Participant, SessionRow, SessionScan};
 use rollcall_core::outbox::NewDelivery;
+use rollcall_core::person_totals;
 
 use crate::error::{to_u64, Error, Result};
 
@@ -129,8 +132,13 @@ pub(crate) fn ingest(
 ) -> Result<Vec<Outcome>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let (loaded, recorded, watched) = load(&tx, events, applied_at)?;
+    let open_before = person_totals::open_before(&loaded);
     let Applied { outcomes, writes } = apply::apply_batch(events, loaded);
     write(&tx, &writes, recorded)?;
+    crate::person_totals::write(
+        &tx,
+        &person_totals::deltas(&writes.inserted, &writes.updated, &open_before),
+    )?;
     if !writes.transitions.is_empty() {
         let callbacks: Vec<NewDelivery> = writes
             .transitions

@@ -18,6 +18,7 @@
 //! - `meetings`: meetings, sub-meetings, updates and cancellation, a member's meetings, and
 //!   per-sub-meeting presence.
 //! - `attendance`: ingest (the hot write path) and keyset session scans (the hot read path).
+//! - `person_totals`: get_info's per-person aggregates, written at ingest, read per view.
 //! - `outbox`: the callback outbox (SPEC §11): deliveries written with the changes that
 //!   cause them, claimed per meeting in order under a lease, finished, listed, pruned.
 //! - `snapshots`: reset and named snapshots (SPEC §9): `VACUUM INTO` copies under
@@ -30,6 +31,7 @@ mod directory;
 mod error;
 mod meetings;
 mod outbox;
+mod person_totals;
 mod schema;
 mod snapshots;
 
@@ -348,6 +350,16 @@ impl Store for SqliteStore {
     async fn scan_sessions(&self, scan: &SessionScan) -> StoreResult<Vec<SessionRow>> {
         let scan = scan.clone();
         self.read(move |c| attendance::scan(c, &scan)).await
+    }
+
+    async fn person_totals(
+        &self,
+        meeting_key: i64,
+        view: i64,
+    ) -> StoreResult<Vec<rollcall_core::person_totals::StoredTotals>> {
+        // One row per person: unbounded, so off the async worker.
+        self.read_blocking(move |c| person_totals::read(c, meeting_key, view))
+            .await
     }
 
     async fn claim_deliveries(

@@ -60,6 +60,13 @@
 //! - Migration 5 (the dedupe window): `applied_events.applied_at`, the server's clock when
 //!   the record was made, and `applied_events_by_age` on it, so a prune batch is a range at
 //!   the cold end of that index (appends go to its hot end, by the clock).
+//! - Migration 6 (get_info's aggregates, ARCHITECTURE.md "get_info from maintained
+//!   aggregates"): `person_totals`, one row per person per view (sub-meeting key, 0, or -1
+//!   for a recurring meeting as a whole), and `person_spans`, their closed sessions' spans
+//!   merged, clustered by person and start so ingest reads only the spans a new one reaches.
+//!   Back-filled from the stored sessions in SQL (gaps and islands), the rule of
+//!   `rollcall_core::person_totals` written out once;
+//!   `migration_6_backfills_the_aggregates_of_earlier_sessions` checks the two agree.
 
 use std::time::Duration;
 
@@ -262,6 +269,76 @@ CREATE INDEX sessions_open ON sessions (meeting_key, sub_key) WHERE quit_time IS
 -- the first prune; adding a column with a constant default rewrites no row.
 ALTER TABLE applied_events ADD COLUMN applied_at INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX applied_events_by_age ON applied_events (applied_at);
+"#,
+    r#"
+-- get_info's per-person aggregates, maintained at ingest (rollcall_core::person_totals).
+-- sub_key: the view (a sub-meeting key, 0 for a meeting that is not recurring, -1 for a
+-- recurring meeting as a whole). last_quit: of the closed sessions; closed_secs: the length
+-- of the union of their spans, which person_spans holds merged (disjoint, a gap between any
+-- two).
+CREATE TABLE person_totals (
+    meeting_key      INTEGER NOT NULL,
+    sub_key          INTEGER NOT NULL,
+    participant_kind INTEGER NOT NULL,
+    participant_id   TEXT NOT NULL,
+    first_join       INTEGER NOT NULL,
+    joins            INTEGER NOT NULL,
+    last_quit        INTEGER,
+    closed_secs      INTEGER NOT NULL,
+    PRIMARY KEY (meeting_key, sub_key, participant_kind, participant_id)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE person_spans (
+    meeting_key      INTEGER NOT NULL,
+    sub_key          INTEGER NOT NULL,
+    participant_kind INTEGER NOT NULL,
+    participant_id   TEXT NOT NULL,
+    span_start       INTEGER NOT NULL,
+    span_end         INTEGER NOT NULL,
+    PRIMARY KEY (meeting_key, sub_key, participant_kind, participant_id, span_start)
+) STRICT, WITHOUT ROWID;
+
+-- The back-fill from the sessions stored before: closed spans merged as gaps and islands
+-- (a span starts an island when it starts after every earlier span of the person ended;
+-- back to back is one island, as rollcall_core::person_totals merges), then the totals.
+WITH v AS (
+    SELECT meeting_key, sub_key, participant_kind, participant_id, join_time, quit_time
+    FROM sessions
+    UNION ALL
+    SELECT meeting_key, -1, participant_kind, participant_id, join_time, quit_time
+    FROM sessions WHERE sub_key <> 0
+), closed AS (
+    SELECT *, max(quit_time) OVER (
+        PARTITION BY meeting_key, sub_key, participant_kind, participant_id
+        ORDER BY join_time, quit_time ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+    ) AS reach
+    FROM v WHERE quit_time > join_time
+), islands AS (
+    SELECT *, sum(CASE WHEN reach IS NULL OR join_time > reach THEN 1 ELSE 0 END) OVER (
+        PARTITION BY meeting_key, sub_key, participant_kind, participant_id
+        ORDER BY join_time, quit_time ROWS UNBOUNDED PRECEDING
+    ) AS island
+    FROM closed
+)
+INSERT INTO person_spans
+    (meeting_key, sub_key, participant_kind, participant_id, span_start, span_end)
+SELECT meeting_key, sub_key, participant_kind, participant_id, min(join_time), max(quit_time)
+FROM islands GROUP BY meeting_key, sub_key, participant_kind, participant_id, island;
+
+WITH v AS (
+    SELECT meeting_key, sub_key, participant_kind, participant_id, join_time, quit_time
+    FROM sessions
+    UNION ALL
+    SELECT meeting_key, -1, participant_kind, participant_id, join_time, quit_time
+    FROM sessions WHERE sub_key <> 0
+)
+INSERT INTO person_totals (meeting_key, sub_key, participant_kind, participant_id,
+    first_join, joins, last_quit, closed_secs)
+SELECT meeting_key, sub_key, participant_kind, participant_id,
+    min(join_time), count(*), max(quit_time),
+    coalesce((SELECT sum(p.span_end - p.span_start) FROM person_spans p
+        WHERE p.meeting_key = v.meeting_key AND p.sub_key = v.sub_key
+        AND p.participant_kind = v.participant_kind AND p.participant_id = v.participant_id), 0)
+FROM v GROUP BY meeting_key, sub_key, participant_kind, participant_id;
 "#,
 ];
 

@@ -411,4 +411,75 @@ async fn a_live_token_is_answered_while_the_writer_is_busy() {
         .expect("issue");
     assert_eq!(fresh.hash, [3; 32]);
     drop(dir);
+
+#[tokio::test]
+async fn migration_6_backfills_the_aggregates_of_earlier_sessions() {
+    use rollcall_core::person_totals::{self, views_of, WHOLE_MEETING};
+    use rollcall_core::schedule;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(DB_FILE);
+    // Sessions as a store at schema version 5 holds them: a few people on overlapping,
+    // back-to-back, empty and open sessions across two sub-meetings (and key 0).
+    let mut sessions = Vec::new();
+    let mut x: i64 = 7;
+    for seq in 1..=60_i64 {
+        x = (x * 1_103_515_245 + 12_345) % 2_147_483_648;
+        let (who, sub, join) = (x % 4, (x / 4) % 3, (x / 12) % 1_000);
+        let quit = match (x / 12_000) % 5 {
+            0 => None,
+            1 => Some(join),
+            d => Some(join + d * 37),
+        };
+        sessions.push((seq, sub, format!("p{who}"), join, quit));
+    }
+    {
+        let mut conn = Connection::open(&path).unwrap();
+        let tx = conn.transaction().unwrap();
+        for sql in &schema::MIGRATIONS[..5] {
+            tx.execute_batch(sql).unwrap();
+        }
+        tx.execute_batch("PRAGMA user_version = 5").unwrap();
+        for (seq, sub, who, join, quit) in &sessions {
+            tx.execute(
+                "INSERT INTO sessions (meeting_key, sub_key, join_time, seq, session_key, \
+                 participant_kind, participant_id, quit_time, instance_id, role, webinar_role, \
+                 join_type, audio_state, video_state, screen_shared_state, state_at) \
+                 VALUES (1, ?1, ?2, ?3, ?4, 0, ?5, ?6, 1, 0, 0, 1, 0, 0, 0, ?2)",
+                params![sub, join, seq, format!("s{seq}"), who, quit],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let store = SqliteStore::open(dir.path()).expect("migrates");
+    let mut rows = Vec::new();
+    for sub in 0..3 {
+        let scan = SessionScan {
+            meeting_key: 1,
+            sub_key: sub,
+            after: (i64::MIN, 0),
+            join_max: i64::MAX,
+            seq_lo: 0,
+            seq_hi: u64::MAX,
+            limit: u32::MAX,
+        };
+        rows.extend(store.scan_sessions(&scan).await.unwrap());
+    }
+    assert_eq!(rows.len(), sessions.len());
+    for view in [0, 1, 2, WHOLE_MEETING] {
+        let in_view: Vec<_> = rows
+            .iter()
+            .filter(|r| views_of(r.sub_key).any(|v| v == view))
+            .cloned()
+            .collect();
+        for now in [0, 500, 2_000] {
+            let totals = store.person_totals(1, view).await.unwrap();
+            assert_eq!(
+                person_totals::people(totals, now),
+                schedule::people(&in_view, now),
+                "view {view} as of {now}"
+            );
+        }
+    }
 }

@@ -40,6 +40,9 @@
 //! - `claims`: claiming deliveries (per-meeting order, leases), outcomes, the history bound,
 //!   concurrent claimers;
 //! - `dedupe`: the dedupe window (pruning by age, beside ingest, through snapshots).
+//! - `person_totals`: get_info's aggregates maintained at ingest, against the sessions
+//!   folded (out of order, overlapping devices, duplicates, refusals, recurring meetings,
+//!   reset and snapshots).
 #![deny(dead_code)]
 
 pub mod fixtures;
@@ -51,6 +54,7 @@ mod directory;
 mod ingest;
 mod meetings;
 mod outbox;
+mod person_totals;
 mod scan;
 mod snapshots;
 
@@ -118,6 +122,9 @@ macro_rules! store_contract_tests {
             dedupe::prune_applied_forgets_records_older_than_the_cut_only,
             dedupe::pruning_beside_ingest_loses_nothing,
             dedupe::snapshots_keep_when_each_record_was_applied,
+            person_totals::person_totals_follow_joins_and_quits_in_any_order,
+            person_totals::person_totals_of_recurring_meetings_union_sub_meetings,
+            person_totals::person_totals_are_state_for_reset_and_snapshots,
         );
     };
     (@tests [$fresh:expr] $($module:ident :: $case:ident),+ $(,)?) => {

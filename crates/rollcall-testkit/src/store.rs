@@ -341,6 +341,13 @@ impl<R: Route> Store for Routed<R> {
     async fn scan_sessions(&self, scan: &SessionScan) -> StoreResult<Vec<SessionRow>> {
         self.0.route()?.scan_sessions(scan).await
     }
+    async fn person_totals(
+        &self,
+        meeting_key: i64,
+        view: i64,
+    ) -> StoreResult<Vec<rollcall_core::person_totals::StoredTotals>> {
+        self.0.route()?.person_totals(meeting_key, view).await
+    }
     async fn reset(&self) -> StoreResult<()> {
         self.0.route()?.reset().await
     }

@@ -212,3 +212,65 @@ async fn a_state_change_through_one_node_shows_on_the_next_page_of_another() {
     );
     assert!(rest["attendees"][0].get("net").is_none(), "{rest}");
 }
+
+/// get_info's `attendees.member` through `node`.
+async fn members(node: &TestApp, token: &str, meetingid: &str) -> Value {
+    let body = json!({ "meetingid": meetingid }).to_string();
+    let (_, _, bytes) = node
+        .cgi_raw(&format!("meeting/get_info?access_token={token}"), body)
+        .await;
+    let v: Value = serde_json::from_slice(&bytes).expect("json");
+    assert_eq!(v["errcode"], 0, "{v}");
+    v["attendees"]["member"].clone()
+}
+
+/// get_info of one node over what two nodes ingested at once for the same people: the
+/// aggregates each node's batches maintain in the store add up to what the sessions say,
+/// and a quit through one node shows in the other's next answer.
+#[tokio::test]
+async fn get_info_through_one_node_sums_what_two_nodes_ingested_at_once() {
+    let (a, b) = two_nodes().await;
+    let m = a.one_off().await;
+    // Bob on two devices, [NOW-100, NOW-40) through A and [NOW-60, NOW-20) through B.
+    let (ra, rb) = tokio::join!(
+        a.ingest(json!([
+            join(&m, "x1", NOW - 100, "bob"),
+            quit(&m, "x1", NOW - 40)
+        ])),
+        b.ingest(json!([
+            join(&m, "x2", NOW - 60, "bob"),
+            quit(&m, "x2", NOW - 20),
+            join(&m, "y1", NOW - 30, "carol")
+        ]))
+    );
+    assert_eq!(
+        ra["accepted"].as_u64().unwrap() + rb["accepted"].as_u64().unwrap(),
+        5
+    );
+    let token = a.token(SECRET).await;
+    let from_a = members(&a, &token, &m).await;
+    assert_eq!(members(&b, &token, &m).await, from_a);
+    let bob = from_a
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["userid"] == "bob")
+        .expect("bob")
+        .clone();
+    assert_eq!(bob["total_join_count"], 2, "{bob}");
+    assert_eq!(bob["cumulative_time"], 80, "the two devices' union: {bob}");
+    assert_eq!(bob["first_join_time"], NOW - 100);
+    assert_eq!(bob["last_quit_time"], NOW - 20);
+    assert_eq!(bob["status"], 2);
+    a.ingest_ok(json!([quit(&m, "y1", NOW - 10)])).await;
+    let after = members(&b, &token, &m).await;
+    let carol = after
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["userid"] == "carol")
+        .expect("carol")
+        .clone();
+    assert_eq!(carol["status"], 2, "{carol}");
+    assert_eq!(carol["cumulative_time"], 20, "{carol}");
+}

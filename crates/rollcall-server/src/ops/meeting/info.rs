@@ -1,12 +1,14 @@
 //! `meeting/get_info`: a meeting's details, status, schedule and per-person attendance.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::Map;
 
 use rollcall_core::meeting_request::{InfoRequest, MeetingRef};
 use rollcall_core::model::{Meeting, MeetingType, Participant, SessionRow, SessionScan};
-use rollcall_core::schedule::{self, current_sub, meeting_status};
+use rollcall_core::person_totals::{self, WHOLE_MEETING};
+use rollcall_core::schedule::{self, current_sub, meeting_status, PersonAttendance, Presence};
 use rollcall_wire::errcode;
 use rollcall_wire::meeting::{
     AttendanceFigures, ExternalAttendance, MeetingAttendance, MeetingInfo, MemberAttendance,
@@ -24,7 +26,7 @@ fn meeting_link(code: &str) -> String {
     format!("https://meeting.rollcall.invalid/dm/{code}")
 }
 
-/// Rows read per store round trip while aggregating.
+/// Rows read per store round trip while folding sessions (the rare fallback of [`people`]).
 const AGGREGATE_BATCH: u32 = 5000;
 
 /// Every session of one sub-meeting (key 0: the meeting itself), in listing order.
@@ -57,6 +59,54 @@ async fn all_sessions(
             return Ok(());
         }
     }
+}
+
+/// The attendance of the people the caller may see: of the sub-meeting `sub`, or of the
+/// whole meeting.
+///
+/// Read from the aggregates the store maintains at ingest (`Store::person_totals`), so the
+/// cost follows the people, not their sessions. The whole of a recurring meeting is the
+/// view of every sub-meeting key but 0, which is what the meeting's sub-meetings cover as
+/// long as no session lies in a sub-meeting the meeting no longer lists; should one (an
+/// update that dropped a sub-meeting with sessions), the sessions are folded as before.
+async fn people(
+    state: &AppState,
+    caller: &Caller,
+    m: &Meeting,
+    sub: Option<usize>,
+    presence: &HashMap<i64, Presence>,
+    now: i64,
+) -> Result<Vec<PersonAttendance>, CallError> {
+    let recurring = m.meeting_type == MeetingType::Recurring;
+    let view = match sub {
+        Some(i) => m.sub_meetings[i].key,
+        None if recurring => WHOLE_MEETING,
+        None => 0,
+    };
+    let whole = view == WHOLE_MEETING;
+    let attended = if whole {
+        presence.keys().any(|k| *k != 0)
+    } else {
+        presence.contains_key(&view)
+    };
+    if !attended {
+        return Ok(Vec::new());
+    }
+    // Sessions of sub-meeting key 0 are in neither whole view.
+    let listed = |k: &i64| *k == 0 || m.sub_meetings.iter().any(|s| s.key == *k);
+    if !whole || presence.keys().all(listed) {
+        let mut totals = state.store().person_totals(m.key, view).await?;
+        totals.retain(|t| caller.visibility.allows(&t.participant));
+        return Ok(person_totals::people(totals, now));
+    }
+    let mut sessions = Vec::new();
+    for s in &m.sub_meetings {
+        if presence.contains_key(&s.key) {
+            all_sessions(state, m.key, s.key, &mut sessions).await?;
+        }
+    }
+    sessions.retain(|r| caller.visibility.allows(&r.participant));
+    Ok(schedule::people(&sessions, now))
 }
 
 /// The meeting `get_info` names, if the app may read it.
@@ -112,21 +162,9 @@ pub async fn info(
         None => st.overall,
     };
 
-    // The sessions aggregated: the sub-meeting's, or the whole meeting's.
-    let keys: Vec<i64> = match sub {
-        Some(i) => vec![m.sub_meetings[i].key],
-        None if recurring => m.sub_meetings.iter().map(|s| s.key).collect(),
-        None => vec![0],
-    };
-    let mut sessions = Vec::new();
-    for key in keys {
-        if presence.contains_key(&key) {
-            all_sessions(state, m.key, key, &mut sessions).await?;
-        }
-    }
-    sessions.retain(|r| caller.visibility.allows(&r.participant));
+    let people = people(state, caller, &m, sub, &presence, now).await?;
     let mut attendees = MeetingAttendance::default();
-    for p in schedule::people(&sessions, now) {
+    for p in people {
         let a = p.aggregate;
         let figures = AttendanceFigures {
             status: p.status_code(),
