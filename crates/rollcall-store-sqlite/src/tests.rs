@@ -411,6 +411,7 @@ async fn a_live_token_is_answered_while_the_writer_is_busy() {
         .expect("issue");
     assert_eq!(fresh.hash, [3; 32]);
     drop(dir);
+}
 
 #[tokio::test]
 async fn migration_6_backfills_the_aggregates_of_earlier_sessions() {
