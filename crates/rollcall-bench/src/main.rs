@@ -42,6 +42,8 @@
 //! - [`setup`]: the setup calls (directory, meeting, ingest, a token, the pages' cursors).
 //! - [`stream`]: `plan_events` / `ndjson_batches`, the synthetic attendance stream.
 //! - [`load`]: `closed_loop`, the load generator and its latency figures.
+//! - [`growth`]: `growth`, one meeting grown to millions of sessions (bodies generated on the
+//!   fly by a thread of their own), the ingest rate per million events.
 //! - [`wrk`]: `prepare` (a ready store and the requests, for `wrk`) and `ceiling` (the bare
 //!   axum handler on its own), the subcommands `wrk.sh` runs to measure with Debian's `wrk`
 //!   against the real `rollcall serve`: the method the SPEC §10 page figures are stated for.
@@ -53,6 +55,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod growth;
 mod load;
 mod report;
 mod run;
@@ -115,6 +118,15 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8090")]
         listen: std::net::SocketAddr,
     },
+    /// Grow one meeting to `--sessions` sessions in DIR/data (HTTP NDJSON batches of 1,000,
+    /// bodies generated on the fly) and print the ingest rate per million events.
+    Growth {
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// Only build the bodies (nothing sent): the generator's own rate.
+        #[arg(long)]
+        generator_only: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -152,6 +164,10 @@ fn bench(cli: Cli) -> anyhow::Result<()> {
             return rt.block_on(wrk::prepare(dir, cli.sessions, cli.deep_page))
         }
         Some(Command::Ceiling { body, listen }) => return rt.block_on(wrk::ceiling(body, *listen)),
+        Some(Command::Growth {
+            dir,
+            generator_only,
+        }) => return rt.block_on(growth::growth(dir, cli.sessions, *generator_only)),
         None => {}
     }
     let opts = run::BenchOpts {
