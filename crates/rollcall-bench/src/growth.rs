@@ -332,8 +332,14 @@ fn report(t: &Timeline, sessions: u32, data: &Path) -> String {
     );
     let _ = writeln!(
         out,
-        "| events | sessions so far | events/s |\n|---|---|---|"
+        "| events | sessions so far | events/s | CPU µs/event | disk KB/event |\n\
+         |---|---|---|---|---|"
     );
+    let cost = |from, to| {
+        t.cost(from, to).map_or("– | –".to_owned(), |(cpu, kb)| {
+            format!("{cpu:.1} | {kb:.1}")
+        })
+    };
     let per_event = |from, to| {
         t.cost(from, to).map_or(String::new(), |(cpu, kb)| {
             format!("({cpu:.1} CPU µs and {kb:.1} disk KB per event)")
@@ -342,20 +348,22 @@ fn report(t: &Timeline, sessions: u32, data: &Path) -> String {
     let small = SMALL.min(total);
     let _ = writeln!(
         out,
-        "| first {small} | ≈ {} | {:.0} |",
+        "| first {small} | ≈ {} | {:.0} | {} |",
         small * 10 / 16,
-        t.rate(0, small)
+        t.rate(0, small),
+        cost(0, small)
     );
     let mut from = 0;
     while from < total {
         let to = (from + MILLION).min(total);
         let _ = writeln!(
             out,
-            "| {}–{} M | ≈ {} | {:.0} |",
+            "| {}–{} M | ≈ {} | {:.0} | {} |",
             from / MILLION,
             to as f64 / MILLION as f64,
             to * 10 / 16,
-            t.rate(from, to)
+            t.rate(from, to),
+            cost(from, to)
         );
         from = to;
     }
