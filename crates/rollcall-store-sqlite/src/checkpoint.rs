@@ -13,7 +13,7 @@
 //! same pages to the WAL). Inline, that time was the writer's, and ingest fell with the
 //! meeting's size.
 //!
-//! Here a PASSIVE checkpoint runs every [`INTERVAL`] on this thread: it takes no lock a
+//! Here a PASSIVE checkpoint runs on this thread every few commits ([`COMMITS`]): it takes no lock a
 //! writer or reader waits on (SQLite's checkpointer lock only excludes other checkpoints),
 //! copies what is committed, and leaves frames a reader still needs. The writer keeps an
 //! automatic checkpoint only as a bound ([`crate::schema`]: `wal_autocheckpoint`): once the
@@ -28,16 +28,25 @@
 use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use r2d2_sqlite::rusqlite::{Connection, OpenFlags};
 
 use crate::error::Result;
 
-/// How often the thread copies the WAL back. Short enough that each run is a few thousand
-/// frames at most (the writer's WAL stays small and readers' WAL lookups cheap), long
-/// enough that an idle store costs nothing (a run with nothing new to copy is skipped).
-const INTERVAL: Duration = Duration::from_millis(100);
+/// How often the thread looks for new commits (`PRAGMA data_version`: a read of the WAL
+/// index header, no I/O).
+const POLL: Duration = Duration::from_millis(20);
+
+/// Commits seen before a checkpoint runs. Each checkpoint fsyncs the database file and
+/// writes every page it copies once, however many commits rewrote it since the last one: a
+/// checkpoint per commit measured ~9% more disk writes and CPU per event than the inline
+/// checkpoint every 4,000 frames it replaces (3–5 batches at a million sessions), so it
+/// waits for about that many.
+const COMMITS: u32 = 4;
+
+/// The longest a commit waits to be copied back when fewer than [`COMMITS`] follow it.
+const LINGER: Duration = Duration::from_secs(1);
 
 /// The running thread; dropping this stops it (after the run in progress, if any).
 pub(crate) struct Checkpointer {
@@ -76,21 +85,30 @@ impl Drop for Checkpointer {
     }
 }
 
-/// Every [`INTERVAL`] until told to stop: a PASSIVE checkpoint, if anything was committed
-/// since the last one (`PRAGMA data_version` moves when another connection commits).
+/// Until told to stop: a PASSIVE checkpoint once [`COMMITS`] commits were seen (polled
+/// every [`POLL`]; `PRAGMA data_version` moves when another connection commits), or
+/// [`LINGER`] after the first of fewer.
 fn run(conn: &Connection, stopped: &mpsc::Receiver<()>) {
     let mut seen = None;
+    let (mut commits, mut first) = (0u32, Instant::now());
     loop {
-        match stopped.recv_timeout(INTERVAL) {
+        match stopped.recv_timeout(POLL) {
             Err(RecvTimeoutError::Timeout) => {}
             // The store is closing (nothing is ever sent: the sender is dropped).
             Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
         }
         let version: Option<i64> = conn.query_row("PRAGMA data_version", [], |r| r.get(0)).ok();
-        if version.is_some() && version == seen {
+        if version != seen {
+            seen = version;
+            if commits == 0 {
+                first = Instant::now();
+            }
+            commits += 1;
+        }
+        if commits == 0 || (commits < COMMITS && first.elapsed() < LINGER) {
             continue;
         }
-        seen = version;
+        commits = 0;
         // (busy, frames in the WAL, frames checkpointed); an error (say, the disk) is
         // logged and the next run tries again: the writer's bound still holds the WAL.
         if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
