@@ -44,6 +44,8 @@
 //! - [`load`]: `closed_loop`, the load generator and its latency figures.
 //! - [`mixed`]: the open-loop mixed load (pages, ingest, gettoken, get_info at fixed rates)
 //!   against a running `rollcall serve`, the subcommand `mixed.sh` runs.
+//! - [`growth`]: `growth`, one meeting grown to millions of sessions (bodies generated on the
+//!   fly by a thread of their own), the ingest rate per million events.
 //! - [`wrk`]: `prepare` (a ready store and the requests, for `wrk`) and `ceiling` (the bare
 //!   axum handler on its own), the subcommands `wrk.sh` runs to measure with Debian's `wrk`
 //!   against the real `rollcall serve`: the method the SPEC §10 page figures are stated for.
@@ -55,6 +57,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod growth;
 mod load;
 mod mixed;
 mod report;
@@ -144,6 +147,15 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         infos: u32,
     },
+    /// Grow one meeting to `--sessions` sessions in DIR/data (HTTP NDJSON batches of 1,000,
+    /// bodies generated on the fly) and print the ingest rate per million events.
+    Growth {
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// Only build the bodies (nothing sent): the generator's own rate.
+        #[arg(long)]
+        generator_only: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -202,6 +214,10 @@ fn bench(cli: Cli) -> anyhow::Result<()> {
             print!("{}", mixed::table(&figures));
             return Ok(());
         }
+        Some(Command::Growth {
+            dir,
+            generator_only,
+        }) => return rt.block_on(growth::growth(dir, cli.sessions, *generator_only)),
         None => {}
     }
     let opts = run::BenchOpts {

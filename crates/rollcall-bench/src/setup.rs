@@ -117,30 +117,43 @@ pub async fn ingest_all(
     let mut events = 0u64;
     let started = Instant::now();
     for (i, (n, body)) in batches.iter().enumerate() {
-        let resp = http
-            .post(url.clone())
-            .bearer_auth(key)
-            .header(CONTENT_TYPE, "application/x-ndjson")
-            .body(body.clone())
-            .send()
-            .await
-            .with_context(|| format!("ingest batch {i}"))?;
-        let status = resp.status();
-        let text = resp.text().await?;
-        ensure!(status.is_success(), "ingest batch {i}: {status} {text}");
-        let report: IngestReply = serde_json::from_str(&text)
-            .with_context(|| format!("ingest batch {i} answered {text}"))?;
-        ensure!(
-            report.accepted == *n && report.duplicates == 0 && report.rejected.is_empty(),
-            "ingest batch {i}: {} of {n} accepted, {} duplicates, first rejection: {:?}",
-            report.accepted,
-            report.duplicates,
-            report.rejected.first()
-        );
+        send_batch(http, &url, key, i, *n, body.clone()).await?;
         events += *n as u64;
     }
     Ok(IngestFigures {
         events,
         secs: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Send batch `i` (`n` events as NDJSON) and check it was accepted whole.
+pub async fn send_batch(
+    http: &reqwest::Client,
+    url: &Url,
+    key: &str,
+    i: usize,
+    n: usize,
+    body: Bytes,
+) -> anyhow::Result<()> {
+    let resp = http
+        .post(url.clone())
+        .bearer_auth(key)
+        .header(CONTENT_TYPE, "application/x-ndjson")
+        .body(body)
+        .send()
+        .await
+        .with_context(|| format!("ingest batch {i}"))?;
+    let status = resp.status();
+    let text = resp.text().await?;
+    ensure!(status.is_success(), "ingest batch {i}: {status} {text}");
+    let report: IngestReply =
+        serde_json::from_str(&text).with_context(|| format!("ingest batch {i} answered {text}"))?;
+    ensure!(
+        report.accepted == n && report.duplicates == 0 && report.rejected.is_empty(),
+        "ingest batch {i}: {} of {n} accepted, {} duplicates, first rejection: {:?}",
+        report.accepted,
+        report.duplicates,
+        report.rejected.first()
+    );
+    Ok(())
 }

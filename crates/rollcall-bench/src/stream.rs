@@ -29,8 +29,8 @@ pub enum Who {
 #[derive(Debug, Clone, Copy)]
 pub struct Planned {
     pub at: i64,
-    session: u32,
-    kind: PlannedKind,
+    pub session: u32,
+    pub kind: PlannedKind,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -69,24 +69,10 @@ pub fn plan_events(sessions: usize, now: i64) -> Vec<Planned> {
     let mut events = Vec::with_capacity(sessions + sessions / 2 + sessions / 10 + 1);
     for s in 0..sessions as u32 {
         let at = rng.gen_range(lo..=hi);
-        let who = match rng.gen_range(0..100) {
-            0..60 => Who::Member(rng.gen_range(0..MEMBERS)),
-            60..85 => Who::External(rng.gen_range(0..OUTSIDERS)),
-            _ => Who::Guest(rng.gen_range(0..OUTSIDERS)),
-        };
         events.push(Planned {
             at,
             session: s,
-            kind: PlannedKind::Join {
-                who,
-                instance_id: *INSTANCE_IDS.choose(&mut rng).expect("not empty"),
-                role: rng.gen_range(0..=MAX_ROLE),
-                join_type: rng.gen_range(0..=MAX_JOIN_TYPE),
-                net: NETS.choose(&mut rng).expect("not empty"),
-                audio: rng.gen(),
-                video: rng.gen(),
-                customer_data: rng.gen_ratio(1, 20),
-            },
+            kind: random_join(&mut rng),
         });
         if s % 10 == 0 {
             events.push(Planned {
@@ -111,55 +97,111 @@ pub fn plan_events(sessions: usize, now: i64) -> Vec<Planned> {
     events
 }
 
+/// A join's participant and device: 60 % corp members (who rejoin often), 25 % external
+/// users, 15 % guests.
+pub fn random_join(rng: &mut impl Rng) -> PlannedKind {
+    let who = match rng.gen_range(0..100) {
+        0..60 => Who::Member(rng.gen_range(0..MEMBERS)),
+        60..85 => Who::External(rng.gen_range(0..OUTSIDERS)),
+        _ => Who::Guest(rng.gen_range(0..OUTSIDERS)),
+    };
+    PlannedKind::Join {
+        who,
+        instance_id: *INSTANCE_IDS.choose(rng).expect("not empty"),
+        role: rng.gen_range(0..=MAX_ROLE),
+        join_type: rng.gen_range(0..=MAX_JOIN_TYPE),
+        net: NETS.choose(rng).expect("not empty"),
+        audio: rng.gen(),
+        video: rng.gen(),
+        customer_data: rng.gen_ratio(1, 20),
+    }
+}
+
+/// How a session number becomes the keys on the wire (`s-…` and the event ids).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keys {
+    /// The number itself: `s-17`, `j-17` (the in-process benchmark's stream).
+    Plain,
+    /// A bijective 64-bit mix of it, in hex: `s-9e3779b97f4a7c15`. Platform keys are
+    /// random (UUID-like), so a stream numbered in join order must not hand the store keys
+    /// that happen to arrive in index order.
+    Mixed,
+}
+
+/// The key text of session `s` (also the tail of its events' ids).
+struct Key(u32, Keys);
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.1 {
+            Keys::Plain => write!(f, "{}", self.0),
+            Keys::Mixed => write!(f, "{:016x}", mix(u64::from(self.0))),
+        }
+    }
+}
+
+/// splitmix64's finalizer: a bijection on `u64`, so distinct sessions keep distinct keys.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Append event `e` as one NDJSON line (`m`: the meetingid as a JSON string).
+pub fn write_event(out: &mut Vec<u8>, m: &str, e: &Planned, keys: Keys) {
+    use std::io::Write as _;
+    let (s, at) = (Key(e.session, keys), e.at);
+    // `write!` into a Vec cannot fail; ids and enum texts need no escaping.
+    let _ = match e.kind {
+        PlannedKind::Join {
+            who,
+            instance_id,
+            role,
+            join_type,
+            net,
+            audio,
+            video,
+            customer_data,
+        } => {
+            let participant = match who {
+                Who::Member(i) => format!(r#"{{"userid":"{}"}}"#, member(i)),
+                Who::External(i) => format!(r#"{{"external_id":"ext-{i}"}}"#),
+                Who::Guest(i) => format!(r#"{{"guest_id":"guest-{i}"}}"#),
+            };
+            write!(
+                out,
+                r#"{{"event_id":"j-{s}","kind":"join","meetingid":{m},"session":"s-{s}","at":{at},"participant":{participant},"instance_id":{instance_id},"join_type":{join_type},"role":{role},"webinar_role":0,"net":"{net}","audio_state":{audio},"video_state":{video},"screen_shared_state":false"#
+            )
+            .and_then(|()| {
+                if customer_data {
+                    write!(out, r#","customer_data":"campaign-{}""#, e.session % 97)
+                } else {
+                    Ok(())
+                }
+            })
+            .and_then(|()| writeln!(out, "}}"))
+        }
+        PlannedKind::Quit => writeln!(
+            out,
+            r#"{{"event_id":"q-{s}","kind":"quit","meetingid":{m},"session":"s-{s}","at":{at}}}"#
+        ),
+        PlannedKind::State { audio, net } => writeln!(
+            out,
+            r#"{{"event_id":"st-{s}","kind":"state","meetingid":{m},"session":"s-{s}","at":{at},"audio_state":{audio},"net":"{net}"}}"#
+        ),
+    };
+}
+
 /// The stream as NDJSON request bodies of [`INGEST_BATCH`] events each.
 pub fn ndjson_batches(meetingid: &str, events: &[Planned]) -> Vec<(usize, Bytes)> {
-    use std::io::Write as _;
     let m = serde_json::to_string(meetingid).expect("a string serializes");
     events
         .chunks(INGEST_BATCH)
         .map(|chunk| {
             let mut out = Vec::with_capacity(chunk.len() * 360);
             for e in chunk {
-                let (s, at) = (e.session, e.at);
-                // `write!` into a Vec cannot fail; ids and enum texts need no escaping.
-                let _ = match e.kind {
-                    PlannedKind::Join {
-                        who,
-                        instance_id,
-                        role,
-                        join_type,
-                        net,
-                        audio,
-                        video,
-                        customer_data,
-                    } => {
-                        let participant = match who {
-                            Who::Member(i) => format!(r#"{{"userid":"{}"}}"#, member(i)),
-                            Who::External(i) => format!(r#"{{"external_id":"ext-{i}"}}"#),
-                            Who::Guest(i) => format!(r#"{{"guest_id":"guest-{i}"}}"#),
-                        };
-                        write!(
-                            out,
-                            r#"{{"event_id":"j-{s}","kind":"join","meetingid":{m},"session":"s-{s}","at":{at},"participant":{participant},"instance_id":{instance_id},"join_type":{join_type},"role":{role},"webinar_role":0,"net":"{net}","audio_state":{audio},"video_state":{video},"screen_shared_state":false"#
-                        )
-                        .and_then(|()| {
-                            if customer_data {
-                                write!(out, r#","customer_data":"campaign-{}""#, s % 97)
-                            } else {
-                                Ok(())
-                            }
-                        })
-                        .and_then(|()| writeln!(out, "}}"))
-                    }
-                    PlannedKind::Quit => writeln!(
-                        out,
-                        r#"{{"event_id":"q-{s}","kind":"quit","meetingid":{m},"session":"s-{s}","at":{at}}}"#
-                    ),
-                    PlannedKind::State { audio, net } => writeln!(
-                        out,
-                        r#"{{"event_id":"st-{s}","kind":"state","meetingid":{m},"session":"s-{s}","at":{at},"audio_state":{audio},"net":"{net}"}}"#
-                    ),
-                };
+                write_event(&mut out, &m, e, Keys::Plain);
             }
             (chunk.len(), Bytes::from(out))
         })
@@ -169,6 +211,18 @@ pub fn ndjson_batches(meetingid: &str, events: &[Planned]) -> Vec<(usize, Bytes)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mixed_keys_are_distinct_and_not_in_session_order() {
+        let keys: Vec<String> = (0..1_000)
+            .map(|s| Key(s, Keys::Mixed).to_string())
+            .collect();
+        let distinct: std::collections::HashSet<&String> = keys.iter().collect();
+        assert_eq!(distinct.len(), keys.len());
+        assert!(keys.iter().all(|k| k.len() == 16));
+        assert!(!keys.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(Key(17, Keys::Plain).to_string(), "17");
+    }
 
     #[test]
     fn the_stream_is_valid_ndjson_in_time_order_with_joins_first() {

@@ -14,6 +14,8 @@
 //! - [`SqliteStore`]: opening the store and the [`Store`] implementation (thin wrappers).
 //! - `schema`: connection settings and the versioned migrations (`PRAGMA user_version`),
 //!   with the reasons for each table's shape.
+//! - `checkpoint`: the background checkpointer, which copies the WAL into the database file
+//!   off the writer's path.
 //! - `directory`: the server secret, corps and access tokens.
 //! - `meetings`: meetings, sub-meetings, updates and cancellation, a member's meetings, and
 //!   per-sub-meeting presence.
@@ -27,6 +29,7 @@
 #![forbid(unsafe_code)]
 
 mod attendance;
+mod checkpoint;
 mod directory;
 mod error;
 mod meetings;
@@ -81,6 +84,9 @@ struct Inner {
     /// when any *other* connection (this process's writer, or another process) commits:
     /// [`Store::change_stamp`]. Its own counter, so it is never shared with the pool.
     watch: Mutex<Connection>,
+    /// Copies the WAL back into the database file beside the writer (see `checkpoint`);
+    /// dropping it stops the thread.
+    _checkpointer: checkpoint::Checkpointer,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -131,12 +137,14 @@ impl SqliteStore {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         schema::init_reader(&mut watch)?;
+        let checkpointer = checkpoint::Checkpointer::start(&path)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
                 writer: Mutex::new(writer),
                 readers,
                 watch: Mutex::new(watch),
+                _checkpointer: checkpointer,
             }),
         })
     }

@@ -365,10 +365,15 @@ fn common(conn: &Connection) -> rusqlite::Result<()> {
 pub(crate) fn init_writer(conn: &mut Connection) -> Result<()> {
     common(conn)?;
     // The writer touches the hot ends of every index on each batch: a 32 MiB page cache keeps
-    // them in memory, and a 16 MiB WAL between automatic checkpoints lets a page rewritten by
-    // many consecutive commits be copied back to the database once instead of once per 4 MiB
-    // (the default), which cut checkpoint work during sustained ingest.
-    conn.execute_batch("PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 4000;")?;
+    // them in memory. Checkpoints run on the background checkpointer (`checkpoint`); the
+    // writer's own automatic checkpoint is only the bound on the WAL: at WAL_BOUND frames the
+    // committing writer copies what the background thread has not, and the WAL starts over.
+    // A WAL that grew past the bound once (a reader holding old frames) is cut back to
+    // WAL_KEEP bytes when it restarts, not kept at its largest size.
+    conn.execute_batch(&format!(
+        "PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = {WAL_BOUND}; \
+         PRAGMA journal_size_limit = {WAL_KEEP};"
+    ))?;
     // WAL lets readers work beside the writer; the mode is persistent in the file.
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
@@ -377,6 +382,20 @@ pub(crate) fn init_writer(conn: &mut Connection) -> Result<()> {
         )));
     }
     migrate(conn)
+}
+
+/// Frames (pages) the WAL may hold before the writer checkpoints itself: 64 MiB. The
+/// background checkpointer keeps it far below this while it keeps up.
+const WAL_BOUND: u32 = 16_384;
+
+/// Bytes a restarted WAL file is truncated to.
+const WAL_KEEP: u64 = 64 << 20;
+
+/// Prepare the background checkpointer's connection: the common settings (its checkpoints
+/// fsync the database file as `synchronous = FULL` says), and no automatic checkpoint of
+/// its own (it never writes).
+pub(crate) fn init_checkpointer(conn: &Connection) -> rusqlite::Result<()> {
+    common(conn)
 }
 
 /// Prepare a pooled read connection.
