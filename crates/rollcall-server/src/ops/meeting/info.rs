@@ -7,8 +7,9 @@ use serde_json::Map;
 
 use rollcall_core::meeting_request::{InfoRequest, MeetingRef};
 use rollcall_core::model::{Meeting, MeetingType, Participant, SessionRow, SessionScan};
-use rollcall_core::person_totals::{self, WHOLE_MEETING};
+use rollcall_core::person_totals::{self, StoredTotals, WHOLE_MEETING};
 use rollcall_core::schedule::{self, current_sub, meeting_status, PersonAttendance, Presence};
+use rollcall_store::StoreError;
 use rollcall_wire::errcode;
 use rollcall_wire::meeting::{
     AttendanceFigures, ExternalAttendance, MeetingAttendance, MeetingInfo, MemberAttendance,
@@ -71,12 +72,10 @@ async fn all_sessions(
 /// update that dropped a sub-meeting with sessions), the sessions are folded as before.
 async fn people(
     state: &AppState,
-    caller: &Caller,
     m: &Meeting,
     sub: Option<usize>,
     presence: &HashMap<i64, Presence>,
-    now: i64,
-) -> Result<Vec<PersonAttendance>, CallError> {
+) -> Result<Raw, CallError> {
     let recurring = m.meeting_type == MeetingType::Recurring;
     let view = match sub {
         Some(i) => m.sub_meetings[i].key,
@@ -90,14 +89,12 @@ async fn people(
         presence.contains_key(&view)
     };
     if !attended {
-        return Ok(Vec::new());
+        return Ok(Raw::Totals(Vec::new()));
     }
     // Sessions of sub-meeting key 0 are in neither whole view.
     let listed = |k: &i64| *k == 0 || m.sub_meetings.iter().any(|s| s.key == *k);
     if !whole || presence.keys().all(listed) {
-        let mut totals = state.store().person_totals(m.key, view).await?;
-        totals.retain(|t| caller.visibility.allows(&t.participant));
-        return Ok(person_totals::people(totals, now));
+        return Ok(Raw::Totals(state.store().person_totals(m.key, view).await?));
     }
     let mut sessions = Vec::new();
     for s in &m.sub_meetings {
@@ -105,8 +102,57 @@ async fn people(
             all_sessions(state, m.key, s.key, &mut sessions).await?;
         }
     }
-    sessions.retain(|r| caller.visibility.allows(&r.participant));
-    Ok(schedule::people(&sessions, now))
+    Ok(Raw::Sessions(sessions))
+}
+
+/// What [`people`] read, not yet folded: one row per person, or (the rare fallback) the
+/// sessions themselves.
+enum Raw {
+    Totals(Vec<StoredTotals>),
+    Sessions(Vec<SessionRow>),
+}
+
+/// The people the caller may see, folded as of `now`, in WeCom's shape: an HMAC per outsider
+/// (`tmp_external_userid`), so O(people). Run off the async workers ([`info`]).
+fn attendance(
+    raw: Raw,
+    state: &AppState,
+    caller: &Caller,
+    meeting_key: i64,
+    now: i64,
+) -> MeetingAttendance {
+    let people: Vec<PersonAttendance> = match raw {
+        Raw::Totals(mut totals) => {
+            totals.retain(|t| caller.visibility.allows(&t.participant));
+            person_totals::people(totals, now)
+        }
+        Raw::Sessions(mut sessions) => {
+            sessions.retain(|r| caller.visibility.allows(&r.participant));
+            schedule::people(&sessions, now)
+        }
+    };
+    let mut attendees = MeetingAttendance::default();
+    for p in people {
+        let a = p.aggregate;
+        let figures = AttendanceFigures {
+            status: p.status_code(),
+            first_join_time: unsigned(a.first_join_time),
+            last_quit_time: unsigned(a.last_quit_time),
+            total_join_count: u64::from(a.total_join_count),
+            cumulative_time: unsigned(a.cumulative_time),
+        };
+        match &p.participant {
+            Participant::Member(userid) => attendees.member.push(MemberAttendance {
+                userid: userid.clone(),
+                figures,
+            }),
+            other => attendees.tmp_external_user.push(ExternalAttendance {
+                tmp_external_userid: state.secret().tmp_openid(meeting_key, other),
+                figures,
+            }),
+        }
+    }
+    attendees
 }
 
 /// The meeting `get_info` names, if the app may read it.
@@ -162,28 +208,16 @@ pub async fn info(
         None => st.overall,
     };
 
-    let people = people(state, caller, &m, sub, &presence, now).await?;
-    let mut attendees = MeetingAttendance::default();
-    for p in people {
-        let a = p.aggregate;
-        let figures = AttendanceFigures {
-            status: p.status_code(),
-            first_join_time: unsigned(a.first_join_time),
-            last_quit_time: unsigned(a.last_quit_time),
-            total_join_count: u64::from(a.total_join_count),
-            cumulative_time: unsigned(a.cumulative_time),
-        };
-        match &p.participant {
-            Participant::Member(userid) => attendees.member.push(MemberAttendance {
-                userid: userid.clone(),
-                figures,
-            }),
-            other => attendees.tmp_external_user.push(ExternalAttendance {
-                tmp_external_userid: state.secret().tmp_openid(m.key, other),
-                figures,
-            }),
-        }
-    }
+    let raw = people(state, &m, sub, &presence).await?;
+    // Folding and an HMAC per outsider grow with the people (25,000 in the benchmark's
+    // meeting): on the blocking pool, so no async worker stalls the pages and tokens queued
+    // behind it (issue 11.2).
+    let attendees = {
+        let (state, caller, key) = (state.clone(), caller.clone(), m.key);
+        tokio::task::spawn_blocking(move || attendance(raw, &state, &caller, key, now))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("get_info task failed: {e}")))?
+    };
 
     let schedule: Vec<(i64, i64, schedule::Status)> = m
         .sub_meetings
