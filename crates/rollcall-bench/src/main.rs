@@ -42,6 +42,8 @@
 //! - [`setup`]: the setup calls (directory, meeting, ingest, a token, the pages' cursors).
 //! - [`stream`]: `plan_events` / `ndjson_batches`, the synthetic attendance stream.
 //! - [`load`]: `closed_loop`, the load generator and its latency figures.
+//! - [`oracle`]: `oracle`, the timing oracle of issue 11.6 (another app's meeting against an
+//!   unknown id), the `oracle` subcommand.
 //! - [`wrk`]: `prepare` (a ready store and the requests, for `wrk`) and `ceiling` (the bare
 //!   axum handler on its own), the subcommands `wrk.sh` runs to measure with Debian's `wrk`
 //!   against the real `rollcall serve`: the method the SPEC §10 page figures are stated for.
@@ -54,6 +56,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 mod load;
+mod oracle;
 mod report;
 mod run;
 mod server;
@@ -115,6 +118,13 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8090")]
         listen: std::net::SocketAddr,
     },
+    /// The timing oracle of issue 11.6: PROBES pairs of get_info, by another app, of a
+    /// meeting its owner just read and of a fresh unknown id (identical replies), timed over
+    /// loopback against an in-process server; prints both distributions and the difference.
+    Oracle {
+        #[arg(long, default_value_t = 2000)]
+        probes: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -152,6 +162,10 @@ fn bench(cli: Cli) -> anyhow::Result<()> {
             return rt.block_on(wrk::prepare(dir, cli.sessions, cli.deep_page))
         }
         Some(Command::Ceiling { body, listen }) => return rt.block_on(wrk::ceiling(body, *listen)),
+        Some(Command::Oracle { probes }) => {
+            println!("{}", rt.block_on(oracle::oracle(*probes))?);
+            return Ok(());
+        }
         None => {}
     }
     let opts = run::BenchOpts {
