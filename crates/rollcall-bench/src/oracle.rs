@@ -62,7 +62,10 @@ impl std::fmt::Display for OracleFigures {
                 quantile(xs, 0.99)
             )
         };
-        writeln!(f, "| probe (app B, get_info) | n | median µs | p90 µs | p99 µs |")?;
+        writeln!(
+            f,
+            "| probe (app B, get_info) | n | median µs | p90 µs | p99 µs |"
+        )?;
         writeln!(f, "|---|---|---|---|---|")?;
         row(f, "(a) app A's meeting, just read by A", &self.theirs)?;
         row(f, "(b) a fresh unknown meetingid", &self.unknown)?;
@@ -141,7 +144,10 @@ pub async fn oracle(probes: usize) -> anyhow::Result<OracleFigures> {
             anyhow::Ok(url)
         }
     };
-    let (owner_url, prober_url) = (get_info(&owner_secret).await?, get_info(&prober_secret).await?);
+    let (owner_url, prober_url) = (
+        get_info(&owner_secret).await?,
+        get_info(&prober_secret).await?,
+    );
     // One keep-alive connection per app, so B's timings never include a connect.
     let (owner_http, prober_http) = (client(TIMEOUT)?, client(TIMEOUT)?);
     let call = |http: &reqwest::Client, url: &Url, meetingid: &str| {
@@ -166,7 +172,10 @@ pub async fn oracle(probes: usize) -> anyhow::Result<OracleFigures> {
     for _ in 0..probes {
         let (_, own) = call(&owner_http, &owner_url, &theirs).await?;
         let own_reply: serde_json::Value = serde_json::from_slice(&own)?;
-        ensure!(own_reply["errcode"] == 0, "the owner's get_info: {own_reply}");
+        ensure!(
+            own_reply["errcode"] == 0,
+            "the owner's get_info: {own_reply}"
+        );
         let unknown = ids.meetingid();
         let order = if rng.gen_bool(0.5) {
             [&theirs, &unknown]

@@ -296,6 +296,12 @@ CREATE INDEX applied_events_by_age ON applied_events (applied_at);
 UPDATE snapshot_rows SET row = row || '{"applied_at": 0}'::jsonb
     WHERE tbl = 'applied_events' AND NOT row ? 'applied_at';
 "#,
+    r#"
+-- A meeting the meeting calls look up is scoped to the calling app (Store::owned_meeting):
+-- one probe of this index, which finds nothing for another app's meeting exactly as for an
+-- unknown id, so the two cost the same (issue 11.6).
+CREATE INDEX meetings_by_owner ON meetings (meetingid, corpid, agentid);
+"#,
 ];
 
 /// Is `name` a schema name that needs no quoting (and so cannot inject anything)?

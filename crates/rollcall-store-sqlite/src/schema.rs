@@ -263,6 +263,12 @@ CREATE INDEX sessions_open ON sessions (meeting_key, sub_key) WHERE quit_time IS
 ALTER TABLE applied_events ADD COLUMN applied_at INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX applied_events_by_age ON applied_events (applied_at);
 "#,
+    r#"
+-- A meeting the meeting calls look up is scoped to the calling app (Store::owned_meeting):
+-- one probe of this index, which finds nothing for another app's meeting exactly as for an
+-- unknown id, so the two cost the same (issue 11.6).
+CREATE INDEX meetings_by_owner ON meetings (meetingid, corpid, agentid);
+"#,
 ];
 
 /// Settings every connection gets, reader or writer.
