@@ -119,10 +119,11 @@ enum Command {
         listen: std::net::SocketAddr,
     },
     /// The timing oracle of issue 11.6: PROBES pairs of get_info, by another app, of a
-    /// meeting its owner just read and of a fresh unknown id (identical replies), timed over
-    /// loopback against an in-process server; prints both distributions and the difference.
+    /// meeting its owner just read (PROBES meetings, each asked once) and of a fresh unknown
+    /// id (identical replies), timed over loopback against an in-process server; prints both
+    /// distributions and the difference.
     Oracle {
-        #[arg(long, default_value_t = 2000)]
+        #[arg(long, default_value_t = 1000)]
         probes: usize,
     },
 }
