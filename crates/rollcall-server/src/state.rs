@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use rollcall_core::clock::Clock;
-use rollcall_core::crypto::ServerSecret;
+use rollcall_core::crypto::{token_hash, ServerSecret, TOKEN_LEN};
 use rollcall_core::directory::CorpSpec;
 use rollcall_core::ids::IdGen;
 use rollcall_core::model::{App, AppRef, Corp, Meeting, TokenRecord};
@@ -109,7 +109,12 @@ struct Inner {
     /// Tokens seen recently, with the `directory_version` they were read under, so the hot
     /// path skips a store round trip. Tokens are immutable once issued (expiry is checked on
     /// every use); only a reset or restore removes them, and both bump that version.
-    tokens: Mutex<HashMap<[u8; 32], (u64, TokenRecord)>>,
+    ///
+    /// Keyed by the token string itself, so a hit costs no SHA-256 (two per request before,
+    /// with the journal on): std's `HashMap` hashes with SipHash under keys drawn at random
+    /// for the process, so an attacker cannot aim tokens at one bucket, and [`TokenKey`]
+    /// compares in constant time. Only a token the store knows is ever kept.
+    tokens: Mutex<HashMap<TokenKey, (u64, TokenRecord)>>,
     /// The time zone recurring meetings keep their wall-clock time in (and `repeat_until`
     /// dates are read in). Asia/Shanghai, WeCom's, unless set with
     /// [`AppState::set_time_zone`].
@@ -123,6 +128,39 @@ struct Inner {
     callbacks: Callbacks,
     /// Session scans, rendered, under the store's change stamp (the page path's cache).
     pages: PageCache,
+}
+
+/// A token string as the token cache's key: a token is exactly [`TOKEN_LEN`] bytes (anything
+/// else is refused before the cache), compared in constant time so that a lookup's duration
+/// says nothing about how much of a guess matched a real token.
+#[derive(Clone, Copy)]
+struct TokenKey([u8; TOKEN_LEN]);
+
+impl TokenKey {
+    fn new(token: &str) -> Option<Self> {
+        token.as_bytes().try_into().ok().map(Self)
+    }
+}
+
+impl PartialEq for TokenKey {
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq;
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl Eq for TokenKey {}
+
+impl std::hash::Hash for TokenKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.0.hash(h); // equal keys are equal bytes, as `eq` says
+    }
+}
+
+impl std::fmt::Debug for TokenKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenKey(..)") // a live token: never printed
+    }
 }
 
 /// A meeting (or `None`: no such meeting) and when the store said so.
@@ -479,29 +517,38 @@ impl AppState {
         }
     }
 
-    /// A token record by hash, from the cache or the store. A cached record is trusted only
-    /// while the store's `directory_version` is the one it was cached under: a reset or a
-    /// restore (through any node) deletes or replaces tokens and bumps that version.
-    pub(crate) async fn token(&self, hash: &[u8; 32]) -> StoreResult<Option<TokenRecord>> {
+    /// The record of access token `token` (expired or not), from the cache or the store;
+    /// `None` for a string that cannot be a token we issued, or one the store does not know.
+    /// A cached record is trusted only while the store's `directory_version` is the one it
+    /// was cached under: a reset or a restore (through any node) deletes or replaces tokens
+    /// and bumps that version.
+    pub(crate) async fn token(&self, token: &str) -> StoreResult<Option<TokenRecord>> {
+        let Some(key) = TokenKey::new(token) else {
+            return Ok(None);
+        };
         let version = self.directory_version().await?;
         if let Some((at, t)) = self
             .inner
             .tokens
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(hash)
+            .get(&key)
         {
             if *at == version {
                 return Ok(Some(t.clone()));
             }
         }
-        let rec = self.store().token_by_hash(hash).await?;
+        // A miss: the store is keyed by the token's SHA-256, which also checks its shape.
+        let Some(hash) = token_hash(token) else {
+            return Ok(None);
+        };
+        let rec = self.store().token_by_hash(&hash).await?;
         if let Some(r) = &rec {
             let mut cache = self.inner.tokens.lock().unwrap_or_else(|p| p.into_inner());
             if cache.len() >= TOKEN_CACHE_MAX {
                 cache.clear();
             }
-            cache.insert(*hash, (version, r.clone()));
+            cache.insert(key, (version, r.clone()));
         }
         Ok(rec)
     }
