@@ -46,6 +46,8 @@
 //!   against a running `rollcall serve`, the subcommand `mixed.sh` runs.
 //! - [`growth`]: `growth`, one meeting grown to millions of sessions (bodies generated on the
 //!   fly by a thread of their own), the ingest rate per million events.
+//! - [`oracle`]: `oracle`, the timing oracle of issue 11.6 (another app's meeting against an
+//!   unknown id), the `oracle` subcommand.
 //! - [`wrk`]: `prepare` (a ready store and the requests, for `wrk`) and `ceiling` (the bare
 //!   axum handler on its own), the subcommands `wrk.sh` runs to measure with Debian's `wrk`
 //!   against the real `rollcall serve`: the method the SPEC §10 page figures are stated for.
@@ -60,6 +62,7 @@ use clap::Parser;
 mod growth;
 mod load;
 mod mixed;
+mod oracle;
 mod report;
 mod run;
 mod server;
@@ -156,6 +159,14 @@ enum Command {
         #[arg(long)]
         generator_only: bool,
     },
+    /// The timing oracle of issue 11.6: PROBES pairs of get_info, by another app, of a
+    /// meeting its owner just read (PROBES meetings, each asked once) and of a fresh unknown
+    /// id (identical replies), timed over loopback against an in-process server; prints both
+    /// distributions and the difference.
+    Oracle {
+        #[arg(long, default_value_t = 1000)]
+        probes: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -218,6 +229,10 @@ fn bench(cli: Cli) -> anyhow::Result<()> {
             dir,
             generator_only,
         }) => return rt.block_on(growth::growth(dir, cli.sessions, *generator_only)),
+        Some(Command::Oracle { probes }) => {
+            println!("{}", rt.block_on(oracle::oracle(*probes))?);
+            return Ok(());
+        }
         None => {}
     }
     let opts = run::BenchOpts {

@@ -5,10 +5,10 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use rollcall_core::clock::Clock;
-use rollcall_core::crypto::ServerSecret;
+use rollcall_core::crypto::{token_hash, ServerSecret, TOKEN_LEN};
 use rollcall_core::directory::CorpSpec;
 use rollcall_core::ids::IdGen;
-use rollcall_core::model::{App, Corp, Meeting, TokenRecord};
+use rollcall_core::model::{App, AppRef, Corp, Meeting, TokenRecord};
 use rollcall_core::recurrence::{self, TimeZone, TimeZoneError};
 use rollcall_core::visibility::Visibility;
 use rollcall_store::{Store, StoreError, StoreResult};
@@ -98,12 +98,23 @@ struct Inner {
     config: ServerConfig,
     /// Directories by corpid, valid for one `directory_version` of the store.
     directories: RwLock<DirectoryCache>,
-    /// Meetings by meetingid (and ids known to be unknown), each trusted for [`CACHE_TTL`].
+    /// Meetings by meetingid (and ids known to be unknown), each trusted for [`CACHE_TTL`]:
+    /// ingest's lookups (ingest binds events to any app's meeting).
     meetings: Mutex<HashMap<String, CachedMeeting>>,
+    /// What the store told each app about a meetingid (its own meeting, or `None`: unknown
+    /// *or another app's*), each trusted for [`CACHE_TTL`]; the meeting calls' lookups.
+    /// Scoped by app so that nothing another app does (the owner reading its meeting)
+    /// changes what an app's lookup costs: see [`AppState::app_meeting`].
+    app_meetings: Mutex<HashMap<AppRef, HashMap<String, CachedMeeting>>>,
     /// Tokens seen recently, with the `directory_version` they were read under, so the hot
     /// path skips a store round trip. Tokens are immutable once issued (expiry is checked on
     /// every use); only a reset or restore removes them, and both bump that version.
-    tokens: Mutex<HashMap<[u8; 32], (u64, TokenRecord)>>,
+    ///
+    /// Keyed by the token string itself, so a hit costs no SHA-256 (two per request before,
+    /// with the journal on): std's `HashMap` hashes with SipHash under keys drawn at random
+    /// for the process, so an attacker cannot aim tokens at one bucket, and [`TokenKey`]
+    /// compares in constant time. Only a token the store knows is ever kept.
+    tokens: Mutex<HashMap<TokenKey, (u64, TokenRecord)>>,
     /// The time zone recurring meetings keep their wall-clock time in (and `repeat_until`
     /// dates are read in). Asia/Shanghai, WeCom's, unless set with
     /// [`AppState::set_time_zone`].
@@ -119,12 +130,46 @@ struct Inner {
     pages: PageCache,
 }
 
+/// A token string as the token cache's key: a token is exactly [`TOKEN_LEN`] bytes (anything
+/// else is refused before the cache), compared in constant time so that a lookup's duration
+/// says nothing about how much of a guess matched a real token.
+#[derive(Clone, Copy)]
+struct TokenKey([u8; TOKEN_LEN]);
+
+impl TokenKey {
+    fn new(token: &str) -> Option<Self> {
+        token.as_bytes().try_into().ok().map(Self)
+    }
+}
+
+impl PartialEq for TokenKey {
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq;
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl Eq for TokenKey {}
+
+impl std::hash::Hash for TokenKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.0.hash(h); // equal keys are equal bytes, as `eq` says
+    }
+}
+
+impl std::fmt::Debug for TokenKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenKey(..)") // a live token: never printed
+    }
+}
+
 /// A meeting (or `None`: no such meeting) and when the store said so.
 type CachedMeeting = (Instant, Option<Arc<Meeting>>);
 
 /// How many token records the token cache keeps before it starts over.
 const TOKEN_CACHE_MAX: usize = 10_000;
-/// How many meetings the meeting cache keeps before it starts over.
+/// How many meetings the meeting cache keeps (ingest's; and each app's) before it starts
+/// over.
 const MEETING_CACHE_MAX: usize = 10_000;
 
 /// How long a node trusts directory and meeting data it cached before asking the store again.
@@ -171,6 +216,7 @@ impl AppState {
                 config,
                 directories: RwLock::new(DirectoryCache::default()),
                 meetings: Mutex::new(HashMap::new()),
+                app_meetings: Mutex::new(HashMap::new()),
                 tokens: Mutex::new(HashMap::new()),
                 time_zone: RwLock::new(recurrence::default_tz()),
                 controls: Arc::new(Controls::new(journal_size, clock)),
@@ -340,6 +386,11 @@ impl AppState {
             .unwrap_or_else(|p| p.into_inner())
             .clear();
         self.inner
+            .app_meetings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self.inner
             .tokens
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -369,72 +420,135 @@ impl AppState {
         cache.corps.clear();
     }
 
-    /// A meeting by meetingid, at most [`CACHE_TTL`] behind the store.
-    ///
-    /// Unknown ids are cached too, for the same time. Before, they were not, so an unknown id
-    /// always cost a store read while another app's meeting (found, then cached) did not: the
-    /// replies were byte-identical but ~18 µs apart, a timing oracle for which ids exist.
-    /// Now both cost the same. A negative entry cannot hide a new meeting for long: ids are
-    /// random (nobody asks for one before it exists), a create on this node drops the entry,
-    /// a create on another node shows within `CACHE_TTL`, and a reset or restore anywhere
-    /// clears the cache (the directory version moves).
+    /// A meeting by meetingid, whichever app owns it, at most [`CACHE_TTL`] behind the
+    /// store: ingest's lookup. The meeting calls use [`AppState::app_meeting`].
     pub(crate) async fn meeting(&self, meetingid: &str) -> StoreResult<Option<Arc<Meeting>>> {
-        if let Some((at, m)) = self
-            .inner
-            .meetings
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(meetingid)
-        {
-            if at.elapsed() < CACHE_TTL {
-                return Ok(m.clone());
-            }
+        if let Some(m) = fresh(
+            &self
+                .inner
+                .meetings
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+            meetingid,
+        ) {
+            return Ok(m);
         }
         let m = self.store().meeting(meetingid).await?.map(Arc::new);
-        let mut cache = self
-            .inner
-            .meetings
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if cache.len() >= MEETING_CACHE_MAX {
-            cache.clear();
-        }
-        cache.insert(meetingid.to_owned(), (Instant::now(), m.clone()));
+        remember(
+            &mut self
+                .inner
+                .meetings
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+            meetingid,
+            &m,
+        );
         Ok(m)
     }
 
-    /// Forget a cached meeting (this node just changed it).
+    /// The meeting `meetingid` if `app` owns it, at most [`CACHE_TTL`] behind the store;
+    /// `None` for an unknown id and for another app's meeting alike.
+    ///
+    /// Both must also *cost* the same (issue 11.6): when the cache was keyed by meetingid
+    /// alone, another app's meeting was often cached (its owner had read it) while a random
+    /// unknown id always went to the store, and a found row was decoded before the owner was
+    /// compared: byte-identical replies ~18 µs apart, an oracle for which ids exist. Now the
+    /// cache is the app's own (what the store told *this* app) and the store is asked for the
+    /// app's meeting ([`Store::owned_meeting`], one index probe that finds nothing for
+    /// another app's row), so the two take the same path: a miss and one store call the first
+    /// time, a hit for `CACHE_TTL` after, whatever other apps do.
+    ///
+    /// A cached `None` cannot hide a new meeting for long: ids are random (nobody asks for
+    /// one before it exists), a create on this node drops the entry, a create on another
+    /// node shows within `CACHE_TTL`, and a reset or restore anywhere clears the cache (the
+    /// directory version moves).
+    pub(crate) async fn app_meeting(
+        &self,
+        app: &AppRef,
+        meetingid: &str,
+    ) -> StoreResult<Option<Arc<Meeting>>> {
+        {
+            let cache = self
+                .inner
+                .app_meetings
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if let Some(m) = cache.get(app).and_then(|own| fresh(own, meetingid)) {
+                return Ok(m);
+            }
+        }
+        let m = self
+            .store()
+            .owned_meeting(app, meetingid)
+            .await?
+            .map(Arc::new);
+        let mut cache = self
+            .inner
+            .app_meetings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match cache.get_mut(app) {
+            Some(own) => remember(own, meetingid, &m),
+            None => {
+                let mut own = HashMap::new();
+                remember(&mut own, meetingid, &m);
+                cache.insert(app.clone(), own);
+            }
+        }
+        Ok(m)
+    }
+
+    /// Forget a cached meeting (this node just created or changed it), for ingest and every
+    /// app (one that asked for the id before it was created cached `None`).
     pub(crate) fn invalidate_meeting(&self, meetingid: &str) {
         self.inner
             .meetings
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(meetingid);
+        for own in self
+            .inner
+            .app_meetings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values_mut()
+        {
+            own.remove(meetingid);
+        }
     }
 
-    /// A token record by hash, from the cache or the store. A cached record is trusted only
-    /// while the store's `directory_version` is the one it was cached under: a reset or a
-    /// restore (through any node) deletes or replaces tokens and bumps that version.
-    pub(crate) async fn token(&self, hash: &[u8; 32]) -> StoreResult<Option<TokenRecord>> {
+    /// The record of access token `token` (expired or not), from the cache or the store;
+    /// `None` for a string that cannot be a token we issued, or one the store does not know.
+    /// A cached record is trusted only while the store's `directory_version` is the one it
+    /// was cached under: a reset or a restore (through any node) deletes or replaces tokens
+    /// and bumps that version.
+    pub(crate) async fn token(&self, token: &str) -> StoreResult<Option<TokenRecord>> {
+        let Some(key) = TokenKey::new(token) else {
+            return Ok(None);
+        };
         let version = self.directory_version().await?;
         if let Some((at, t)) = self
             .inner
             .tokens
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(hash)
+            .get(&key)
         {
             if *at == version {
                 return Ok(Some(t.clone()));
             }
         }
-        let rec = self.store().token_by_hash(hash).await?;
+        // A miss: the store is keyed by the token's SHA-256, which also checks its shape.
+        let Some(hash) = token_hash(token) else {
+            return Ok(None);
+        };
+        let rec = self.store().token_by_hash(&hash).await?;
         if let Some(r) = &rec {
             let mut cache = self.inner.tokens.lock().unwrap_or_else(|p| p.into_inner());
             if cache.len() >= TOKEN_CACHE_MAX {
                 cache.clear();
             }
-            cache.insert(*hash, (version, r.clone()));
+            cache.insert(key, (version, r.clone()));
         }
         Ok(rec)
     }
@@ -443,4 +557,18 @@ impl AppState {
     pub async fn ready(&self) -> Result<(), StoreError> {
         self.store().ping().await
     }
+}
+
+/// The cached answer for `meetingid`, if younger than [`CACHE_TTL`].
+fn fresh(cache: &HashMap<String, CachedMeeting>, meetingid: &str) -> Option<Option<Arc<Meeting>>> {
+    let (at, m) = cache.get(meetingid)?;
+    (at.elapsed() < CACHE_TTL).then(|| m.clone())
+}
+
+/// Cache the store's answer for `meetingid`, starting over when the cache is full.
+fn remember(cache: &mut HashMap<String, CachedMeeting>, meetingid: &str, m: &Option<Arc<Meeting>>) {
+    if cache.len() >= MEETING_CACHE_MAX {
+        cache.clear();
+    }
+    cache.insert(meetingid.to_owned(), (Instant::now(), m.clone()));
 }

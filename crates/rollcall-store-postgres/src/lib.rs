@@ -355,6 +355,12 @@ impl Store for PgStore {
         call!(self, self.timeout(), |c| meetings::meeting(c, meetingid))
     }
 
+    async fn owned_meeting(&self, app: &AppRef, meetingid: &str) -> StoreResult<Option<Meeting>> {
+        call!(self, self.timeout(), |c| meetings::owned_meeting(
+            c, app, meetingid
+        ))
+    }
+
     async fn meetings_of(&self, app: &AppRef) -> StoreResult<Vec<Meeting>> {
         call!(self, self.timeout(), |c| meetings::meetings_of(c, app))
     }

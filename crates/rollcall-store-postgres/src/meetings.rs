@@ -309,6 +309,30 @@ pub(crate) async fn meeting(c: &mut Client, meetingid: &str) -> Result<Option<Me
         .transpose()
 }
 
+/// The meeting if `app` owns it: the owner is part of the index probe
+/// (`meetings_by_owner`), so another app's meeting is not read, just as an unknown id
+/// (issue 11.6).
+pub(crate) async fn owned_meeting(
+    c: &mut Client,
+    app: &AppRef,
+    meetingid: &str,
+) -> Result<Option<Meeting>> {
+    let st = c
+        .prepare_cached(concat!(
+            "SELECT ",
+            meeting_cols!(),
+            " FROM meetings m \
+             WHERE m.meetingid = $1 AND m.corpid = $2 AND m.agentid = $3"
+        ))
+        .await?;
+    let agentid = i64::from(app.agentid);
+    c.query_opt(&st, &[&meetingid, &app.corpid, &agentid])
+        .await?
+        .as_ref()
+        .map(meeting_row)
+        .transpose()
+}
+
 /// The app's meetings, newest (highest key) first.
 pub(crate) async fn meetings_of(c: &mut Client, app: &AppRef) -> Result<Vec<Meeting>> {
     let st = c

@@ -393,6 +393,12 @@ WITH src AS (
 INSERT INTO snapshot_rows (name, tbl, row)
 SELECT name, 'person_totals', to_jsonb(x) - 'name' FROM totals x WHERE name <> '';
 "#,
+    r#"
+-- A meeting the meeting calls look up is scoped to the calling app (Store::owned_meeting):
+-- one probe of this index, which finds nothing for another app's meeting exactly as for an
+-- unknown id, so the two cost the same (issue 11.6).
+CREATE INDEX meetings_by_owner ON meetings (meetingid, corpid, agentid);
+"#,
 ];
 
 /// Is `name` a schema name that needs no quoting (and so cannot inject anything)?

@@ -292,6 +292,12 @@ impl Store for SqliteStore {
         self.read(move |c| meetings::meeting(c, &meetingid)).await
     }
 
+    async fn owned_meeting(&self, app: &AppRef, meetingid: &str) -> StoreResult<Option<Meeting>> {
+        let (app, meetingid) = (app.clone(), meetingid.to_owned());
+        self.read(move |c| meetings::owned_meeting(c, &app, &meetingid))
+            .await
+    }
+
     async fn meetings_of(&self, app: &AppRef) -> StoreResult<Vec<Meeting>> {
         let app = app.clone();
         self.read(move |c| meetings::meetings_of(c, &app)).await

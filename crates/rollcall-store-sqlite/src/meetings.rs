@@ -7,7 +7,7 @@
 //! events each change causes go into the outbox in the change's own transaction
 //! ([`crate::outbox::enqueue`]), and only when the change happened.
 
-use r2d2_sqlite::rusqlite::{params, Connection, Row, Transaction, TransactionBehavior};
+use r2d2_sqlite::rusqlite::{params, Connection, Params, Row, Transaction, TransactionBehavior};
 
 use rollcall_core::model::{
     people, AppRef, Meeting, MeetingDetails, MeetingType, MeetingUpdate, NewMeeting, SubMeeting,
@@ -258,16 +258,46 @@ fn sub_meetings(conn: &Connection, meeting_key: i64) -> Result<Vec<SubMeeting>> 
 }
 
 pub(crate) fn meeting(conn: &mut Connection, meetingid: &str) -> Result<Option<Meeting>> {
+    one_meeting(
+        conn,
+        concat!(
+            "SELECT ",
+            meeting_cols!(),
+            " FROM meetings WHERE meetingid = ?1"
+        ),
+        [meetingid],
+    )
+}
+
+/// The meeting if `app` owns it. `INDEXED BY` the `(meetingid, corpid, agentid)` index: the
+/// planner would otherwise probe `meetingid`'s unique index and then read the row to test
+/// the owner, so another app's meeting would cost a row read an unknown id does not (a
+/// timing oracle, issue 11.6). This way both are one index probe that finds nothing.
+pub(crate) fn owned_meeting(
+    conn: &mut Connection,
+    app: &AppRef,
+    meetingid: &str,
+) -> Result<Option<Meeting>> {
+    one_meeting(
+        conn,
+        concat!(
+            "SELECT ",
+            meeting_cols!(),
+            " FROM meetings INDEXED BY meetings_by_owner \
+             WHERE meetingid = ?1 AND corpid = ?2 AND agentid = ?3"
+        ),
+        params![meetingid, app.corpid, app.agentid],
+    )
+}
+
+/// The meeting `sql` (selecting `meeting_cols!()`) finds, with its sub-meetings.
+fn one_meeting(conn: &mut Connection, sql: &str, args: impl Params) -> Result<Option<Meeting>> {
     // One read transaction: the meeting and its sub-meetings from the same snapshot, even
     // while an update rewrites both.
     let tx = conn.transaction()?;
     let found = {
-        let mut st = tx.prepare_cached(concat!(
-            "SELECT ",
-            meeting_cols!(),
-            " FROM meetings WHERE meetingid = ?1"
-        ))?;
-        let mut rows = st.query([meetingid])?;
+        let mut st = tx.prepare_cached(sql)?;
+        let mut rows = st.query(args)?;
         match rows.next()? {
             Some(r) => Some(meeting_row(r)?),
             None => None,

@@ -123,6 +123,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// cancelled flag, by `meetingid`.
     async fn meeting(&self, meetingid: &str) -> StoreResult<Option<Meeting>>;
 
+    /// The meeting `meetingid` if `app` owns it, as [`Self::meeting`] reads it; `None` both
+    /// when no meeting has that id and when another app owns it. The two must cost the same
+    /// (issue 11.6, a timing oracle for which ids exist): both are one probe of an index on
+    /// `(meetingid, corpid, agentid)` that finds nothing, so another app's row is never read,
+    /// let alone decoded. The meeting calls read through this; ingest (not an app) through
+    /// [`Self::meeting`].
+    async fn owned_meeting(&self, app: &AppRef, meetingid: &str) -> StoreResult<Option<Meeting>>;
+
     /// Meetings owned by `app`, for listings and the demo (newest first).
     async fn meetings_of(&self, app: &AppRef) -> StoreResult<Vec<Meeting>>;
 

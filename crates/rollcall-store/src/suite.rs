@@ -82,6 +82,7 @@ macro_rules! store_contract_tests {
             meetings::meetings_of_lists_an_apps_meetings_newest_first,
             meetings::create_meeting_keeps_details,
             meetings::meetingid_by_code_finds_the_apps_newest,
+            meetings::owned_meeting_finds_only_the_apps_own,
             meetings::update_meeting_replaces_the_changeable_parts,
             meetings::cancel_meeting_is_final_and_keeps_sessions,
             meetings::user_meetings_lists_admin_and_invitees_by_span,

@@ -277,6 +277,9 @@ impl<R: Route> Store for Routed<R> {
     async fn meeting(&self, meetingid: &str) -> StoreResult<Option<Meeting>> {
         self.0.route()?.meeting(meetingid).await
     }
+    async fn owned_meeting(&self, app: &AppRef, meetingid: &str) -> StoreResult<Option<Meeting>> {
+        self.0.route()?.owned_meeting(app, meetingid).await
+    }
     async fn meetings_of(&self, app: &AppRef) -> StoreResult<Vec<Meeting>> {
         self.0.route()?.meetings_of(app).await
     }

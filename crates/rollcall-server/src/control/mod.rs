@@ -23,6 +23,7 @@
 //! - [`rate_limit`]: per app per call token buckets (SPEC §7), 45009 when empty.
 //! - [`metrics`]: the Prometheus registry behind `GET /metrics` and its middleware.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,7 +35,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use rollcall_core::clock::Clock;
-use rollcall_core::crypto::{sha256, token_hash};
+use rollcall_core::crypto::sha256;
 use rollcall_core::model::AppRef;
 
 use crate::auth::first_query_value;
@@ -174,12 +175,12 @@ async fn caller(state: &AppState, call: &str, query: &str) -> (Option<String>, O
             },
             None => None,
         };
-        return (Some(corpid), agentid);
+        return (Some(corpid.into_owned()), agentid);
     }
-    let Some(hash) = first_query_value(query, "access_token").and_then(|t| token_hash(&t)) else {
+    let Some(token) = first_query_value(query, "access_token") else {
         return (None, None);
     };
-    match state.token(&hash).await {
+    match state.token(&token).await {
         Ok(Some(rec)) => (Some(rec.app.corpid), Some(rec.app.agentid)),
         _ => (None, None),
     }
@@ -281,7 +282,7 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
     if journal_on {
         let known: Vec<String> = ["access_token", "corpsecret"]
             .iter()
-            .filter_map(|k| first_query_value(&query, k))
+            .filter_map(|k| first_query_value(&query, k).map(Cow::into_owned))
             .collect();
         let dropped = resp.extensions().get::<Dropped>().is_some();
         controls.journal.record(Entry {

@@ -22,7 +22,9 @@ pub async fn readable_meeting(
     caller: &Caller,
     meetingid: &str,
 ) -> Result<Arc<Meeting>, CallError> {
-    match state.meeting(meetingid).await? {
+    // Scoped to the app all the way down, so that the two cost the same too (issue 11.6):
+    // see `AppState::app_meeting`. The owner is compared again, as a second lock.
+    match state.app_meeting(&caller.app, meetingid).await? {
         Some(m) if m.owner == caller.app => Ok(m),
         _ => Err(CallError::Field("meetingid")),
     }

@@ -144,6 +144,29 @@ pub(super) async fn create_meeting_keeps_details(store: Arc<dyn Store>) {
     );
 }
 
+pub(super) async fn owned_meeting_finds_only_the_apps_own(store: Arc<dyn Store>) {
+    let a = app_ref("wwcorp", 1000002);
+    let same_agent_other_corp = app_ref("wwother", 1000002);
+    let same_corp_other_agent = app_ref("wwcorp", 1000003);
+    let m = store
+        .create_meeting(&new_meeting("m-own", &a, MeetingType::Recurring, 2), &[])
+        .await
+        .expect("create");
+    let owned = |app: AppRef, id: &'static str| {
+        let store = Arc::clone(&store);
+        async move { store.owned_meeting(&app, id).await.expect("owned_meeting") }
+    };
+    assert_eq!(
+        owned(a.clone(), "m-own").await,
+        Some(m.clone()),
+        "as meeting()"
+    );
+    assert_eq!(store.meeting("m-own").await.expect("meeting"), Some(m));
+    assert_eq!(owned(same_agent_other_corp, "m-own").await, None);
+    assert_eq!(owned(same_corp_other_agent, "m-own").await, None);
+    assert_eq!(owned(a, "m-none").await, None);
+}
+
 pub(super) async fn meetingid_by_code_finds_the_apps_newest(store: Arc<dyn Store>) {
     let a = app_ref("wwcorp", 1000002);
     let b = app_ref("wwcorp", 1000003);
