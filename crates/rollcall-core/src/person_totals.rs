@@ -244,18 +244,7 @@ pub fn people(totals: impl IntoIterator<Item = StoredTotals>, now: i64) -> Vec<P
             }
         })
         .collect();
-    out.sort_by(|a, b| {
-        (
-            a.aggregate.first_join_time,
-            a.participant.kind_code(),
-            a.participant.id(),
-        )
-            .cmp(&(
-                b.aggregate.first_join_time,
-                b.participant.kind_code(),
-                b.participant.id(),
-            ))
-    });
+    crate::schedule::in_listing_order(&mut out);
     out
 }
 

@@ -273,7 +273,15 @@ pub fn people<'a>(
             })
         })
         .collect();
-    out.sort_by(|a, b| {
+    in_listing_order(&mut out);
+    out
+}
+
+/// get_info's order of people: by first join, then by kind and id, so equal times give a
+/// stable order. One rule for the folded sessions ([`people`]) and for the aggregates kept
+/// at ingest (`person_totals::people`), whose answers must be identical.
+pub fn in_listing_order(people: &mut [PersonAttendance]) {
+    people.sort_by(|a, b| {
         (
             a.aggregate.first_join_time,
             a.participant.kind_code(),
@@ -285,7 +293,6 @@ pub fn people<'a>(
                 b.participant.id(),
             ))
     });
-    out
 }
 
 #[cfg(test)]
