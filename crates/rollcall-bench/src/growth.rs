@@ -37,11 +37,11 @@ use tokio::sync::mpsc;
 use rollcall_core::clock::{Clock, SystemClock};
 use rollcall_core::DAY;
 
-use crate::run::{rollcall_state, seed, CORPID, INGEST_BATCH, PAGE};
+use crate::run::{rollcall_state, seed, INGEST_BATCH, PAGE};
 use crate::server::ServerThread;
 use crate::setup::{client, random_key, send_batch};
 use crate::stream::{random_join, write_event, Keys, Planned, PlannedKind};
-use crate::wrk::{APP_ENV, CONFIG, DATA, FIRST_JSON};
+use crate::wrk::{write_serve_files, ServeKeys, DATA};
 
 /// Events per reported slice of the run.
 const MILLION: u64 = 1_000_000;
@@ -272,7 +272,17 @@ pub async fn growth(dir: &Path, sessions: usize, generator_only: bool) -> anyhow
     let http = client(BATCH_TIMEOUT)?;
     // The directory and the meeting only: the stream is sent below.
     let seeded = seed(&http, &base, &admin_key, &ingest_key, 0).await?;
-    write_files(dir, &seeded.secret, &seeded.meetingid)?;
+    let first_page = serde_json::to_vec(&json!({"meetingid": seeded.meetingid, "limit": PAGE}))?;
+    write_serve_files(
+        dir,
+        &first_page,
+        &ServeKeys {
+            secret: &seeded.secret,
+            meetingid: &seeded.meetingid,
+            ingest_key: &ingest_key,
+            admin_key: &admin_key,
+        },
+    )?;
 
     let url = base.join("ingest/v1/events")?;
     let mut rx = generate(&seeded.meetingid, sessions);
@@ -391,27 +401,6 @@ fn store_size(data: &Path) -> String {
         rollcall_store_sqlite::DB_FILE,
         size(rollcall_store_sqlite::DB_FILE),
         size(&format!("{}-wal", rollcall_store_sqlite::DB_FILE))
-    )
-}
-
-/// What `rollcall serve` needs beside the store to be measured on it.
-fn write_files(dir: &Path, secret: &str, meetingid: &str) -> anyhow::Result<()> {
-    let write = |name: &str, bytes: &[u8]| {
-        let p = dir.join(name);
-        std::fs::write(&p, bytes).with_context(|| format!("writing {}", p.display()))
-    };
-    write(
-        CONFIG,
-        b"# Written by `rollcall-bench growth`: rate limits lifted.\n\
-          [rate_limits]\nper_minute = 1000000000\n",
-    )?;
-    write(
-        APP_ENV,
-        format!("CORPID={CORPID}\nSECRET={secret}\nMEETINGID={meetingid}\n").as_bytes(),
-    )?;
-    write(
-        FIRST_JSON,
-        &serde_json::to_vec(&json!({"meetingid": meetingid, "limit": PAGE}))?,
     )
 }
 

@@ -64,26 +64,16 @@ pub async fn prepare(dir: &Path, sessions: usize, deep_page: usize) -> anyhow::R
     drop(http);
     server.stop().await?;
 
-    let write = |name: &str, bytes: &[u8]| -> anyhow::Result<PathBuf> {
-        let p = dir.join(name);
-        std::fs::write(&p, bytes).with_context(|| format!("writing {}", p.display()))?;
-        Ok(p)
-    };
-    write(FIRST_JSON, &pages.first.body)?;
-    write(DEEP_JSON, &pages.deep.body)?;
-    write(
-        CONFIG,
-        b"# Written by `rollcall-bench prepare`: the benchmark measures throughput, and the\n\
-          # default 6000 calls a minute would answer 45009 instead.\n\
-          [rate_limits]\nper_minute = 1000000000\n",
-    )?;
-    write(
-        APP_ENV,
-        format!(
-            "CORPID={CORPID}\nSECRET={}\nMEETINGID={}\nINGEST_KEY={ingest_key}\nADMIN_KEY={admin_key}\n",
-            seeded.secret, seeded.meetingid
-        )
-        .as_bytes(),
+    write_file(dir, DEEP_JSON, &pages.deep.body)?;
+    write_serve_files(
+        dir,
+        &pages.first.body,
+        &ServeKeys {
+            secret: &seeded.secret,
+            meetingid: &seeded.meetingid,
+            ingest_key: &ingest_key,
+            admin_key: &admin_key,
+        },
     )?;
     eprintln!(
         "rollcall-bench prepare: {} events ({sessions} sessions, batches of {INGEST_BATCH}) \
@@ -92,6 +82,49 @@ pub async fn prepare(dir: &Path, sessions: usize, deep_page: usize) -> anyhow::R
         seeded.ingest.secs,
         data.display()
     );
+    Ok(())
+}
+
+fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<PathBuf> {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).with_context(|| format!("writing {}", p.display()))?;
+    Ok(p)
+}
+
+/// The credentials a prepared store is served and driven with.
+#[derive(Debug)]
+pub struct ServeKeys<'a> {
+    pub secret: &'a str,
+    pub meetingid: &'a str,
+    pub ingest_key: &'a str,
+    pub admin_key: &'a str,
+}
+
+/// What `rollcall serve` and the load generators need beside a prepared store (`prepare`'s
+/// and `growth`'s alike): page 1's request body ([`FIRST_JSON`]), a config lifting the rate
+/// limits ([`CONFIG`]) and the credentials ([`APP_ENV`]).
+pub fn write_serve_files(
+    dir: &Path,
+    first_page: &[u8],
+    keys: &ServeKeys<'_>,
+) -> anyhow::Result<()> {
+    write_file(dir, FIRST_JSON, first_page)?;
+    write_file(
+        dir,
+        CONFIG,
+        b"# Written by `rollcall-bench`: the benchmarks measure throughput, and the\n\
+          # default 6000 calls a minute would answer 45009 instead.\n\
+          [rate_limits]\nper_minute = 1000000000\n",
+    )?;
+    write_file(
+        dir,
+        APP_ENV,
+        format!(
+            "CORPID={CORPID}\nSECRET={}\nMEETINGID={}\nINGEST_KEY={}\nADMIN_KEY={}\n",
+            keys.secret, keys.meetingid, keys.ingest_key, keys.admin_key
+        )
+        .as_bytes(),
+    )?;
     Ok(())
 }
 
