@@ -37,6 +37,7 @@ mod outbox;
 mod person_totals;
 mod schema;
 mod snapshots;
+mod stamp;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -68,6 +69,10 @@ const READERS: u32 = 8;
 /// How long a read waits for a free pooled connection before answering "unavailable".
 const POOL_WAIT: Duration = Duration::from_secs(5);
 
+/// Set in a change stamp read from `PRAGMA data_version`, clear in one from the WAL-index
+/// header, so the two kinds never compare equal.
+const FALLBACK_STAMP: u64 = 1 << 63;
+
 /// The embedded SQLite store. Cheap to clone; clones share the connections.
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -84,6 +89,9 @@ struct Inner {
     /// when any *other* connection (this process's writer, or another process) commits:
     /// [`Store::change_stamp`]. Its own counter, so it is never shared with the pool.
     watch: Mutex<Connection>,
+    /// The change stamp from the WAL-index header (`stamp`): what [`Store::change_stamp`]
+    /// reads, with `watch` as the fallback.
+    wal_stamp: Option<stamp::WalStamp>,
     /// Copies the WAL back into the database file beside the writer (see `checkpoint`);
     /// dropping it stops the thread.
     _checkpointer: checkpoint::Checkpointer,
@@ -138,12 +146,15 @@ impl SqliteStore {
         )?;
         schema::init_reader(&mut watch)?;
         let checkpointer = checkpoint::Checkpointer::start(&path)?;
+        // After the writer switched the file to WAL and migrated: the `-shm` file exists.
+        let wal_stamp = stamp::WalStamp::open(&path);
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
                 writer: Mutex::new(writer),
                 readers,
                 watch: Mutex::new(watch),
+                wal_stamp,
                 _checkpointer: checkpointer,
             }),
         })
@@ -193,6 +204,21 @@ impl SqliteStore {
 }
 
 impl SqliteStore {
+    /// The change stamp's fallback: `PRAGMA data_version` of the watch connection, with
+    /// [`FALLBACK_STAMP`] set.
+    fn data_version_stamp(&self) -> StoreResult<u64> {
+        let conn = self
+            .inner
+            .watch
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let v: i64 = conn
+            .prepare_cached("PRAGMA data_version")
+            .and_then(|mut st| st.query_row([], |r| r.get(0)))
+            .map_err(Error::from)?;
+        Ok(v as u64 | FALLBACK_STAMP)
+    }
+
     /// The directory holding the snapshot files.
     fn snapshot_dir(&self) -> PathBuf {
         snapshots::dir_of(&self.inner.path)
@@ -405,19 +431,21 @@ impl Store for SqliteStore {
         self.read(move |c| outbox::list(c, limit)).await
     }
 
-    /// `PRAGMA data_version` of the watch connection: it starts a read transaction, so it
-    /// sees every commit made before it (WAL index header), inline like every read here.
+    /// The WAL-index header's hash (`stamp`: one `pread`, moved by every commit of any
+    /// process). When that cannot be read, `PRAGMA data_version` of the watch connection:
+    /// it starts a read transaction, so it sees every commit made before it. The two are
+    /// never compared with each other: a fallback value is a different stamp (high bit
+    /// set), so switching between them is a cache miss, not a false hit.
     async fn change_stamp(&self) -> StoreResult<Option<u64>> {
-        let conn = self
+        if let Some(v) = self
             .inner
-            .watch
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let v: i64 = conn
-            .prepare_cached("PRAGMA data_version")
-            .and_then(|mut st| st.query_row([], |r| r.get(0)))
-            .map_err(Error::from)?;
-        Ok(Some(v as u64))
+            .wal_stamp
+            .as_ref()
+            .and_then(stamp::WalStamp::read)
+        {
+            return Ok(Some(v & !FALLBACK_STAMP));
+        }
+        self.data_version_stamp().map(Some)
     }
 
     async fn reset(&self) -> StoreResult<()> {

@@ -484,3 +484,38 @@ async fn migration_6_backfills_the_aggregates_of_earlier_sessions() {
         }
     }
 }
+
+/// The change stamp is read from the WAL-index header (not the `data_version` fallback), and
+/// a commit on a connection of its own, as another process's would be, moves it; so does
+/// one through the store. The fallback moves with commits too.
+#[tokio::test]
+async fn the_change_stamp_is_the_wal_header_and_any_connections_commit_moves_it() {
+    let (store, dir) = fresh();
+    let first = store.change_stamp().await.expect("stamp").expect("some");
+    assert_eq!(
+        first & FALLBACK_STAMP,
+        0,
+        "the stamp fell back to data_version"
+    );
+    assert_eq!(store.change_stamp().await.expect("stamp"), Some(first));
+    let fallback = store.data_version_stamp().expect("fallback");
+    assert_ne!(fallback & FALLBACK_STAMP, 0);
+
+    let other = Connection::open(dir.path().join(DB_FILE)).expect("open");
+    other
+        .execute("INSERT INTO meta (key, value) VALUES ('probe', 1)", [])
+        .expect("write");
+    let moved = store.change_stamp().await.expect("stamp").expect("some");
+    assert_ne!(
+        moved, first,
+        "another connection's commit did not move the stamp"
+    );
+    assert_ne!(store.data_version_stamp().expect("fallback"), fallback);
+    assert_eq!(store.change_stamp().await.expect("stamp"), Some(moved));
+
+    store
+        .server_secret([7; 32])
+        .await
+        .expect("a write through the store");
+    assert_ne!(store.change_stamp().await.expect("stamp"), Some(moved));
+}

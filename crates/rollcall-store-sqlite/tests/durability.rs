@@ -96,6 +96,11 @@ async fn two_stores_on_one_directory_see_each_others_writes() {
         .await
         .expect("meeting");
     assert_eq!(b.meeting("m-1").await.expect("meeting"), Some(m.clone()));
+    // A write through one store moves the other's change stamp (what its page cache trusts).
+    let stamp_b = b.change_stamp().await.expect("stamp");
+    assert!(stamp_b.is_some());
+    a.ingest(&[join(m.key, 100)], 0).await.expect("ingest");
+    assert_ne!(b.change_stamp().await.expect("stamp"), stamp_b);
     // Both write to one meeting; seq stays unique because each batch holds the write lock.
     for round in 0..5 {
         let (ea, eb) = ([join(m.key, round * 2)], [join(m.key, round * 2 + 1)]);
@@ -106,12 +111,12 @@ async fn two_stores_on_one_directory_see_each_others_writes() {
     let from_a = a.scan_sessions(&everything(m.key)).await.expect("scan a");
     let from_b = b.scan_sessions(&everything(m.key)).await.expect("scan b");
     assert_eq!(from_a, from_b);
-    assert_eq!(from_a.len(), 10);
+    assert_eq!(from_a.len(), 11);
     let mut seqs: Vec<u64> = from_a.iter().map(|r| r.seq).collect();
     seqs.sort_unstable();
     seqs.dedup();
-    assert_eq!(seqs.len(), 10);
-    assert_eq!(b.last_seq(m.key).await.expect("last_seq"), 10);
+    assert_eq!(seqs.len(), 11);
+    assert_eq!(b.last_seq(m.key).await.expect("last_seq"), 11);
     // A meetingid taken through one store is a conflict through the other.
     assert!(matches!(
         b.create_meeting(&new_meeting("m-1"), &[]).await,

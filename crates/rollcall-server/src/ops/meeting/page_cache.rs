@@ -3,7 +3,7 @@
 //!
 //! # Why it is correct
 //! Everything here was read under one [`Store::change_stamp`]: a value the store changes on
-//! every commit by any connection of any process (SQLite's `PRAGMA data_version`). The stamp
+//! every commit by any connection of any process (SQLite's WAL-index header). The stamp
 //! is read *before* the store is, so what was read is at least as new as the stamp. A lookup
 //! reads the stamp again first: equal means no commit happened since it was first read, so
 //! the store would answer exactly what is cached. A different stamp empties the cache. So a
