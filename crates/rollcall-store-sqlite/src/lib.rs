@@ -224,15 +224,17 @@ impl SqliteStore {
         snapshots::dir_of(&self.inner.path)
     }
 
-    /// Run `f` on a pooled read connection on the blocking pool: for reads that take long
-    /// (a whole-database copy), which must not hold an async worker.
+    /// Run `f` on a pooled read connection on the background pool
+    /// ([`rollcall_store::background`]): for reads that take long (one row per person, a
+    /// whole-database copy), which must hold neither an async worker nor a core the request
+    /// path wants.
     async fn read_blocking<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || {
+        rollcall_store::background::run(move || {
             let mut conn = inner
                 .readers
                 .get()
@@ -240,7 +242,7 @@ impl SqliteStore {
             f(&mut conn)
         })
         .await
-        .map_err(joined)?
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?
         .map_err(StoreError::from)
     }
 }

@@ -12,6 +12,8 @@
 //! # Layout
 //! - [`Store`]: the trait; [`StoreError`]: its one error type; [`SnapshotInfo`]: what a
 //!   snapshot holds.
+//! - [`background`]: the low-priority pool that long reads and folds run on (backends'
+//!   unbounded reads, the server's get_info), so they never delay the request path.
 //! - `suite` (feature `suite`, for tests only): the backend-independent contract tests, run by each backend's own tests.
 #![forbid(unsafe_code)]
 
@@ -25,6 +27,7 @@ use rollcall_core::model::{
 use rollcall_core::outbox::{AttemptOutcome, Delivery, NewDelivery};
 use rollcall_core::schedule::Presence;
 
+pub mod background;
 #[cfg(any(test, feature = "suite"))]
 pub mod suite;
 

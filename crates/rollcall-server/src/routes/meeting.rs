@@ -44,9 +44,9 @@ pub async fn get_info(
 ) -> Result<RawReply, ApiError> {
     let req = InfoRequest::try_from(&body)?;
     let reply: MeetingInfo = info::info(&state, &caller, &req).await?;
-    // A meeting of 25,000 people is a 4 MB reply: serialized on the blocking pool, like the
-    // folding before it, so no async worker stalls on it (issue 11.2).
-    let body = tokio::task::spawn_blocking(move || serde_json::to_vec(&reply))
+    // A meeting of 25,000 people is a 4 MB reply: serialized on the background pool, like
+    // the folding before it, so no async worker stalls on it (issue 11.2).
+    let body = rollcall_store::background::run(move || serde_json::to_vec(&reply))
         .await
         .map_err(|e| ApiError::Busy(format!("get_info task failed: {e}")))?
         .map_err(|e| ApiError::Busy(format!("serializing reply: {e}")))?;

@@ -9,7 +9,7 @@ use rollcall_core::meeting_request::{InfoRequest, MeetingRef};
 use rollcall_core::model::{Meeting, MeetingType, Participant, SessionRow, SessionScan};
 use rollcall_core::person_totals::{self, StoredTotals, WHOLE_MEETING};
 use rollcall_core::schedule::{self, current_sub, meeting_status, PersonAttendance, Presence};
-use rollcall_store::StoreError;
+use rollcall_store::{background, StoreError};
 use rollcall_wire::errcode;
 use rollcall_wire::meeting::{
     AttendanceFigures, ExternalAttendance, MeetingAttendance, MeetingInfo, MemberAttendance,
@@ -210,13 +210,13 @@ pub async fn info(
 
     let raw = people(state, &m, sub, &presence).await?;
     // Folding and an HMAC per outsider grow with the people (25,000 in the benchmark's
-    // meeting): on the blocking pool, so no async worker stalls the pages and tokens queued
-    // behind it (issue 11.2).
+    // meeting): on the background pool, so neither an async worker nor a core the pages
+    // and tokens want is held by it (issue 11.2).
     let attendees = {
         let (state, caller, key) = (state.clone(), caller.clone(), m.key);
-        tokio::task::spawn_blocking(move || attendance(raw, &state, &caller, key, now))
+        background::run(move || attendance(raw, &state, &caller, key, now))
             .await
-            .map_err(|e| StoreError::Unavailable(format!("get_info task failed: {e}")))?
+            .map_err(|e| StoreError::Unavailable(format!("get_info: {e}")))?
     };
 
     let schedule: Vec<(i64, i64, schedule::Status)> = m
