@@ -224,17 +224,17 @@ impl SqliteStore {
         snapshots::dir_of(&self.inner.path)
     }
 
-    /// Run `f` on a pooled read connection on the background pool
-    /// ([`rollcall_store::background`]): for reads that take long (one row per person, a
-    /// whole-database copy), which must hold neither an async worker nor a core the request
-    /// path wants.
-    async fn read_blocking<T, F>(&self, f: F) -> StoreResult<T>
+    /// Run `f` on a pooled read connection off the async workers: for reads that take long
+    /// (one row per person, a whole-database copy). `size` (rows it may read) picks the pool
+    /// ([`rollcall_store::background::run_sized`]): the background pool for large reads, so
+    /// they hold no core the request path wants; tokio's blocking pool for small ones.
+    async fn read_blocking<T, F>(&self, size: u64, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        rollcall_store::background::run(move || {
+        rollcall_store::background::run_sized(size, move || {
             let mut conn = inner
                 .readers
                 .get()
@@ -399,8 +399,15 @@ impl Store for SqliteStore {
         meeting_key: i64,
         view: i64,
     ) -> StoreResult<Vec<rollcall_core::person_totals::StoredTotals>> {
-        // One row per person: unbounded, so off the async worker.
-        self.read_blocking(move |c| person_totals::read(c, meeting_key, view))
+        // One row per person and per open session: unbounded, so off the async worker. A
+        // meeting of at most `rollcall_store::background::SMALL` sessions (which bound the
+        // people, the open sessions and the spans alike) is read on tokio's blocking pool at
+        // normal priority, so its get_info stays prompt even when a saturated CPU leaves
+        // the idle class nothing; a larger one on the background pool.
+        let sessions = self
+            .read(move |c| attendance::last_seq(c, meeting_key))
+            .await?;
+        self.read_blocking(sessions, move |c| person_totals::read(c, meeting_key, view))
             .await
     }
 
@@ -456,8 +463,10 @@ impl Store for SqliteStore {
 
     async fn save_snapshot(&self, name: &str, created_at: i64) -> StoreResult<SnapshotInfo> {
         let (dir, name) = (self.snapshot_dir(), name.to_owned());
-        self.read_blocking(move |c| snapshots::save(c, &dir, &name, created_at))
-            .await
+        self.read_blocking(u64::MAX, move |c| {
+            snapshots::save(c, &dir, &name, created_at)
+        })
+        .await
     }
 
     async fn snapshots(&self) -> StoreResult<Vec<SnapshotInfo>> {

@@ -19,11 +19,21 @@
 //! class back once lowered. So the threads here are lowered once, when they start, and
 //! only ever run this work.
 //!
+//! The cost, and its bound: the idle class only gets cycles nothing else wants, so while the
+//! CPU is saturated a job here waits for a lull. Callers send only work larger than
+//! [`SMALL`] here (a get_info of a meeting with more sessions or people than that); smaller
+//! work stays on tokio's blocking pool at normal priority.
+//!
 //! Jobs queue in arrival order on up to [`THREADS`] threads (the machine's cores); what
 //! waits holds only its closure. Elsewhere than Linux the threads run at normal priority.
 
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+/// Work this small (sessions of a meeting, people of a reply) stays at normal priority, on
+/// tokio's blocking pool: a few milliseconds at most, and prompt even when a saturated CPU
+/// leaves the idle class nothing. Only what is larger comes here.
+pub const SMALL: u64 = 2_000;
 
 /// At most this many pool threads.
 const THREADS: usize = 4;
@@ -50,6 +60,21 @@ where
         return Err(Lost);
     }
     rx.await.map_err(|_| Lost)
+}
+
+/// Run `f` off the async workers, sized: work of at most [`SMALL`] (`size` in the caller's
+/// unit: sessions read, people rendered) on tokio's blocking pool at normal priority, larger
+/// work on the background pool ([`run`]).
+pub async fn run_sized<T, F>(size: u64, f: F) -> Result<T, Lost>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    if size <= SMALL {
+        tokio::task::spawn_blocking(f).await.map_err(|_| Lost)
+    } else {
+        run(f).await
+    }
 }
 
 fn pool() -> &'static Sender<Job> {
@@ -125,6 +150,16 @@ mod tests {
                 .expect("ran");
             assert!(name.is_some_and(|n| n.starts_with("rollcall-background-")));
         }
+        // Small work stays at normal priority, off the pool; large work goes to it.
+        let on_pool = |n: u64| {
+            run_sized(n, || {
+                std::thread::current()
+                    .name()
+                    .is_some_and(|n| n.starts_with("rollcall-background-"))
+            })
+        };
+        assert_eq!(on_pool(SMALL).await, Ok(false));
+        assert_eq!(on_pool(SMALL + 1).await, Ok(true));
         let lost: Result<(), Lost> = run(|| panic!("a job's own panic")).await;
         assert_eq!(lost, Err(Lost));
         assert_eq!(run(|| "still serving").await, Ok("still serving"));

@@ -44,9 +44,10 @@ pub async fn get_info(
 ) -> Result<RawReply, ApiError> {
     let req = InfoRequest::try_from(&body)?;
     let reply: MeetingInfo = info::info(&state, &caller, &req).await?;
-    // A meeting of 25,000 people is a 4 MB reply: serialized on the background pool, like
-    // the folding before it, so no async worker stalls on it (issue 11.2).
-    let body = rollcall_store::background::run(move || serde_json::to_vec(&reply))
+    // A meeting of 25,000 people is a 4 MB reply: serialized off the async workers (on the
+    // background pool when large), like the folding before it (issue 11.2).
+    let people = (reply.attendees.member.len() + reply.attendees.tmp_external_user.len()) as u64;
+    let body = rollcall_store::background::run_sized(people, move || serde_json::to_vec(&reply))
         .await
         .map_err(|e| ApiError::Busy(format!("get_info task failed: {e}")))?
         .map_err(|e| ApiError::Busy(format!("serializing reply: {e}")))?;

@@ -112,6 +112,17 @@ enum Raw {
     Sessions(Vec<SessionRow>),
 }
 
+impl Raw {
+    /// Rows to fold: what the fold's cost follows.
+    fn len(&self) -> u64 {
+        let n = match self {
+            Raw::Totals(v) => v.len(),
+            Raw::Sessions(v) => v.len(),
+        };
+        n as u64
+    }
+}
+
 /// The people the caller may see, folded as of `now`, in WeCom's shape: an HMAC per outsider
 /// (`tmp_external_userid`), so O(people). Run off the async workers ([`info`]).
 fn attendance(
@@ -210,13 +221,15 @@ pub async fn info(
 
     let raw = people(state, &m, sub, &presence).await?;
     // Folding and an HMAC per outsider grow with the people (25,000 in the benchmark's
-    // meeting): on the background pool, so neither an async worker nor a core the pages
-    // and tokens want is held by it (issue 11.2).
+    // meeting): off the async workers, and when large on the background pool, so no core
+    // the pages and tokens want is held by it either (issue 11.2).
     let attendees = {
         let (state, caller, key) = (state.clone(), caller.clone(), m.key);
-        background::run(move || attendance(raw, &state, &caller, key, now))
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("get_info: {e}")))?
+        background::run_sized(raw.len(), move || {
+            attendance(raw, &state, &caller, key, now)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("get_info: {e}")))?
     };
 
     let schedule: Vec<(i64, i64, schedule::Status)> = m
