@@ -566,15 +566,7 @@ async fn migration_7_backfills_the_aggregates_of_earlier_sessions_and_snapshots(
     for expected in [60, 40] {
         let mut rows = Vec::new();
         for sub in 0..3 {
-            let scan = SessionScan {
-                meeting_key: 1,
-                sub_key: sub,
-                after: (i64::MIN, 0),
-                join_max: i64::MAX,
-                seq_lo: 0,
-                seq_hi: u64::MAX,
-                limit: u32::MAX,
-            };
+            let scan = rollcall_store::suite::fixtures::everything(1, sub);
             rows.extend(store.scan_sessions(&scan).await.expect("scan"));
         }
         assert_eq!(rows.len(), expected);
