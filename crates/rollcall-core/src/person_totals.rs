@@ -139,8 +139,9 @@ pub fn deltas(
     out
 }
 
-/// Spans sorted and merged: overlapping or back-to-back ones become one.
-fn merged(mut spans: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
+/// Spans sorted and merged: overlapping or back-to-back ones become one. (The report's
+/// per-person attendance uses it too.)
+pub fn merged(mut spans: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
     spans.sort_unstable();
     let mut out: Vec<(i64, i64)> = Vec::with_capacity(spans.len());
     for (s, e) in spans {

@@ -137,21 +137,13 @@ fn bucket_step(span: i64, max_points: usize) -> i64 {
 /// A person's sessions as disjoint `[start, end)` spans (overlapping and back-to-back
 /// sessions merged; empty sessions dropped).
 fn merged_spans(p: &Person) -> Vec<(i64, i64)> {
-    let mut spans: Vec<(i64, i64)> = p
-        .sessions
-        .iter()
-        .filter(|s| s.end > s.join)
-        .map(|s| (s.join, s.end))
-        .collect();
-    spans.sort_unstable();
-    let mut out: Vec<(i64, i64)> = Vec::with_capacity(spans.len());
-    for (a, b) in spans {
-        match out.last_mut() {
-            Some(last) if a <= last.1 => last.1 = last.1.max(b),
-            _ => out.push((a, b)),
-        }
-    }
-    out
+    rollcall_core::person_totals::merged(
+        p.sessions
+            .iter()
+            .filter(|s| s.end > s.join)
+            .map(|s| (s.join, s.end))
+            .collect(),
+    )
 }
 
 /// How many people spent how long in the meeting: bin `k` is `[k·width, (k+1)·width)`.
