@@ -40,7 +40,7 @@ use rollcall_core::DAY;
 use crate::run::{rollcall_state, seed, INGEST_BATCH, PAGE};
 use crate::server::ServerThread;
 use crate::setup::{client, random_key, send_batch};
-use crate::stream::{random_join, write_event, Keys, Planned, PlannedKind};
+use crate::stream::{random_join, write_event, Keys, Planned, PlannedKind, Population};
 use crate::wrk::{write_serve_files, ServeKeys, DATA};
 
 /// Events per reported slice of the run.
@@ -123,7 +123,7 @@ impl Iterator for Growing {
         let at = join?;
         let s = self.next;
         self.next += 1;
-        let kind = random_join(&mut self.rng);
+        let kind = random_join(&mut self.rng, &Population::default());
         if s % 10 == 0 {
             let (when, audio) = (at + self.rng.gen_range(1..60), self.rng.gen());
             let net = self.rng.gen_range(0..NETS.len() as u8);
@@ -271,7 +271,15 @@ pub async fn growth(dir: &Path, sessions: usize, generator_only: bool) -> anyhow
     let base = Url::parse(&format!("http://{}/", server.addr))?;
     let http = client(BATCH_TIMEOUT)?;
     // The directory and the meeting only: the stream is sent below.
-    let seeded = seed(&http, &base, &admin_key, &ingest_key, 0).await?;
+    let seeded = seed(
+        &http,
+        &base,
+        &admin_key,
+        &ingest_key,
+        0,
+        &Population::default(),
+    )
+    .await?;
     let first_page = serde_json::to_vec(&json!({"meetingid": seeded.meetingid, "limit": PAGE}))?;
     write_serve_files(
         dir,

@@ -115,6 +115,11 @@ enum Command {
     Prepare {
         #[arg(long, value_name = "DIR")]
         dir: PathBuf,
+        /// Distinct participants the sessions are drawn from [default: 500 members and
+        /// 20,000 each of external users and guests, so the people grow with the sessions].
+        /// Fixed, it compares meetings that differ only in their sessions.
+        #[arg(long)]
+        people: Option<u32>,
     },
     /// Serve the bare-HTTP ceiling until killed: POST /cgi-bin/meeting/get_attendee_list
     /// answers FILE's bytes (a real page's reply).
@@ -200,8 +205,9 @@ fn bench(cli: Cli) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     match &cli.command {
-        Some(Command::Prepare { dir }) => {
-            return rt.block_on(wrk::prepare(dir, cli.sessions, cli.deep_page))
+        Some(Command::Prepare { dir, people }) => {
+            let people = people.map_or_else(stream::Population::default, stream::Population::of);
+            return rt.block_on(wrk::prepare(dir, cli.sessions, &people, cli.deep_page));
         }
         Some(Command::Ceiling { body, listen }) => return rt.block_on(wrk::ceiling(body, *listen)),
         Some(Command::Mixed {
@@ -300,7 +306,7 @@ mod tests {
         .expect("parses");
         assert_eq!(p.sessions, 5_000);
         assert!(
-            matches!(p.command, Some(Command::Prepare { dir }) if dir == std::path::Path::new("/tmp/w"))
+            matches!(p.command, Some(Command::Prepare { dir, people: None }) if dir == std::path::Path::new("/tmp/w"))
         );
         let b =
             Cli::try_parse_from(["rollcall-bench", "ceiling", "--body", "/tmp/p"]).expect("parses");

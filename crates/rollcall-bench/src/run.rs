@@ -23,7 +23,7 @@ use crate::load::{closed_loop, Target};
 use crate::report::{BenchReport, IngestFigures};
 use crate::server::ServerThread;
 use crate::setup::{admin_post, client, fetch_page, ingest_all, json_bytes, random_key};
-use crate::stream::{member, ndjson_batches, plan_events, MEMBERS};
+use crate::stream::{member, ndjson_batches, plan_events, Population, MEMBERS};
 
 /// Page size the SPEC's targets are stated for (and the largest WeCom allows).
 pub const PAGE: usize = 100;
@@ -116,7 +116,15 @@ pub async fn run(opts: BenchOpts) -> anyhow::Result<BenchReport> {
     .await?;
     let base = Url::parse(&format!("http://{}/", server.addr))?;
     let http = client(INGEST_TIMEOUT)?;
-    let seeded = seed(&http, &base, &admin_key, &ingest_key, opts.sessions).await?;
+    let seeded = seed(
+        &http,
+        &base,
+        &admin_key,
+        &ingest_key,
+        opts.sessions,
+        &Population::default(),
+    )
+    .await?;
     let ingest = seeded.ingest.clone();
     let pages = find_pages(&http, &base, &seeded, opts.deep_page).await?;
     drop(http);
@@ -223,13 +231,15 @@ pub struct Seeded {
 }
 
 /// Seed the directory (one corp, [`MEMBERS`] members, one app) and a meeting through the
-/// admin API, then ingest the stream of `sessions` sessions through the ingest API.
+/// admin API, then ingest the stream of `sessions` sessions of `people` through the ingest
+/// API.
 pub async fn seed(
     http: &reqwest::Client,
     base: &Url,
     admin_key: &str,
     ingest_key: &str,
     sessions: usize,
+    people: &Population,
 ) -> anyhow::Result<Seeded> {
     let secret = random_key();
     let corp = json!({
@@ -273,7 +283,7 @@ pub async fn seed(
         .as_str()
         .ok_or_else(|| anyhow!("admin/v1/meetings answered without a meetingid: {meeting}"))?
         .to_owned();
-    let batches = ndjson_batches(&meetingid, &plan_events(sessions, now));
+    let batches = ndjson_batches(&meetingid, &plan_events(sessions, now, people));
     let ingest = ingest_all(http, base, ingest_key, &batches).await?;
     Ok(Seeded {
         meetingid,

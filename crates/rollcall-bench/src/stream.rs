@@ -63,7 +63,7 @@ pub fn member(i: u32) -> String {
 /// minute for every tenth, in time order as a platform would push them. Participants: 60 %
 /// corp members (who rejoin often), 25 % external users, 15 % guests. Seeded: every run
 /// ingests the same stream.
-pub fn plan_events(sessions: usize, now: i64) -> Vec<Planned> {
+pub fn plan_events(sessions: usize, now: i64, people: &Population) -> Vec<Planned> {
     let mut rng = StdRng::seed_from_u64(0x0011_ca11);
     let (lo, hi) = (now - 20 * DAY, now - 3 * 3600);
     let mut events = Vec::with_capacity(sessions + sessions / 2 + sessions / 10 + 1);
@@ -72,7 +72,7 @@ pub fn plan_events(sessions: usize, now: i64) -> Vec<Planned> {
         events.push(Planned {
             at,
             session: s,
-            kind: random_join(&mut rng),
+            kind: random_join(&mut rng, people),
         });
         if s % 10 == 0 {
             events.push(Planned {
@@ -97,13 +97,47 @@ pub fn plan_events(sessions: usize, now: i64) -> Vec<Planned> {
     events
 }
 
+/// Who the synthetic sessions are drawn from: by default [`MEMBERS`] members and
+/// [`OUTSIDERS`] each of external users and guests, so people grow with sessions (about
+/// 25,000 at 100,000 sessions). `--people` fixes them instead, to compare meetings that
+/// differ only in their sessions (issue 11.2: get_info's cost must follow the people).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Population {
+    members: u32,
+    externals: u32,
+    guests: u32,
+}
+
+impl Default for Population {
+    fn default() -> Self {
+        Self {
+            members: MEMBERS,
+            externals: OUTSIDERS,
+            guests: OUTSIDERS,
+        }
+    }
+}
+
+impl Population {
+    /// `people` in all, split as the sessions are (60 / 25 / 15 %), members at most
+    /// [`MEMBERS`] (the directory's), each kind at least one.
+    pub fn of(people: u32) -> Self {
+        let part = |pct: u32| (people.saturating_mul(pct) / 100).max(1);
+        Self {
+            members: part(60).min(MEMBERS),
+            externals: part(25),
+            guests: part(15),
+        }
+    }
+}
+
 /// A join's participant and device: 60 % corp members (who rejoin often), 25 % external
 /// users, 15 % guests.
-pub fn random_join(rng: &mut impl Rng) -> PlannedKind {
+pub fn random_join(rng: &mut impl Rng, people: &Population) -> PlannedKind {
     let who = match rng.gen_range(0..100) {
-        0..60 => Who::Member(rng.gen_range(0..MEMBERS)),
-        60..85 => Who::External(rng.gen_range(0..OUTSIDERS)),
-        _ => Who::Guest(rng.gen_range(0..OUTSIDERS)),
+        0..60 => Who::Member(rng.gen_range(0..people.members)),
+        60..85 => Who::External(rng.gen_range(0..people.externals)),
+        _ => Who::Guest(rng.gen_range(0..people.guests)),
     };
     PlannedKind::Join {
         who,
@@ -225,8 +259,24 @@ mod tests {
     }
 
     #[test]
+    fn a_fixed_population_bounds_the_people() {
+        let people = |pop: &Population| {
+            let who: std::collections::HashSet<String> = plan_events(20_000, 1_760_000_000, pop)
+                .iter()
+                .filter_map(|e| match e.kind {
+                    PlannedKind::Join { who, .. } => Some(format!("{who:?}")),
+                    _ => None,
+                })
+                .collect();
+            who.len()
+        };
+        assert_eq!(people(&Population::of(300)), 300);
+        assert!(people(&Population::default()) > 5_000);
+    }
+
+    #[test]
     fn the_stream_is_valid_ndjson_in_time_order_with_joins_first() {
-        let events = plan_events(1_000, 1_760_000_000);
+        let events = plan_events(1_000, 1_760_000_000, &Population::default());
         assert_eq!(events.len(), 1_000 + 500 + 100);
         assert!(events.windows(2).all(|w| w[0].at <= w[1].at));
         let batches = ndjson_batches("m1", &events);

@@ -16,6 +16,7 @@ use reqwest::Url;
 use crate::run::{ceiling_router, find_pages, rollcall_state, seed, CORPID, INGEST_BATCH, PAGE};
 use crate::server::ServerThread;
 use crate::setup::{client, random_key};
+use crate::stream::Population;
 
 /// One ingest batch is a durable write of 1,000 events; generous, but still bounded.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(120);
@@ -37,7 +38,12 @@ pub const APP_ENV: &str = "app.env";
 /// request bodies of page 1 and page `deep_page`, a config lifting rate limits, and the app's
 /// credentials. Cursors are MACed with the store's secret, so the deep page's cursor is valid
 /// for any server on that store.
-pub async fn prepare(dir: &Path, sessions: usize, deep_page: usize) -> anyhow::Result<()> {
+pub async fn prepare(
+    dir: &Path,
+    sessions: usize,
+    people: &Population,
+    deep_page: usize,
+) -> anyhow::Result<()> {
     ensure!(deep_page >= 1, "deep_page must be at least 1");
     ensure!(
         sessions >= deep_page * PAGE,
@@ -59,7 +65,7 @@ pub async fn prepare(dir: &Path, sessions: usize, deep_page: usize) -> anyhow::R
     .await?;
     let base = Url::parse(&format!("http://{}/", server.addr))?;
     let http = client(SETUP_TIMEOUT)?;
-    let seeded = seed(&http, &base, &admin_key, &ingest_key, sessions).await?;
+    let seeded = seed(&http, &base, &admin_key, &ingest_key, sessions, people).await?;
     let pages = find_pages(&http, &base, &seeded, deep_page).await?;
     drop(http);
     server.stop().await?;

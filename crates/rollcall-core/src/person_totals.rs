@@ -12,14 +12,18 @@
 //!   closed span changes only the stored spans it overlaps or touches ([`merge_spans`]):
 //!   order-independent and exact, whatever order joins and quits arrive in.
 //!
-//! Open sessions are not aggregated: they are read from the sessions at get_info (an index
-//! of open sessions only, so the cost is the live audience), because their span grows with
-//! the clock. [`attendance`] adds them: the union of open spans as of `now` is `[J, now)`,
+//! Open sessions' spans grow with the clock, so what is kept of them is [`OpenKept`]: the
+//! earliest open join and the closed time after it, moved at ingest by [`open_update`] (the
+//! embedded store; PostgreSQL reads the open sessions at get_info instead, and gives
+//! [`attendance`] their joins and the spans they can overlap). [`attendance`] adds them:
+//! the union of open spans as of `now` is `[J, now)`,
 //! `J` the earliest open join not after `now`, so the time in the meeting is
 //! `closed_secs + (now - J) - |closed spans ∩ [J, now)|`. That is exactly
 //! [`schedule::attendance`](crate::schedule::attendance) for any `now`, also one before
 //! stored times (a virtual clock moved back): a span's end is clipped as
-//! [`schedule::span_end`](crate::schedule::span_end) clips it, so no fallback is needed.
+//! [`schedule::span_end`](crate::schedule::span_end) clips it. The kept pair gives that
+//! overlap whenever [`kept_answers`] (J is not after `now`, no closed span ends after it);
+//! for a clock moved back further the store reads that person's open joins and late spans.
 //! The property test below checks the equality over random streams, orders and clocks.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -69,6 +73,10 @@ pub struct PersonDelta {
     /// The closed spans the batch adds (sessions that closed), merged: disjoint, sorted, each
     /// of positive length (an empty span changes no union).
     pub spans: Vec<(i64, i64)>,
+    /// The earliest join among the sessions the batch stored still open.
+    pub opened_first: Option<i64>,
+    /// The joins of the stored sessions the batch closed (open before it).
+    pub closed_joins: Vec<i64>,
 }
 
 /// The closed span of a session, as [`schedule::span_end`](crate::schedule::span_end)
@@ -118,6 +126,12 @@ pub fn deltas(
             let d = out.entry(key.clone()).or_default();
             d.first_join = Some(d.first_join.map_or(row.join_time, |f| f.min(row.join_time)));
             d.joins += 1;
+            if row.quit_time.is_none() {
+                d.opened_first = Some(
+                    d.opened_first
+                        .map_or(row.join_time, |f| f.min(row.join_time)),
+                );
+            }
             closed(&key, d, row);
         }
     }
@@ -128,6 +142,7 @@ pub fn deltas(
         for view in views_of(row.sub_key) {
             let key = PersonKey::of(*mk, view, &row.participant);
             let d = out.entry(key.clone()).or_default();
+            d.closed_joins.push(row.join_time);
             closed(&key, d, row);
         }
     }
@@ -166,6 +181,19 @@ pub struct SpanMerge {
     pub inserted: Vec<(i64, i64)>,
     /// What the union's length grows by (`closed_secs` += this).
     pub added_secs: i64,
+    /// The reached stored spans, merged, and what they became: what [`SpanMerge::added_after`]
+    /// measures.
+    before: Vec<(i64, i64)>,
+    after: Vec<(i64, i64)>,
+}
+
+impl SpanMerge {
+    /// What the union's length from `from` on grows by: `late_secs` += this while the
+    /// person's earliest open join stays `from`. Exact, as for `added_secs`: only the reached
+    /// spans change.
+    pub fn added_after(&self, from: i64) -> i64 {
+        late_secs(&self.after, from) - late_secs(&self.before, from)
+    }
 }
 
 /// Merge `new` (a [`PersonDelta::spans`]) into the stored spans it reaches. `stored` must hold
@@ -174,6 +202,7 @@ pub struct SpanMerge {
 /// any two, so nothing outside what was read can join the merged spans.
 pub fn merge_spans(stored: &[(i64, i64)], new: &[(i64, i64)]) -> SpanMerge {
     let all = merged(stored.iter().chain(new).copied().collect());
+    let before = merged(stored.to_vec());
     let kept: HashSet<(i64, i64)> = stored.iter().copied().collect();
     let after: HashSet<(i64, i64)> = all.iter().copied().collect();
     SpanMerge {
@@ -183,8 +212,88 @@ pub fn merge_spans(stored: &[(i64, i64)], new: &[(i64, i64)]) -> SpanMerge {
             .map(|s| s.0)
             .collect(),
         inserted: all.iter().filter(|s| !kept.contains(s)).copied().collect(),
-        added_secs: length(&all) - length(&merged(stored.to_vec())),
+        added_secs: length(&all) - length(&before),
+        before,
+        after: all,
     }
+}
+
+/// `|spans ∩ [from, ∞)|`: the closed time from a person's earliest open join on, for
+/// disjoint spans.
+pub fn late_secs(spans: &[(i64, i64)], from: i64) -> i64 {
+    spans.iter().map(|&(s, e)| (e - s.max(from)).max(0)).sum()
+}
+
+/// A person's open sessions as their totals row keeps them (so get_info reads no session):
+/// the earliest join among their open sessions in the view, and the closed time from it on.
+/// With both, the union of their open spans as of `now` is `[first, now)` and its overlap
+/// with the closed spans is `late_secs`, whenever [`kept_answers`] holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpenKept {
+    /// The earliest open join (`None`: nothing open).
+    pub first: Option<i64>,
+    /// `|closed spans ∩ [first, ∞)|` (0 when nothing is open).
+    pub late_secs: i64,
+}
+
+/// What a batch does to a person's [`OpenKept`], decided from the row before it, the
+/// batch's delta and its span merge; the backend does the rest after writing the sessions
+/// and spans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenUpdate {
+    /// Nothing changes.
+    Unchanged,
+    /// Store this.
+    Set(OpenKept),
+    /// The earliest open join is now this: count `late_secs` again from the stored spans
+    /// ([`late_secs`] of those ending after it).
+    Recount(i64),
+    /// The session holding the earliest open join closed: find the earliest join among the
+    /// person's open sessions in the view again, then count as for [`OpenUpdate::Recount`]
+    /// (none open: store the default).
+    Probe,
+}
+
+/// How `old` follows a batch. Only the first open join matters, so a new open session moves
+/// it only when it joined earlier, and a closed one only when it held it; otherwise the
+/// closed spans the merge added after it are added to `late_secs`.
+pub fn open_update(old: OpenKept, d: &PersonDelta, merge: &SpanMerge) -> OpenUpdate {
+    if old.first.is_some_and(|j| d.closed_joins.contains(&j)) {
+        return OpenUpdate::Probe;
+    }
+    let first = match (old.first, d.opened_first) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    match first {
+        None if old == OpenKept::default() => OpenUpdate::Unchanged,
+        None => OpenUpdate::Set(OpenKept::default()),
+        Some(j) if old.first != Some(j) => OpenUpdate::Recount(j),
+        Some(j) => match merge.added_after(j) {
+            0 => OpenUpdate::Unchanged,
+            added => OpenUpdate::Set(OpenKept {
+                first: Some(j),
+                late_secs: old.late_secs + added,
+            }),
+        },
+    }
+}
+
+/// The [`OpenKept`] of a person the batch is the first to store: what its own sessions give
+/// (no span was stored before, so its merged spans are all of them).
+pub fn open_of_new(d: &PersonDelta) -> OpenKept {
+    d.opened_first.map_or(OpenKept::default(), |j| OpenKept {
+        first: Some(j),
+        late_secs: late_secs(&d.spans, j),
+    })
+}
+
+/// Whether a person's [`OpenKept`] answers for `now` on its own: their earliest open join is
+/// not after `now` (so it is the earliest that counts) and no closed span ends after `now`
+/// (so the overlap is all of `late_secs`). Otherwise (a virtual clock moved back) the
+/// backend reads the person's open joins and late spans.
+pub fn kept_answers(first: i64, last_quit: Option<i64>, now: i64) -> bool {
+    first <= now && last_quit.is_none_or(|q| q <= now)
 }
 
 /// One person's stored aggregates in one view, as the store reads them for get_info.
@@ -199,9 +308,13 @@ pub struct StoredTotals {
     pub closed_secs: i64,
     /// The join times of the person's open sessions in the view (empty: all closed).
     pub open_joins: Vec<i64>,
-    /// The person's stored closed spans that end after the earliest of `open_joins` (the
-    /// only ones an open span can overlap); empty when none is open.
+    /// The person's stored closed spans that end after the earliest of `open_joins` that is
+    /// not after `now` (the only ones an open span can overlap); empty when none is open, or
+    /// when `late_secs` stands for them.
     pub late_spans: Vec<(i64, i64)>,
+    /// The overlap itself, kept at ingest ([`OpenKept::late_secs`]): given, with
+    /// `open_joins` just the earliest, only when [`kept_answers`] holds for `now`.
+    pub late_secs: Option<i64>,
 }
 
 /// The person's attendance as of `now`: exactly
@@ -213,11 +326,14 @@ pub fn attendance(t: &StoredTotals, now: i64) -> Attendance {
     let in_meeting_secs = match t.open_joins.iter().copied().filter(|&j| j <= now).min() {
         None => t.closed_secs,
         Some(j) => {
-            let overlap: i64 = t
-                .late_spans
-                .iter()
-                .map(|&(s, e)| (e.min(now) - s.max(j)).max(0))
-                .sum();
+            let overlap: i64 = match t.late_secs {
+                Some(late) => late,
+                None => t
+                    .late_spans
+                    .iter()
+                    .map(|&(s, e)| (e.min(now) - s.max(j)).max(0))
+                    .sum(),
+            };
             t.closed_secs + (now - j) - overlap
         }
     };

@@ -26,7 +26,11 @@ const REACH_SQL: &str = "SELECT u.n, p.span_start, p.span_end \
      $6::bigint[]) WITH ORDINALITY AS u(m, v, k, i, s, e, n) \
      CROSS JOIN LATERAL (SELECT span_start, span_end FROM person_spans \
      WHERE meeting_key = u.m AND sub_key = u.v AND participant_kind = u.k \
-     AND participant_id = u.i AND span_start <= u.e AND span_end >= u.s OFFSET 0) AS p";
+     AND participant_id = u.i AND span_start <= u.e AND span_end >= u.s \
+     AND span_start >= coalesce((SELECT q.span_start FROM person_spans q \
+         WHERE q.meeting_key = u.m AND q.sub_key = u.v AND q.participant_kind = u.k \
+         AND q.participant_id = u.i AND q.span_start <= u.s \
+         ORDER BY q.span_start DESC LIMIT 1), u.s) OFFSET 0) AS p";
 
 pub(crate) const DELETE_SPANS_SQL: &str = "DELETE FROM person_spans AS p \
      USING UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[]) \
@@ -53,7 +57,8 @@ pub(crate) const UPSERT_TOTALS_SQL: &str = "INSERT INTO person_totals (meeting_k
 
 /// One view's people: their totals, their open sessions' joins (over `sessions_open`) and,
 /// for those with one open, the stored spans ending after the earliest; one statement, so
-/// one snapshot.
+/// one snapshot. The late spans are the one holding that join, if any, and those starting
+/// after it (`LATE`): a filter on `span_end` alone would walk the person's whole history.
 const READ_SQL: &str = "WITH o AS ( \
          SELECT participant_kind AS k, participant_id AS i, min(join_time) AS j, \
              array_agg(join_time) AS js \
@@ -61,18 +66,18 @@ const READ_SQL: &str = "WITH o AS ( \
          AND CASE WHEN $2::bigint = -1 THEN sub_key <> 0 ELSE sub_key = $2::bigint END \
          GROUP BY participant_kind, participant_id) \
      SELECT t.participant_kind, t.participant_id, t.first_join, t.joins, t.last_quit, \
-         t.closed_secs, o.js, \
-         CASE WHEN o.j IS NULL THEN NULL ELSE ARRAY(SELECT p.span_start FROM person_spans p \
-             WHERE p.meeting_key = $1 AND p.sub_key = $2 \
-             AND p.participant_kind = t.participant_kind \
-             AND p.participant_id = t.participant_id AND p.span_end > o.j \
-             ORDER BY p.span_start) END, \
-         CASE WHEN o.j IS NULL THEN NULL ELSE ARRAY(SELECT p.span_end FROM person_spans p \
-             WHERE p.meeting_key = $1 AND p.sub_key = $2 \
-             AND p.participant_kind = t.participant_kind \
-             AND p.participant_id = t.participant_id AND p.span_end > o.j \
-             ORDER BY p.span_start) END \
+         t.closed_secs, o.js, l.starts, l.ends \
      FROM person_totals t LEFT JOIN o ON o.k = t.participant_kind AND o.i = t.participant_id \
+     LEFT JOIN LATERAL (SELECT array_agg(p.span_start ORDER BY p.span_start) AS starts, \
+             array_agg(p.span_end ORDER BY p.span_start) AS ends \
+         FROM person_spans p \
+         WHERE o.j IS NOT NULL AND p.meeting_key = $1 AND p.sub_key = $2 \
+         AND p.participant_kind = t.participant_kind AND p.participant_id = t.participant_id \
+         AND p.span_end > o.j AND p.span_start >= coalesce((SELECT q.span_start \
+             FROM person_spans q WHERE q.meeting_key = $1 AND q.sub_key = $2 \
+             AND q.participant_kind = t.participant_kind \
+             AND q.participant_id = t.participant_id AND q.span_start <= o.j \
+             ORDER BY q.span_start DESC LIMIT 1), o.j)) AS l ON TRUE \
      WHERE t.meeting_key = $1 AND t.sub_key = $2";
 
 /// Key columns of a person, repeated per row of a statement.
@@ -230,6 +235,7 @@ pub(crate) async fn read(c: &mut Client, meeting_key: i64, view: i64) -> Result<
                     .into_iter()
                     .zip(ends.unwrap_or_default())
                     .collect(),
+                late_secs: None,
             })
         })
         .collect()

@@ -577,7 +577,7 @@ async fn migration_7_backfills_the_aggregates_of_earlier_sessions_and_snapshots(
                 .cloned()
                 .collect();
             for now in [0, 500, 2_000] {
-                let totals = store.person_totals(1, view).await.expect("totals");
+                let totals = store.person_totals(1, view, now).await.expect("totals");
                 assert_eq!(
                     person_totals::people(totals, now),
                     schedule::people(&in_view, now),

@@ -398,17 +398,19 @@ impl Store for SqliteStore {
         &self,
         meeting_key: i64,
         view: i64,
+        now: i64,
     ) -> StoreResult<Vec<rollcall_core::person_totals::StoredTotals>> {
-        // One row per person and per open session: unbounded, so off the async worker. A
-        // meeting of at most `rollcall_store::background::SMALL` sessions (which bound the
-        // people, the open sessions and the spans alike) is read on tokio's blocking pool at
-        // normal priority, so its get_info stays prompt even when a saturated CPU leaves
-        // the idle class nothing; a larger one on the background pool.
+        // One row per person: unbounded, so off the async worker. A meeting of at most
+        // `rollcall_store::background::SMALL` sessions (which bound the people) is read on
+        // tokio's blocking pool at normal priority, so its get_info stays prompt even when a
+        // saturated CPU leaves the idle class nothing; a larger one on the background pool.
         let sessions = self
             .read(move |c| attendance::last_seq(c, meeting_key))
             .await?;
-        self.read_blocking(sessions, move |c| person_totals::read(c, meeting_key, view))
-            .await
+        self.read_blocking(sessions, move |c| {
+            person_totals::read(c, meeting_key, view, now)
+        })
+        .await
     }
 
     async fn claim_deliveries(

@@ -66,7 +66,12 @@
 //!   merged, clustered by person and start so ingest reads only the spans a new one reaches.
 //!   Back-filled from the stored sessions in SQL (gaps and islands), the rule of
 //!   `rollcall_core::person_totals` written out once;
-//!   `migration_6_backfills_the_aggregates_of_earlier_sessions` checks the two agree.
+//!   `migrations_6_and_8_backfill_the_aggregates_of_earlier_sessions` checks the two agree.
+//! - Migration 7: `meetings_by_owner`, so another app's meeting costs what an unknown id does.
+//! - Migration 8 (get_info without sessions): `person_totals.open_first` / `late_secs`, each
+//!   person's kept open state (`rollcall_core::person_totals::OpenKept`), back-filled in SQL,
+//!   and `sessions_open_by_person` (partial: open sessions by person and join), which finds
+//!   a person's next earliest open join; the same test checks the back-fill.
 
 use std::time::Duration;
 
@@ -345,6 +350,31 @@ FROM v GROUP BY meeting_key, sub_key, participant_kind, participant_id;
 -- one probe of this index, which finds nothing for another app's meeting exactly as for an
 -- unknown id, so the two cost the same (issue 11.6).
 CREATE INDEX meetings_by_owner ON meetings (meetingid, corpid, agentid);
+"#,
+    r#"
+-- get_info without reading sessions (issue 11.2): each person's earliest open join in the
+-- view (NULL: none open) and the closed time from it on, kept at ingest
+-- (rollcall_core::person_totals::OpenKept), and the open sessions by person, which find the
+-- next earliest when the session holding it closes. Back-filled from the sessions and spans.
+CREATE INDEX sessions_open_by_person
+    ON sessions (meeting_key, participant_kind, participant_id, join_time)
+    WHERE quit_time IS NULL;
+ALTER TABLE person_totals ADD COLUMN open_first INTEGER;
+ALTER TABLE person_totals ADD COLUMN late_secs INTEGER NOT NULL DEFAULT 0;
+UPDATE person_totals SET open_first = (
+    SELECT min(s.join_time) FROM sessions s
+    WHERE s.meeting_key = person_totals.meeting_key
+    AND s.participant_kind = person_totals.participant_kind
+    AND s.participant_id = person_totals.participant_id AND s.quit_time IS NULL
+    AND CASE WHEN person_totals.sub_key = -1 THEN s.sub_key <> 0
+        ELSE s.sub_key = person_totals.sub_key END);
+UPDATE person_totals SET late_secs = coalesce((
+    SELECT sum(p.span_end - max(p.span_start, person_totals.open_first)) FROM person_spans p
+    WHERE p.meeting_key = person_totals.meeting_key AND p.sub_key = person_totals.sub_key
+    AND p.participant_kind = person_totals.participant_kind
+    AND p.participant_id = person_totals.participant_id
+    AND p.span_end > person_totals.open_first), 0)
+WHERE open_first IS NOT NULL;
 "#,
 ];
 

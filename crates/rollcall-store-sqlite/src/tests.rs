@@ -414,7 +414,7 @@ async fn a_live_token_is_answered_while_the_writer_is_busy() {
 }
 
 #[tokio::test]
-async fn migration_6_backfills_the_aggregates_of_earlier_sessions() {
+async fn migrations_6_and_8_backfill_the_aggregates_of_earlier_sessions() {
     use rollcall_core::person_totals::{self, views_of, WHOLE_MEETING};
     use rollcall_core::schedule;
 
@@ -466,8 +466,9 @@ async fn migration_6_backfills_the_aggregates_of_earlier_sessions() {
             .filter(|r| views_of(r.sub_key).any(|v| v == view))
             .cloned()
             .collect();
-        for now in [0, 500, 2_000] {
-            let totals = store.person_totals(1, view).await.unwrap();
+        // Before, among and after the stored times: the exact path and the kept open state.
+        for now in [0, 500, 1_200, 2_000] {
+            let totals = store.person_totals(1, view, now).await.unwrap();
             assert_eq!(
                 person_totals::people(totals, now),
                 schedule::people(&in_view, now),

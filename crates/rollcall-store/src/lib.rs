@@ -215,16 +215,18 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// `view` is a sub-meeting key (0: a meeting that is not recurring) or
     /// `rollcall_core::person_totals::WHOLE_MEETING` (every session with a sub-meeting key
     /// other than 0). One entry per person with a session in the view, in any order, with
-    /// their open sessions' join times and the stored closed spans those can overlap, all
-    /// read in one consistent view. [`Self::ingest`] maintains them in its transaction
-    /// (merged closed spans, so the answer does not depend on the order events arrive in);
-    /// a migration back-fills them from the sessions stored before it, a reset empties them
-    /// and snapshots carry them. Its cost follows the people and the open sessions, not
-    /// the sessions stored.
+    /// what their open sessions add as of `now` (`StoredTotals`: the kept open state, or
+    /// their open joins and the stored closed spans those can overlap), all read in one
+    /// consistent view. [`Self::ingest`] maintains them in its transaction (merged closed
+    /// spans, so the answer does not depend on the order events arrive in); a migration
+    /// back-fills them from the sessions stored before it, a reset empties them and
+    /// snapshots carry them. Its cost follows the people, not the sessions stored (the
+    /// embedded store: not the open ones either).
     async fn person_totals(
         &self,
         meeting_key: i64,
         view: i64,
+        now: i64,
     ) -> StoreResult<Vec<rollcall_core::person_totals::StoredTotals>>;
 
     // ---- the callback outbox (SPEC §11) ----

@@ -124,6 +124,7 @@ macro_rules! store_contract_tests {
             dedupe::pruning_beside_ingest_loses_nothing,
             dedupe::snapshots_keep_when_each_record_was_applied,
             person_totals::person_totals_follow_joins_and_quits_in_any_order,
+            person_totals::person_totals_keep_the_open_state_of_each_person,
             person_totals::person_totals_of_recurring_meetings_union_sub_meetings,
             person_totals::person_totals_are_state_for_reset_and_snapshots,
         );

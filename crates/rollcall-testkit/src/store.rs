@@ -348,8 +348,9 @@ impl<R: Route> Store for Routed<R> {
         &self,
         meeting_key: i64,
         view: i64,
+        now: i64,
     ) -> StoreResult<Vec<rollcall_core::person_totals::StoredTotals>> {
-        self.0.route()?.person_totals(meeting_key, view).await
+        self.0.route()?.person_totals(meeting_key, view, now).await
     }
     async fn reset(&self) -> StoreResult<()> {
         self.0.route()?.reset().await

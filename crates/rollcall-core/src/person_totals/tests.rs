@@ -30,14 +30,31 @@ fn row(seq: u64, sub_key: i64, who: &str, join: i64, quit: Option<i64>) -> Sessi
 
 /// An in-memory store of the aggregates, written as a backend writes them: deltas folded
 /// with min / + / max, spans merged from the stored spans a range read would find.
+/// Each person's [`OpenKept`] follows [`open_update`], probing the sessions as stored after
+/// the batch (as the embedded store does).
 #[derive(Default)]
 struct Model {
     totals: BTreeMap<PersonKey, (i64, i64, Option<i64>, i64)>,
     spans: BTreeMap<PersonKey, Vec<(i64, i64)>>,
+    open: BTreeMap<PersonKey, OpenKept>,
+}
+
+/// The join times of `who`'s open sessions in `view`.
+fn open_joins_of(sessions: &[SessionRow], participant: &Participant, view: i64) -> Vec<i64> {
+    sessions
+        .iter()
+        .filter(|r| {
+            &r.participant == participant
+                && r.quit_time.is_none()
+                && views_of(r.sub_key).any(|v| v == view)
+        })
+        .map(|r| r.join_time)
+        .collect()
 }
 
 impl Model {
-    fn apply(&mut self, deltas: BTreeMap<PersonKey, PersonDelta>) {
+    /// Fold a batch's deltas; `sessions`: every session as stored after the batch.
+    fn apply(&mut self, deltas: BTreeMap<PersonKey, PersonDelta>, sessions: &[SessionRow]) {
         for (key, d) in deltas {
             let stored = self.spans.entry(key.clone()).or_default();
             // Only what touches a new span, as the backends read.
@@ -53,7 +70,11 @@ impl Model {
             for w in stored.windows(2) {
                 assert!(w[0].1 < w[1].0, "stored spans keep a gap: {stored:?}");
             }
-            let t = self.totals.entry(key).or_insert((i64::MAX, 0, None, 0));
+            let is_new = !self.totals.contains_key(&key);
+            let t = self
+                .totals
+                .entry(key.clone())
+                .or_insert((i64::MAX, 0, None, 0));
             if let Some(f) = d.first_join {
                 t.0 = t.0.min(f);
             }
@@ -63,38 +84,78 @@ impl Model {
                 (a, b) => a.or(b),
             };
             t.3 += m.added_secs;
+            let old = self.open.get(&key).copied().unwrap_or_default();
+            let recount = |j: i64| OpenKept {
+                first: Some(j),
+                late_secs: late_secs(stored, j),
+            };
+            let new = match open_update(old, &d, &m) {
+                // The embedded store inserts a new person's row with its state at once.
+                _ if is_new => open_of_new(&d),
+                OpenUpdate::Unchanged => old,
+                OpenUpdate::Set(k) => k,
+                OpenUpdate::Recount(j) => recount(j),
+                OpenUpdate::Probe => {
+                    let p = Participant::from_parts(key.kind, key.id.clone()).unwrap();
+                    match open_joins_of(sessions, &p, key.view).into_iter().min() {
+                        Some(j) => recount(j),
+                        None => OpenKept::default(),
+                    }
+                }
+            };
+            // What a recount from scratch would give: the update rule loses nothing.
+            let p = Participant::from_parts(key.kind, key.id.clone()).unwrap();
+            let truth = match open_joins_of(sessions, &p, key.view).into_iter().min() {
+                Some(j) => recount(j),
+                None => OpenKept::default(),
+            };
+            assert_eq!(new, truth, "{key:?} after {d:?}");
+            self.open.insert(key, new);
         }
     }
 
-    /// What the store answers for one view, given the sessions (for the open ones).
-    fn read(&self, meeting_key: i64, view: i64, sessions: &[SessionRow]) -> Vec<StoredTotals> {
+    /// What the store answers for one view as of `now`, given the sessions (for the open
+    /// ones): from the kept open state where [`kept_answers`] holds (unless `exact`), else
+    /// from the person's open joins and late spans.
+    fn read(
+        &self,
+        meeting_key: i64,
+        view: i64,
+        sessions: &[SessionRow],
+        now: i64,
+        exact: bool,
+    ) -> Vec<StoredTotals> {
         self.totals
             .iter()
             .filter(|(k, _)| k.meeting_key == meeting_key && k.view == view)
             .map(|(k, t)| {
                 let participant = Participant::from_parts(k.kind, k.id.clone()).unwrap();
-                let open_joins: Vec<i64> = sessions
-                    .iter()
-                    .filter(|r| {
-                        r.participant == participant
-                            && r.quit_time.is_none()
-                            && views_of(r.sub_key).any(|v| v == view)
-                    })
-                    .map(|r| r.join_time)
-                    .collect();
-                let late_spans = match open_joins.iter().min() {
-                    Some(&j) => self.spans[k].iter().copied().filter(|s| s.1 > j).collect(),
-                    None => Vec::new(),
-                };
-                StoredTotals {
+                let kept = self.open.get(k).copied().unwrap_or_default();
+                let mut out = StoredTotals {
                     participant,
                     first_join: t.0,
                     joins: t.1 as u64,
                     last_quit: t.2,
                     closed_secs: t.3,
-                    open_joins,
-                    late_spans,
+                    open_joins: Vec::new(),
+                    late_spans: Vec::new(),
+                    late_secs: None,
+                };
+                match kept.first {
+                    None => {}
+                    Some(j) if !exact && kept_answers(j, t.2, now) => {
+                        out.open_joins = vec![j];
+                        out.late_secs = Some(kept.late_secs);
+                    }
+                    Some(_) => {
+                        out.open_joins = open_joins_of(sessions, &out.participant, view);
+                        if let Some(&j) = out.open_joins.iter().filter(|&&j| j <= now).min() {
+                            out.late_spans =
+                                self.spans[k].iter().copied().filter(|s| s.1 > j).collect();
+                        }
+                    }
                 }
+                out
             })
             .collect()
     }
@@ -147,9 +208,10 @@ fn run(sessions: &[Planned], ops: &[Op], batch: usize) -> (Model, Vec<SessionRow
         }
         let ins: Vec<(i64, SessionRow)> = inserted.values().map(|r| (1, r.clone())).collect();
         let upd: Vec<(i64, SessionRow)> = updated.values().map(|r| (1, r.clone())).collect();
-        model.apply(deltas(&ins, &upd, &loaded_open));
         stored.extend(inserted);
         stored.extend(updated);
+        let after: Vec<SessionRow> = stored.values().cloned().collect();
+        model.apply(deltas(&ins, &upd, &loaded_open), &after);
     }
     let mut rows: Vec<SessionRow> = stored.into_values().collect();
     rows.sort_by_key(|r| r.seq);
@@ -164,8 +226,10 @@ fn check(model: &Model, rows: &[SessionRow], now: i64) {
             .cloned()
             .collect();
         let expected = schedule::people(&in_view, now);
-        let got = people(model.read(1, view, rows), now);
-        assert_eq!(got, expected, "view {view} at {now}");
+        for exact in [false, true] {
+            let got = people(model.read(1, view, rows, now, exact), now);
+            assert_eq!(got, expected, "view {view} at {now} (exact: {exact})");
+        }
     }
 }
 
@@ -198,7 +262,7 @@ fn overlapping_devices_and_out_of_order_quits() {
         for now in [0, 120, 305, 450, 600] {
             check(&model, &rows, now);
         }
-        let whole = people(model.read(1, WHOLE_MEETING, &rows), 1000);
+        let whole = people(model.read(1, WHOLE_MEETING, &rows, 1000, false), 1000);
         let p0 = whole.iter().find(|p| p.participant.id() == "p0").unwrap();
         assert_eq!(
             p0.aggregate.cumulative_time,
@@ -215,14 +279,77 @@ fn merging_spans() {
     assert_eq!(m.removed, [0, 20]);
     assert_eq!(m.inserted, [(0, 30)]);
     assert_eq!(m.added_secs, 10);
-    let inside = merge_spans(&[(0, 10)], &[(2, 5)]);
+    assert_eq!(m.added_after(5), 10);
     assert_eq!(
-        inside,
-        SpanMerge::default(),
+        m.added_after(25),
+        0,
+        "after 25, [20, 30) was stored already"
+    );
+    let inside = merge_spans(&[(0, 10)], &[(2, 5)]);
+    assert!(
+        inside.removed.is_empty() && inside.inserted.is_empty() && inside.added_secs == 0,
         "a span inside a stored one changes nothing"
     );
+    assert_eq!(inside.added_after(0), 0);
     let apart = merge_spans(&[], &[(2, 5), (7, 9)]);
     assert_eq!((apart.inserted.len(), apart.added_secs), (2, 5));
+}
+
+#[test]
+fn the_kept_open_state_follows_the_earliest_open_join() {
+    let kept = |first, late_secs| OpenKept {
+        first: Some(first),
+        late_secs,
+    };
+    let nothing = merge_spans(&[], &[]);
+    let opened = |j| PersonDelta {
+        opened_first: Some(j),
+        ..PersonDelta::default()
+    };
+    assert_eq!(
+        open_update(OpenKept::default(), &opened(50), &nothing),
+        OpenUpdate::Recount(50)
+    );
+    assert_eq!(
+        open_update(kept(50, 0), &opened(60), &nothing),
+        OpenUpdate::Unchanged,
+        "a later open join leaves the earliest"
+    );
+    assert_eq!(
+        open_update(kept(50, 0), &opened(40), &nothing),
+        OpenUpdate::Recount(40)
+    );
+    let closed = |j, span| PersonDelta {
+        closed_joins: vec![j],
+        spans: vec![span],
+        ..PersonDelta::default()
+    };
+    assert_eq!(
+        open_update(
+            kept(50, 0),
+            &closed(50, (50, 90)),
+            &merge_spans(&[], &[(50, 90)])
+        ),
+        OpenUpdate::Probe
+    );
+    assert_eq!(
+        open_update(
+            kept(50, 5),
+            &closed(70, (70, 90)),
+            &merge_spans(&[], &[(70, 90)])
+        ),
+        OpenUpdate::Set(kept(50, 25)),
+        "another device's session closed after the earliest open join"
+    );
+    assert!(kept_answers(50, Some(90), 90));
+    assert!(
+        !kept_answers(50, Some(90), 89),
+        "a closed span ends after now"
+    );
+    assert!(
+        !kept_answers(50, None, 49),
+        "the earliest open join is after now"
+    );
 }
 
 #[test]

@@ -29,7 +29,10 @@ fn join_as(
 
 /// What the aggregates say about one view as of `now`.
 async fn from_totals(store: &dyn Store, k: i64, view: i64, now: i64) -> Vec<PersonAttendance> {
-    let totals = store.person_totals(k, view).await.expect("person_totals");
+    let totals = store
+        .person_totals(k, view, now)
+        .await
+        .expect("person_totals");
     person_totals::people(totals, now)
 }
 
@@ -69,7 +72,11 @@ pub(super) async fn person_totals_follow_joins_and_quits_in_any_order(store: Arc
         member("bob"),
         Participant::Guest("alice".into()),
     );
-    assert!(store.person_totals(k, 0).await.expect("empty").is_empty());
+    assert!(store
+        .person_totals(k, 0, T0)
+        .await
+        .expect("empty")
+        .is_empty());
     // Alice on two devices at once, [T0, T0+100) and [T0+50, T0+200); Bob's quit arrives
     // before his join; the guest is still in.
     let out = ingest(
@@ -183,6 +190,46 @@ pub(super) async fn person_totals_follow_joins_and_quits_in_any_order(store: Arc
     assert_eq!(a.aggregate.total_join_count, 5);
 }
 
+/// The open state a person's row keeps (earliest open join, closed time after it) through
+/// each way it moves: another device closing after the earliest, an earlier device opening,
+/// the earliest closing while others are open, the last closing, a fresh one opening. Each
+/// step is checked at clocks where the kept state answers alone and where the store must
+/// read the person's open joins and spans (the clock before a span's end or a join).
+pub(super) async fn person_totals_keep_the_open_state_of_each_person(store: Arc<dyn Store>) {
+    let m = meeting(&*store, "m-totals-open").await;
+    let k = m.key;
+    let alice = member("alice");
+    let nows = [T0 - 30, T0 + 5, T0 + 30, T0 + 55, T0 + 100, T0 + 1000];
+    let steps: [&[rollcall_core::ingest::ResolvedEvent]; 6] = [
+        &[
+            join_as(k, 0, "o1", "d-1", T0, &alice),
+            join_as(k, 0, "o2", "d-2", T0 + 10, &alice),
+        ],
+        &[quit(k, "o3", "d-2", T0 + 50)],
+        &[join_as(k, 0, "o4", "d-3", T0 - 20, &alice)],
+        &[quit(k, "o5", "d-3", T0 + 60)],
+        &[quit(k, "o6", "d-1", T0 + 90)],
+        &[join_as(k, 0, "o7", "d-4", T0 + 95, &alice)],
+    ];
+    for (n, events) in steps.into_iter().enumerate() {
+        ingest_ok(&*store, events).await;
+        for now in nows {
+            assert_eq!(
+                from_totals(&*store, k, 0, now).await,
+                from_sessions(&*store, k, &[0], 0, now).await,
+                "after step {n}, as of {now}"
+            );
+        }
+    }
+    let a = from_totals(&*store, k, 0, T0 + 100).await;
+    assert_eq!(
+        a[0].aggregate.cumulative_time,
+        110 + 5,
+        "[T0-20, T0+90) closed, [T0+95, now) open"
+    );
+    assert!(a[0].in_meeting);
+}
+
 pub(super) async fn person_totals_of_recurring_meetings_union_sub_meetings(store: Arc<dyn Store>) {
     let m = store
         .create_meeting(
@@ -227,7 +274,11 @@ pub(super) async fn person_totals_of_recurring_meetings_union_sub_meetings(store
         "the union across sub-meetings, not 60 + 60"
     );
     assert_eq!(a.aggregate.total_join_count, 2);
-    assert!(store.person_totals(k, 0).await.expect("view 0").is_empty());
+    assert!(store
+        .person_totals(k, 0, T0)
+        .await
+        .expect("view 0")
+        .is_empty());
 }
 
 pub(super) async fn person_totals_are_state_for_reset_and_snapshots(store: Arc<dyn Store>) {
@@ -268,7 +319,7 @@ pub(super) async fn person_totals_are_state_for_reset_and_snapshots(store: Arc<d
     store.reset().await.expect("reset");
     let m = meeting(&*store, "m-snap-totals").await;
     assert!(store
-        .person_totals(m.key, 0)
+        .person_totals(m.key, 0, T0)
         .await
         .expect("after reset")
         .is_empty());

@@ -75,6 +75,7 @@ async fn people(
     m: &Meeting,
     sub: Option<usize>,
     presence: &HashMap<i64, Presence>,
+    now: i64,
 ) -> Result<Raw, CallError> {
     let recurring = m.meeting_type == MeetingType::Recurring;
     let view = match sub {
@@ -94,7 +95,9 @@ async fn people(
     // Sessions of sub-meeting key 0 are in neither whole view.
     let listed = |k: &i64| *k == 0 || m.sub_meetings.iter().any(|s| s.key == *k);
     if !whole || presence.keys().all(listed) {
-        return Ok(Raw::Totals(state.store().person_totals(m.key, view).await?));
+        return Ok(Raw::Totals(
+            state.store().person_totals(m.key, view, now).await?,
+        ));
     }
     let mut sessions = Vec::new();
     for s in &m.sub_meetings {
@@ -219,7 +222,7 @@ pub async fn info(
         None => st.overall,
     };
 
-    let raw = people(state, &m, sub, &presence).await?;
+    let raw = people(state, &m, sub, &presence, now).await?;
     // Folding and an HMAC per outsider grow with the people (25,000 in the benchmark's
     // meeting): off the async workers, and when large on the background pool, so no core
     // the pages and tokens want is held by it either (issue 11.2).
