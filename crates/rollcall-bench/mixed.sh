@@ -2,17 +2,20 @@
 # Issue 11.2's mixed load against the real `rollcall serve`, in one run: 200 pages/s,
 # 1,500 ingested events/s (batches of 100), 10 gettoken/s and 5 get_info/s of a
 # 100,000-session meeting, open-loop, then the same without get_info, and get_info's own
-# cost on a 1,000- and a 100,000-session store (5/s alone).
+# cost on a 1,000- and a 100,000-session store (5/s alone): with the default stream (whose
+# people grow with the sessions) and with PEOPLE people in both (only the sessions differ).
 #
 #   crates/rollcall-bench/mixed.sh          # from the workspace root; needs curl
 #
 # Settings (environment): SESSIONS=100000 SMALL=1000 DURATION=600 (seconds per mixed run)
-# INFO_DURATION=30 WORK=<dir> (reuse prepared stores: WORK/big, WORK/small) RPORT=18081
+# INFO_DURATION=30 PEOPLE=300 WORK=<dir> (reuse prepared stores: WORK/big, WORK/small,
+# WORK/big-fixed, WORK/small-fixed) RPORT=18081
 # BIN=target/release ROLLCALL=$BIN/rollcall SKIP_BUILD=1.
 set -euo pipefail
 
 SESSIONS=${SESSIONS:-100000}
 SMALL=${SMALL:-1000}
+PEOPLE=${PEOPLE:-300}
 DURATION=${DURATION:-600}
 INFO_DURATION=${INFO_DURATION:-30}
 RPORT=${RPORT:-18081}
@@ -26,11 +29,14 @@ if [ -z "${SKIP_BUILD:-}" ]; then
   (cd "$ROOT" && cargo build --release -p rollcall -p rollcall-bench)
 fi
 WORK=${WORK:-$(mktemp -d /tmp/rollcall-mixed.XXXXXX)}
-prepare() { # dir sessions
-  [ -d "$1/data" ] || "$BIN/rollcall-bench" --sessions "$2" --deep-page 1 prepare --dir "$1"
+prepare() { # dir sessions [prepare flags...]
+  local dir=$1 n=$2; shift 2
+  [ -d "$dir/data" ] || "$BIN/rollcall-bench" --sessions "$n" --deep-page 1 prepare --dir "$dir" "$@"
 }
 prepare "$WORK/big" "$SESSIONS"
 prepare "$WORK/small" "$SMALL"
+prepare "$WORK/big-fixed" "$SESSIONS" --people "$PEOPLE"
+prepare "$WORK/small-fixed" "$SMALL" --people "$PEOPLE"
 
 SERVE=
 cleanup() { [ -z "$SERVE" ] || kill "$SERVE" 2>/dev/null || true; wait 2>/dev/null || true; }
@@ -55,6 +61,13 @@ mix() { # dir duration flags...
 
 echo "### get_info alone, 5/s for ${INFO_DURATION}s: $SMALL sessions, then $SESSIONS sessions"
 for store in small big; do
+  serve "$WORK/$store"
+  echo; echo "$store store (load $(cut -d' ' -f1 /proc/loadavg)):"
+  mix "$WORK/$store" "$INFO_DURATION" --pages 0 --events 0 --tokens 0 --infos 5
+done
+
+echo; echo "### get_info alone, 5/s for ${INFO_DURATION}s, $PEOPLE people: $SMALL sessions, then $SESSIONS"
+for store in small-fixed big-fixed; do
   serve "$WORK/$store"
   echo; echo "$store store (load $(cut -d' ' -f1 /proc/loadavg)):"
   mix "$WORK/$store" "$INFO_DURATION" --pages 0 --events 0 --tokens 0 --infos 5
