@@ -136,11 +136,7 @@ pub(crate) fn write(tx: &Connection, deltas: &BTreeMap<PersonKey, PersonDelta>) 
         }
         // The spans are written, so a count from the stored spans sees this batch's.
         let mut recount = |j: i64| -> Result<OpenKept> {
-            let mut rows = late.query(params![k.meeting_key, k.view, k.kind, k.id, j])?;
-            let mut spans = Vec::new();
-            while let Some(r) = rows.next()? {
-                spans.push((r.get(0)?, r.get(1)?));
-            }
+            let spans = late_spans(&mut late, k.meeting_key, k.view, k.kind, &k.id, j)?;
             Ok(OpenKept {
                 first: Some(j),
                 late_secs: person_totals::late_secs(&spans, j),
@@ -193,14 +189,14 @@ pub(crate) fn read(
              FROM person_totals WHERE meeting_key = ?1 AND sub_key = ?2",
         )?;
         let mut open = tx.prepare_cached(OPEN_JOINS_SQL)?;
-        let mut late = tx.prepare_cached(LATE_SQL)?;
+        let mut late_st = tx.prepare_cached(LATE_SQL)?;
         let mut rows = st.query(params![meeting_key, view])?;
         while let Some(r) = rows.next()? {
             let kind: i64 = r.get(0)?;
             let id: String = r.get(1)?;
             let last_quit: Option<i64> = r.get(4)?;
             let first: Option<i64> = r.get(6)?;
-            let (mut open_joins, mut late_spans, mut late_secs) = (Vec::new(), Vec::new(), None);
+            let (mut open_joins, mut late, mut late_secs) = (Vec::new(), Vec::new(), None);
             match first {
                 None => {}
                 Some(j) if person_totals::kept_answers(j, last_quit, now) => {
@@ -213,10 +209,7 @@ pub(crate) fn read(
                         open_joins.push(j.get(0)?);
                     }
                     if let Some(&j) = open_joins.iter().filter(|&&j| j <= now).min() {
-                        let mut spans = late.query(params![meeting_key, view, kind, id, j])?;
-                        while let Some(s) = spans.next()? {
-                            late_spans.push((s.get(0)?, s.get(1)?));
-                        }
+                        late = late_spans(&mut late_st, meeting_key, view, kind, &id, j)?;
                     }
                 }
             }
@@ -227,13 +220,31 @@ pub(crate) fn read(
                 last_quit,
                 closed_secs: r.get(5)?,
                 open_joins,
-                late_spans,
+                late_spans: late,
                 late_secs,
             });
         }
     }
     tx.finish()?;
     Ok(people)
+}
+
+/// A person's stored spans that end after `from`, in order ([`LATE_SQL`] on `st`): what
+/// a recount at ingest sums and what get_info's exact path overlaps with the open spans.
+fn late_spans(
+    st: &mut r2d2_sqlite::rusqlite::CachedStatement<'_>,
+    meeting_key: i64,
+    view: i64,
+    kind: i64,
+    id: &str,
+    from: i64,
+) -> Result<Vec<(i64, i64)>> {
+    let mut rows = st.query(params![meeting_key, view, kind, id, from])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push((r.get(0)?, r.get(1)?));
+    }
+    Ok(out)
 }
 
 fn participant(kind: i64, id: String) -> Result<Participant> {
