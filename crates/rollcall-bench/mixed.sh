@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Issue 11.2's mixed load against the real `rollcall serve`, in one run: 200 pages/s,
 # 1,500 ingested events/s (batches of 100), 10 gettoken/s and 5 get_info/s of a
-# 100,000-session meeting, open-loop, then the same without get_info, and get_info's own
+# 100,000-session meeting, open-loop, with the bare axum ceiling (page 1's bytes, a process
+# of its own) loaded at the pages' rate in the same run as the machine's own floor for a
+# request's latency; then the same without get_info, and get_info's own
 # cost on a 1,000- and a 100,000-session store (5/s alone): with the default stream (whose
 # people grow with the sessions) and with PEOPLE people in both (only the sessions differ).
 #
@@ -9,7 +11,7 @@
 #
 # Settings (environment): SESSIONS=100000 SMALL=1000 DURATION=600 (seconds per mixed run)
 # INFO_DURATION=30 PEOPLE=300 WORK=<dir> (reuse prepared stores: WORK/big, WORK/small,
-# WORK/big-fixed, WORK/small-fixed) RPORT=18081
+# WORK/big-fixed, WORK/small-fixed) RPORT=18081 CPORT=18091
 # BIN=target/release ROLLCALL=$BIN/rollcall SKIP_BUILD=1.
 set -euo pipefail
 
@@ -19,6 +21,7 @@ PEOPLE=${PEOPLE:-300}
 DURATION=${DURATION:-600}
 INFO_DURATION=${INFO_DURATION:-30}
 RPORT=${RPORT:-18081}
+CPORT=${CPORT:-18091}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${BIN:-$ROOT/target/release}
 ROLLCALL=${ROLLCALL:-$BIN/rollcall}
@@ -38,9 +41,10 @@ prepare "$WORK/small" "$SMALL"
 prepare "$WORK/big-fixed" "$SESSIONS" --people "$PEOPLE"
 prepare "$WORK/small-fixed" "$SMALL" --people "$PEOPLE"
 
-SERVE=
-cleanup() { [ -z "$SERVE" ] || kill "$SERVE" 2>/dev/null || true; wait 2>/dev/null || true; }
-trap cleanup EXIT
+SERVE= CEIL=
+cleanup() { [ -z "$SERVE" ] || kill "$SERVE" 2>/dev/null || true; wait "$SERVE" 2>/dev/null || true; SERVE=; }
+stop_ceiling() { [ -z "$CEIL" ] || kill "$CEIL" 2>/dev/null || true; wait "$CEIL" 2>/dev/null || true; CEIL=; }
+trap 'cleanup; stop_ceiling' EXIT
 serve() { # dir
   cleanup
   # shellcheck disable=SC1091
@@ -53,6 +57,21 @@ serve() { # dir
     sleep 0.1
   done
   echo "mixed.sh: rollcall did not get ready:" >&2; cat "$1/serve.log" >&2; exit 1
+}
+ceiling() { # dir: the bare ceiling answering the served store's page 1, as bytes
+  local base="http://127.0.0.1:$RPORT" token
+  token=$(curl -sf "$base/cgi-bin/gettoken?corpid=$CORPID&corpsecret=$SECRET" \
+    | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+  curl -sf -X POST -H 'Content-Type: application/json' --data-binary "@$1/first.json" \
+    "$base/cgi-bin/meeting/get_attendee_list?access_token=$token" >"$1/first.out"
+  stop_ceiling
+  "$BIN/rollcall-bench" ceiling --body "$1/first.out" --listen "127.0.0.1:$CPORT" &
+  CEIL=$!
+  for _ in $(seq 100); do
+    curl -sf -X POST "http://127.0.0.1:$CPORT/cgi-bin/meeting/get_attendee_list" -o /dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "mixed.sh: the ceiling did not answer" >&2; exit 1
 }
 mix() { # dir duration flags...
   local dir=$1 d=$2; shift 2
@@ -75,7 +94,8 @@ done
 
 echo; echo "### the mix for ${DURATION}s, $SESSIONS-session meeting (load $(cut -d' ' -f1 /proc/loadavg))"
 serve "$WORK/big"
-mix "$WORK/big" "$DURATION"
+ceiling "$WORK/big"
+mix "$WORK/big" "$DURATION" --ceiling "http://127.0.0.1:$CPORT/"
 echo; echo "### the same without get_info (load $(cut -d' ' -f1 /proc/loadavg))"
-mix "$WORK/big" "$DURATION" --infos 0
+mix "$WORK/big" "$DURATION" --infos 0 --ceiling "http://127.0.0.1:$CPORT/"
 echo; echo "(stores in $WORK; the mixed runs grew the big meeting by their ingested events)"

@@ -154,6 +154,10 @@ enum Command {
         /// get_info of the prepared meeting per second.
         #[arg(long, default_value_t = 5)]
         infos: u32,
+        /// A bare ceiling (`rollcall-bench ceiling`) to load at the pages' rate in the same
+        /// run, as the machine's own floor for a request's latency.
+        #[arg(long, value_name = "URL")]
+        ceiling: Option<reqwest::Url>,
     },
     /// Grow one meeting to `--sessions` sessions in DIR/data (HTTP NDJSON batches of 1,000,
     /// bodies generated on the fly) and print the ingest rate per million events.
@@ -218,6 +222,7 @@ fn bench(cli: Cli) -> anyhow::Result<()> {
             event_batch,
             tokens,
             infos,
+            ceiling,
         }) => {
             let mix = mixed::Mix {
                 pages: *pages,
@@ -225,6 +230,7 @@ fn bench(cli: Cli) -> anyhow::Result<()> {
                 event_batch: *event_batch,
                 tokens: *tokens,
                 infos: *infos,
+                ceiling: ceiling.clone(),
                 duration: std::time::Duration::from_secs(cli.duration_secs),
             };
             let figures = rt.block_on(mixed::run(url, dir, &mix))?;
@@ -314,6 +320,21 @@ mod tests {
             b.command,
             Some(Command::Ceiling { body, listen })
                 if body == std::path::Path::new("/tmp/p") && listen.port() == 8090
+        ));
+        let m = Cli::try_parse_from([
+            "rollcall-bench",
+            "mixed",
+            "--dir",
+            "/tmp/w",
+            "--url",
+            "http://127.0.0.1:18081/",
+            "--ceiling",
+            "http://127.0.0.1:18091/",
+        ])
+        .expect("parses");
+        assert!(matches!(
+            m.command,
+            Some(Command::Mixed { ceiling: Some(u), pages: 200, .. }) if u.port() == Some(18091)
         ));
     }
 }

@@ -40,8 +40,20 @@ pub struct Mix {
     pub event_batch: u32,
     pub tokens: u32,
     pub infos: u32,
+    /// The bare axum ceiling (`rollcall-bench ceiling`, page 1's bytes) to load at the
+    /// pages' rate beside the mix: the same machine's floor for one request, in the same
+    /// run (see [`CEILING`]).
+    pub ceiling: Option<Url>,
     pub duration: Duration,
 }
+
+/// The kind that times the bare-HTTP ceiling under the mix. A p99 on this 2-core VM is not
+/// only the server's: kernel threads (DAMON's `kdamond` runs ~7 ms every 0.5 s here) and
+/// the host's scheduling of the VM's cores (an idle core woken late, up to 25 ms when idle)
+/// delay any process, the load generator's threads included. A handler that does nothing
+/// but answer fixed bytes, loaded at the same rate in the same run, shows how much of a
+/// tail is the machine's; the rest is the server's.
+pub const CEILING: &str = "ceiling (bare axum)";
 
 /// What one kind of request measured.
 #[derive(Debug, Default)]
@@ -308,7 +320,10 @@ pub async fn run(base: &Url, dir: &Path, mix: &Mix) -> anyhow::Result<Vec<KindFi
 
     let mut kinds: Vec<(&'static str, Call, u32)> = Vec::new();
     if mix.pages > 0 {
-        let call = Call::Wecom(cgi("cgi-bin/meeting/get_attendee_list")?, page_body.into());
+        let call = Call::Wecom(
+            cgi("cgi-bin/meeting/get_attendee_list")?,
+            page_body.clone().into(),
+        );
         kinds.push(("get_attendee_list", call, mix.pages));
     }
     if mix.events > 0 {
@@ -335,6 +350,17 @@ pub async fn run(base: &Url, dir: &Path, mix: &Mix) -> anyhow::Result<Vec<KindFi
             at,
         };
         kinds.push(("ingest", call, mix.events / mix.event_batch));
+    }
+    if let Some(ceiling) = &mix.ceiling {
+        ensure!(
+            mix.pages > 0,
+            "--ceiling runs at the pages' rate: --pages must not be 0"
+        );
+        let call = Call::Wecom(
+            ceiling.join("cgi-bin/meeting/get_attendee_list")?,
+            page_body.into(),
+        );
+        kinds.push((CEILING, call, mix.pages));
     }
     if mix.tokens > 0 {
         kinds.push(("gettoken", Call::Get(token_url), mix.tokens));

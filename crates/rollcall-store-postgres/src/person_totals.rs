@@ -212,10 +212,19 @@ pub(crate) async fn prepare<'a>(
     Ok(w)
 }
 
-/// The aggregates of one view.
+/// The aggregates of one view. The rows arrive on the async worker (the socket's reads);
+/// their decoding, one person each, and a meeting may have tens of thousands, runs off it
+/// (`rollcall_store::background::run_sized`, sized by the rows), as SQLite's read does.
 pub(crate) async fn read(c: &mut Client, meeting_key: i64, view: i64) -> Result<Vec<StoredTotals>> {
     let st = c.prepare_cached(READ_SQL).await?;
     let rows = c.query(&st, &[&meeting_key, &view]).await?;
+    let size = u64::try_from(rows.len()).unwrap_or(u64::MAX);
+    rollcall_store::background::run_sized(size, move || decode(&rows))
+        .await
+        .map_err(|e| Error::Unavailable(e.to_string()))?
+}
+
+fn decode(rows: &[tokio_postgres::Row]) -> Result<Vec<StoredTotals>> {
     rows.iter()
         .map(|r| {
             let kind: i64 = get(r, 0)?;
