@@ -278,6 +278,7 @@ pub async fn growth(dir: &Path, sessions: usize, generator_only: bool) -> anyhow
         &ingest_key,
         0,
         &Population::default(),
+        1,
     )
     .await?;
     let first_page = serde_json::to_vec(&json!({"meetingid": seeded.meetingid, "limit": PAGE}))?;

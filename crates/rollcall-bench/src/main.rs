@@ -98,6 +98,10 @@ struct Cli {
     /// Benchmark PostgreSQL at this URL instead (a schema of its own, dropped afterwards).
     #[arg(long, value_name = "URL")]
     database: Option<String>,
+    /// Connections sending the ingest batches at once (the in-process run and `prepare`;
+    /// 1: one after another). Concurrent batches share commits (group commit).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    ingest_clients: u16,
     /// Pieces for an external load generator (`crates/rollcall-bench/wrk.sh`) instead of
     /// the in-process run.
     #[command(subcommand)]
@@ -211,7 +215,13 @@ fn bench(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Some(Command::Prepare { dir, people }) => {
             let people = people.map_or_else(stream::Population::default, stream::Population::of);
-            return rt.block_on(wrk::prepare(dir, cli.sessions, &people, cli.deep_page));
+            return rt.block_on(wrk::prepare(
+                dir,
+                cli.sessions,
+                &people,
+                cli.deep_page,
+                usize::from(cli.ingest_clients),
+            ));
         }
         Some(Command::Ceiling { body, listen }) => return rt.block_on(wrk::ceiling(body, *listen)),
         Some(Command::Mixed {
@@ -254,6 +264,7 @@ fn bench(cli: Cli) -> anyhow::Result<()> {
         deep_page: cli.deep_page,
         data_dir: cli.data,
         database: cli.database,
+        ingest_clients: usize::from(cli.ingest_clients),
     };
     let report = rt.block_on(run::run(opts))?;
     println!("{report}");
@@ -292,6 +303,8 @@ mod tests {
             "/tmp/b",
             "--database",
             "postgres://u@h/db",
+            "--ingest-clients",
+            "4",
         ])
         .expect("parses");
         assert_eq!(
@@ -300,6 +313,8 @@ mod tests {
         );
         assert_eq!(c.data, Some(PathBuf::from("/tmp/b")));
         assert_eq!(c.database.as_deref(), Some("postgres://u@h/db"));
+        assert_eq!((d.ingest_clients, c.ingest_clients), (1, 4));
+        assert!(Cli::try_parse_from(["rollcall-bench", "--ingest-clients", "0"]).is_err());
         assert!(c.command.is_none());
         let p = Cli::try_parse_from([
             "rollcall-bench",

@@ -12,6 +12,8 @@ pub struct IngestFigures {
     pub events: u64,
     /// Wall time from the first request sent to the last reply read.
     pub secs: f64,
+    /// Connections sending batches at once (1: one after another).
+    pub clients: usize,
 }
 
 impl IngestFigures {
@@ -151,8 +153,12 @@ impl fmt::Display for BenchReport {
         };
         writeln!(
             f,
-            "| ingest, NDJSON batches of {} | {} events/s ({} events in {:.2} s) | ≥ {} events/s | {} |",
+            "| ingest, NDJSON batches of {}{} | {} events/s ({} events in {:.2} s) | ≥ {} events/s | {} |",
             thousands(INGEST_BATCH as f64),
+            match i.clients {
+                0 | 1 => String::new(),
+                n => format!(", {n} clients at once"),
+            },
             thousands(i.events_per_sec()),
             thousands(i.events as f64),
             i.secs,

@@ -53,6 +53,8 @@ pub struct BenchOpts {
     /// Benchmark PostgreSQL at this URL instead of SQLite: a schema of its own is created
     /// for the run and dropped afterwards.
     pub database: Option<String>,
+    /// Connections sending the ingest batches at once (1: one after another).
+    pub ingest_clients: usize,
 }
 
 impl Default for BenchOpts {
@@ -64,6 +66,7 @@ impl Default for BenchOpts {
             deep_page: 900,
             data_dir: None,
             database: None,
+            ingest_clients: 1,
         }
     }
 }
@@ -123,6 +126,7 @@ pub async fn run(opts: BenchOpts) -> anyhow::Result<BenchReport> {
         &ingest_key,
         opts.sessions,
         &Population::default(),
+        opts.ingest_clients,
     )
     .await?;
     let ingest = seeded.ingest.clone();
@@ -240,6 +244,7 @@ pub async fn seed(
     ingest_key: &str,
     sessions: usize,
     people: &Population,
+    clients: usize,
 ) -> anyhow::Result<Seeded> {
     let secret = random_key();
     let corp = json!({
@@ -284,7 +289,7 @@ pub async fn seed(
         .ok_or_else(|| anyhow!("admin/v1/meetings answered without a meetingid: {meeting}"))?
         .to_owned();
     let batches = ndjson_batches(&meetingid, &plan_events(sessions, now, people));
-    let ingest = ingest_all(http, base, ingest_key, &batches).await?;
+    let ingest = ingest_all(http, base, ingest_key, &batches, clients).await?;
     Ok(Seeded {
         meetingid,
         secret,
@@ -362,6 +367,7 @@ mod tests {
             deep_page: 15,
             data_dir: None,
             database: None,
+            ingest_clients: 1,
         })
         .await
         .expect("the benchmark runs");

@@ -1,6 +1,8 @@
 //! The setup calls, over HTTP like any client: the admin API (directory, meeting), the
 //! ingest API (the stream, checked accepted whole) and full pages of get_attendee_list.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
@@ -106,23 +108,52 @@ pub async fn fetch_page(
     Ok((body, page))
 }
 
-/// Send every batch, one after another, and check each was accepted whole.
+/// How long one ingest batch may take before the setup gives up.
+const BATCH_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Send every batch and check each was accepted whole: one after another over `http`
+/// when `clients` is 1; otherwise `clients` connections of their own each take the next
+/// batch not yet sent, so at most `clients` are in flight and they arrive nearly in
+/// stream order (a quit that overtakes its join is parked and applied with it).
 pub async fn ingest_all(
     http: &reqwest::Client,
     base: &Url,
     key: &str,
     batches: &[(usize, Bytes)],
+    clients: usize,
 ) -> anyhow::Result<IngestFigures> {
     let url = base.join("ingest/v1/events")?;
-    let mut events = 0u64;
+    let events = batches.iter().map(|(n, _)| *n as u64).sum();
     let started = Instant::now();
-    for (i, (n, body)) in batches.iter().enumerate() {
-        send_batch(http, &url, key, i, *n, body.clone()).await?;
-        events += *n as u64;
+    if clients <= 1 {
+        for (i, (n, body)) in batches.iter().enumerate() {
+            send_batch(http, &url, key, i, *n, body.clone()).await?;
+        }
+    } else {
+        let batches: Arc<[(usize, Bytes)]> = batches.into();
+        let next = Arc::new(AtomicUsize::new(0));
+        let mut senders = tokio::task::JoinSet::new();
+        for _ in 0..clients {
+            let (http, url, key) = (client(BATCH_TIMEOUT)?, url.clone(), key.to_owned());
+            let (batches, next) = (Arc::clone(&batches), Arc::clone(&next));
+            senders.spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((n, body)) = batches.get(i) else {
+                        return anyhow::Ok(());
+                    };
+                    send_batch(&http, &url, &key, i, *n, body.clone()).await?;
+                }
+            });
+        }
+        while let Some(sent) = senders.join_next().await {
+            sent??;
+        }
     }
     Ok(IngestFigures {
         events,
         secs: started.elapsed().as_secs_f64(),
+        clients: clients.max(1),
     })
 }
 

@@ -43,6 +43,7 @@ pub async fn prepare(
     sessions: usize,
     people: &Population,
     deep_page: usize,
+    ingest_clients: usize,
 ) -> anyhow::Result<()> {
     ensure!(deep_page >= 1, "deep_page must be at least 1");
     ensure!(
@@ -65,7 +66,16 @@ pub async fn prepare(
     .await?;
     let base = Url::parse(&format!("http://{}/", server.addr))?;
     let http = client(SETUP_TIMEOUT)?;
-    let seeded = seed(&http, &base, &admin_key, &ingest_key, sessions, people).await?;
+    let seeded = seed(
+        &http,
+        &base,
+        &admin_key,
+        &ingest_key,
+        sessions,
+        people,
+        ingest_clients,
+    )
+    .await?;
     let pages = find_pages(&http, &base, &seeded, deep_page).await?;
     drop(http);
     server.stop().await?;

@@ -1,17 +1,18 @@
 //! Attendance: ingest of join / quit / state events, and keyset scans of sessions.
 //!
 //! # Ingest
-//! A batch is one `BEGIN IMMEDIATE` transaction (one WAL fsync for up to thousands of events)
-//! on the single writer connection, in three steps; every decision is
-//! `rollcall_core::apply::apply_batch`'s, this module only reads and writes:
-//! 1. **Load**, with cached point lookups on primary keys: each meeting's `last_seq` (an
-//!    absent row means "unknown meeting"), then the batch's event ids already in
-//!    `applied_events` (found by `INSERT OR IGNORE`, which records the new ones in the same
-//!    statement), its stored sessions (by `sessions_by_key`), and the pending events of the
-//!    sessions it joins (an index seek, nearly always empty). The meeting's row comes with
-//!    whether its owner app has a callback target; for those meetings only, the open
-//!    sessions per sub-meeting are counted too (over the partial index `sessions_open`),
-//!    so the rules can see the presence transitions.
+//! Calls that wait for the writer together are one `BEGIN IMMEDIATE` transaction (one WAL
+//! fsync for all of them, `crate::group`) on the single writer connection; each call's
+//! batch goes through three steps in turn, over what the ones before it wrote; every
+//! decision is `rollcall_core::apply::apply_batch`'s, this module only reads and writes:
+//! 1. **Load**: each meeting's `last_seq` (an absent row means "unknown meeting"), then the
+//!    batch's event ids already in `applied_events` (found by `INSERT OR IGNORE … RETURNING`,
+//!    which records the new ones in the same statement), its stored sessions (by
+//!    `sessions_by_key`), both [`RUN_SIZES`] keys to a statement, and the pending events of
+//!    the sessions it joins (only when the meeting has any parked at all, which is rare).
+//!    The meeting's row comes with whether its owner app has a callback target; for those
+//!    meetings only, the open sessions per sub-meeting are counted too (over the partial
+//!    index `sessions_open`), so the rules can see the presence transitions.
 //! 2. **Decide**: `apply_batch` over what was loaded.
 //! 3. **Write** what it returns: the new sessions (in their final state), the changed ones
 //!    (by primary key), the consumed and the newly parked pending events, and the meetings'
@@ -33,7 +34,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use r2d2_sqlite::rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use r2d2_sqlite::rusqlite::{
+    params, CachedStatement, Connection, OptionalExtension, Row, TransactionBehavior,
+};
 
 use rollcall_core::apply::{self, Applied, Key, Loaded, MeetingState, Writes};
 use rollcall_core::ingest::{Outcome, Pending, ResolvedEvent};
@@ -125,18 +128,35 @@ pub(crate) fn last_seq(conn: &Connection, meeting_key: i64) -> Result<u64> {
     v.map_or(Ok(0), |v| to_u64(v, "last_seq"))
 }
 
-pub(crate) fn ingest(
-    conn: &mut Connection,
-    events: &[ResolvedEvent],
-    applied_at: i64,
-) -> Result<Vec<Outcome>> {
+/// Ingest batches in one `BEGIN IMMEDIATE` transaction, one after another (each decided
+/// over what the ones before it wrote), committed once: what each batch made of its events.
+/// An error in any batch rolls the whole group back (`crate::group` then retries them one
+/// by one, so one batch's failure is only its own).
+pub(crate) fn ingest(conn: &mut Connection, batches: &[Batch<'_>]) -> Result<Vec<Vec<Outcome>>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let (loaded, recorded, watched) = load(&tx, events, applied_at)?;
+    let outcomes = batches
+        .iter()
+        .map(|b| ingest_one(&tx, b.events, b.applied_at))
+        .collect::<Result<Vec<_>>>()?;
+    tx.commit()?;
+    Ok(outcomes)
+}
+
+/// One ingest call's events and the server clock they were applied at.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Batch<'a> {
+    pub events: &'a [ResolvedEvent],
+    pub applied_at: i64,
+}
+
+/// Load, decide and write one batch inside the caller's write transaction.
+fn ingest_one(tx: &Connection, events: &[ResolvedEvent], applied_at: i64) -> Result<Vec<Outcome>> {
+    let (loaded, recorded, watched) = load(tx, events, applied_at)?;
     let open_before = person_totals::open_before(&loaded);
     let Applied { outcomes, writes } = apply::apply_batch(events, loaded);
-    write(&tx, &writes, recorded)?;
+    write(tx, &writes, recorded)?;
     crate::person_totals::write(
-        &tx,
+        tx,
         &person_totals::deltas(&writes.inserted, &writes.updated, &open_before),
     )?;
     if !writes.transitions.is_empty() {
@@ -148,18 +168,17 @@ pub(crate) fn ingest(
                 Some(NewDelivery::presence(app, meetingid, t))
             })
             .collect();
-        crate::outbox::enqueue(&tx, &callbacks)?;
+        crate::outbox::enqueue(tx, &callbacks)?;
     }
-    tx.commit()?;
     Ok(outcomes)
 }
 
 /// What the batch can touch, read under the write lock: each of its meetings that exists,
-/// then, for those, the rows [`apply::needs`] names, by point lookups on primary keys.
+/// then, for those, the rows [`apply::needs`] names, by lookups on keys.
 ///
 /// The applied event ids are found by recording them: `INSERT OR IGNORE INTO applied_events`
-/// changes nothing for an id already applied and records a new one, in one statement (a
-/// lookup first would cost every event a second statement and B-tree descent, and nearly
+/// changes nothing for an id already applied and records a new one, and `RETURNING` names
+/// the new ones (a lookup first would cost every event a second B-tree descent, and nearly
 /// every event is new). Those recorded here are returned; [`write`] deletes again any the
 /// decisions did not accept.
 ///
@@ -207,42 +226,149 @@ fn load<'a>(
     }
     let needs = apply::needs(events, |k| loaded.contains_key(&k));
     let mut recorded = Vec::with_capacity(needs.event_ids.len());
-    {
-        let mut st = tx.prepare_cached(
-            "INSERT OR IGNORE INTO applied_events (meeting_key, event_id, applied_at) \
-             VALUES (?1, ?2, ?3)",
-        )?;
-        for (mk, id) in needs.event_ids {
-            if st.execute(params![mk, id, applied_at])? == 1 {
+    for (mk, ids) in by_meeting(&needs.event_ids) {
+        let inserted = record_applied(tx, mk, &ids, applied_at)?;
+        for id in ids {
+            if inserted.contains(id) {
                 recorded.push((mk, id));
             } else if let Some(m) = loaded.get_mut(&mk) {
                 m.applied.insert(id.to_owned());
             }
         }
     }
-    {
-        let mut st = tx.prepare_cached(concat!(
-            "SELECT ",
-            session_cols!(),
-            " FROM sessions WHERE meeting_key = ?1 AND session_key = ?2"
-        ))?;
-        for (mk, sk) in needs.sessions {
-            let Some(m) = loaded.get_mut(&mk) else {
-                continue;
-            };
-            let mut rows = st.query(params![mk, sk])?;
-            if let Some(r) = rows.next()? {
-                m.sessions.insert(sk.to_owned(), session_row(r)?);
-            }
+    for (mk, keys) in by_meeting(&needs.sessions) {
+        if let Some(m) = loaded.get_mut(&mk) {
+            stored_sessions(tx, mk, &keys, &mut m.sessions)?;
         }
     }
+    // Parked events are rare (a quit or state that overtook its join): one probe per
+    // meeting saves the batch's joins a lookup each when, as nearly always, there are none.
+    let mut parked: HashMap<i64, bool> = HashMap::new();
+    let mut any = tx.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM pending_events WHERE meeting_key = ?1)",
+    )?;
     for (mk, sk) in needs.joins {
+        let has = match parked.get(&mk) {
+            Some(&has) => has,
+            None => {
+                let has: bool = any.query_row([mk], |r| r.get(0))?;
+                parked.insert(mk, has);
+                has
+            }
+        };
+        if !has {
+            continue;
+        }
         let pending = stored_pending(tx, mk, sk)?;
         if let (Some(m), false) = (loaded.get_mut(&mk), pending.is_empty()) {
             m.pending.insert(sk.to_owned(), pending);
         }
     }
     Ok((loaded, recorded, watched))
+}
+
+/// Keys per multi-row statement: a batch's event ids and session keys are looked up (and
+/// the ids recorded) this many to a statement instead of one each, which saves every key
+/// a statement's bind / step / reset. A last run shorter than the largest size is padded
+/// to the smallest that holds it by repeating its last key (a repeated key is ignored by
+/// `INSERT OR IGNORE` and by `IN`), so there are only these few statements to cache.
+const RUN_SIZES: [usize; 3] = [8, 32, 128];
+
+/// `keys` as runs of [`RUN_SIZES`] lengths, the last one padded.
+fn runs<'k>(keys: &[&'k str]) -> Vec<Vec<&'k str>> {
+    let largest = RUN_SIZES[RUN_SIZES.len() - 1];
+    keys.chunks(largest)
+        .map(|run| {
+            let size = RUN_SIZES
+                .iter()
+                .copied()
+                .find(|&n| n >= run.len())
+                .unwrap_or(largest);
+            let mut run = run.to_vec();
+            if let Some(&last) = run.last() {
+                run.resize(size, last);
+            }
+            run
+        })
+        .collect()
+}
+
+/// Keys grouped by meeting, each meeting's in the order given.
+fn by_meeting<'k>(keys: &[Key<'k>]) -> Vec<(i64, Vec<&'k str>)> {
+    let mut out: Vec<(i64, Vec<&'k str>)> = Vec::new();
+    for &(mk, k) in keys {
+        match out.iter_mut().find(|(m, _)| *m == mk) {
+            Some((_, ks)) => ks.push(k),
+            None => out.push((mk, vec![k])),
+        }
+    }
+    out
+}
+
+/// `(?first, …)`: `n` numbered parameters from `first` on, as a list.
+fn numbered(first: usize, n: usize) -> String {
+    let list: Vec<String> = (first..first + n).map(|i| format!("?{i}")).collect();
+    list.join(", ")
+}
+
+/// Record the event ids `ids` of meeting `mk` as applied at `applied_at`, and return
+/// those that were not recorded before (the rest are duplicates).
+fn record_applied<'k>(
+    tx: &Connection,
+    mk: i64,
+    ids: &[&'k str],
+    applied_at: i64,
+) -> Result<HashSet<String>> {
+    let mut inserted = HashSet::with_capacity(ids.len());
+    for run in runs(ids) {
+        let rows: Vec<String> = (3..3 + run.len())
+            .map(|i| format!("(?1, ?{i}, ?2)"))
+            .collect();
+        let mut st = tx.prepare_cached(&format!(
+            "INSERT OR IGNORE INTO applied_events (meeting_key, event_id, applied_at) \
+             VALUES {} RETURNING event_id",
+            rows.join(", ")
+        ))?;
+        st.raw_bind_parameter(1, mk)?;
+        st.raw_bind_parameter(2, applied_at)?;
+        for (i, id) in run.iter().enumerate() {
+            st.raw_bind_parameter(3 + i, id)?;
+        }
+        let mut rows = st.raw_query();
+        while let Some(r) = rows.next()? {
+            inserted.insert(r.get(0)?);
+        }
+    }
+    Ok(inserted)
+}
+
+/// The stored sessions of meeting `mk` among `keys`, into `out` by session key.
+fn stored_sessions(
+    tx: &Connection,
+    mk: i64,
+    keys: &[&str],
+    out: &mut HashMap<String, SessionRow>,
+) -> Result<()> {
+    for run in runs(keys) {
+        let mut st = tx.prepare_cached(&format!(
+            // Without statistics the planner prefers reading the meeting's whole range of
+            // the primary key to this many index probes: name the index.
+            "SELECT {} FROM sessions INDEXED BY sessions_by_key \
+             WHERE meeting_key = ?1 AND session_key IN ({})",
+            session_cols!(),
+            numbered(2, run.len())
+        ))?;
+        st.raw_bind_parameter(1, mk)?;
+        for (i, k) in run.iter().enumerate() {
+            st.raw_bind_parameter(2 + i, k)?;
+        }
+        let mut rows = st.raw_query();
+        while let Some(r) = rows.next()? {
+            let row = session_row(r)?;
+            out.insert(row.session_key.clone(), row);
+        }
+    }
+    Ok(())
 }
 
 /// The meetings of a batch whose presence transitions are announced: owner and `meetingid`.
@@ -264,11 +390,17 @@ fn write(tx: &Connection, w: &Writes<'_>, mut recorded: Vec<Key<'_>>) -> Result<
     if w.is_empty() {
         return Ok(());
     }
-    for (mk, row) in &w.inserted {
-        insert_session(tx, *mk, row)?;
+    if !w.inserted.is_empty() {
+        let mut st = tx.prepare_cached(INSERT_SESSION_SQL)?;
+        for (mk, row) in &w.inserted {
+            insert_session(&mut st, *mk, row)?;
+        }
     }
-    for (mk, row) in &w.updated {
-        update_session(tx, *mk, row)?;
+    if !w.updated.is_empty() {
+        let mut st = tx.prepare_cached(UPDATE_SESSION_SQL)?;
+        for (mk, row) in &w.updated {
+            update_session(&mut st, *mk, row)?;
+        }
     }
     if !w.consumed.is_empty() {
         let mut st = tx.prepare_cached(
@@ -327,46 +459,45 @@ fn stored_pending(tx: &Connection, meeting_key: i64, session_key: &str) -> Resul
 }
 
 /// Insert a session joined in the batch (the decisions made sure its key is free).
-fn insert_session(tx: &Connection, meeting_key: i64, row: &SessionRow) -> Result<()> {
-    tx
-        .prepare_cached(
-            "INSERT INTO sessions (meeting_key, sub_key, join_time, seq, session_key, \
-             participant_kind, participant_id, quit_time, instance_id, role, webinar_role, \
-             join_type, net, audio_state, video_state, screen_shared_state, customer_data, \
-             state_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
-        )?
-        .execute(params![
-            meeting_key,
-            row.sub_key,
-            row.join_time,
-            clamp(row.seq),
-            row.session_key,
-            row.participant.kind_code(),
-            row.participant.id(),
-            row.quit_time,
-            row.instance_id,
-            row.role,
-            row.webinar_role,
-            row.join_type,
-            row.net,
-            row.audio_state,
-            row.video_state,
-            row.screen_shared_state,
-            row.customer_data,
-            row.state_at,
-        ])?;
+const INSERT_SESSION_SQL: &str = "INSERT INTO sessions (meeting_key, sub_key, join_time, seq, \
+     session_key, participant_kind, participant_id, quit_time, instance_id, role, webinar_role, \
+     join_type, net, audio_state, video_state, screen_shared_state, customer_data, state_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
+
+/// Write back what quit / state may change, addressing the row by its primary key.
+const UPDATE_SESSION_SQL: &str = "UPDATE sessions SET quit_time = ?5, net = ?6, \
+     audio_state = ?7, video_state = ?8, screen_shared_state = ?9, state_at = ?10 \
+     WHERE meeting_key = ?1 AND sub_key = ?2 AND join_time = ?3 AND seq = ?4";
+
+/// [`INSERT_SESSION_SQL`] for one row (the statement is prepared once per batch: looking a
+/// cached statement up hashes its whole text).
+fn insert_session(st: &mut CachedStatement<'_>, meeting_key: i64, row: &SessionRow) -> Result<()> {
+    st.execute(params![
+        meeting_key,
+        row.sub_key,
+        row.join_time,
+        clamp(row.seq),
+        row.session_key,
+        row.participant.kind_code(),
+        row.participant.id(),
+        row.quit_time,
+        row.instance_id,
+        row.role,
+        row.webinar_role,
+        row.join_type,
+        row.net,
+        row.audio_state,
+        row.video_state,
+        row.screen_shared_state,
+        row.customer_data,
+        row.state_at,
+    ])?;
     Ok(())
 }
 
-/// Write back what quit / state may change, addressing the row by its primary key.
-fn update_session(tx: &Connection, meeting_key: i64, row: &SessionRow) -> Result<()> {
-    tx.prepare_cached(
-        "UPDATE sessions SET quit_time = ?5, net = ?6, audio_state = ?7, video_state = ?8, \
-         screen_shared_state = ?9, state_at = ?10 \
-         WHERE meeting_key = ?1 AND sub_key = ?2 AND join_time = ?3 AND seq = ?4",
-    )?
-    .execute(params![
+/// [`UPDATE_SESSION_SQL`] for one row.
+fn update_session(st: &mut CachedStatement<'_>, meeting_key: i64, row: &SessionRow) -> Result<()> {
+    st.execute(params![
         meeting_key,
         row.sub_key,
         row.join_time,

@@ -32,6 +32,7 @@ mod attendance;
 mod checkpoint;
 mod directory;
 mod error;
+mod group;
 mod meetings;
 mod outbox;
 mod person_totals;
@@ -84,6 +85,8 @@ struct Inner {
     /// The one connection that writes. Holding the mutex for a whole transaction serializes
     /// in-process writers, which is also what keeps ingest `seq`s in commit order.
     writer: Mutex<Connection>,
+    /// Ingest calls waiting for the writer, committed in groups (`group`).
+    ingest_queue: group::Queue,
     readers: r2d2::Pool<SqliteConnectionManager>,
     /// A read-only connection that only ever reads `PRAGMA data_version`, which changes
     /// when any *other* connection (this process's writer, or another process) commits:
@@ -152,6 +155,7 @@ impl SqliteStore {
             inner: Arc::new(Inner {
                 path,
                 writer: Mutex::new(writer),
+                ingest_queue: group::Queue::default(),
                 readers,
                 watch: Mutex::new(watch),
                 wal_stamp,
@@ -374,9 +378,21 @@ impl Store for SqliteStore {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        let events = events.to_vec();
-        self.write(move |c| attendance::ingest(c, &events, applied_at))
-            .await
+        let (ticket, reply) = self.inner.ingest_queue.push(events.to_vec(), applied_at);
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            // See `write` on recovering from the poison.
+            let mut conn = inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            let groups = group::drain(&mut conn, &inner.ingest_queue, ticket);
+            tracing::trace!(?groups, "ingest calls committed per group");
+        })
+        .await
+        .map_err(joined)?;
+        // Dropped unanswered only if the writer that took the call panicked mid-group
+        // (nothing of the group was committed).
+        reply.await.map_err(|_| {
+            StoreError::Unavailable("the ingest writer failed before committing".into())
+        })?
     }
 
     async fn prune_applied(&self, before: i64, limit: u32) -> StoreResult<u64> {

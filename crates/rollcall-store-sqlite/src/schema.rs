@@ -84,7 +84,7 @@ pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Enough room for every distinct statement the store prepares, so `prepare_cached` never
 /// evicts one on the hot path.
-const STATEMENT_CACHE: usize = 64;
+const STATEMENT_CACHE: usize = 128;
 
 /// The migrations, in order; `PRAGMA user_version` = how many are applied. Never edit one
 /// that has shipped: append a new one.
