@@ -244,9 +244,8 @@ fn load<'a>(
     // Parked events are rare (a quit or state that overtook its join): one probe per
     // meeting saves the batch's joins a lookup each when, as nearly always, there are none.
     let mut parked: HashMap<i64, bool> = HashMap::new();
-    let mut any = tx.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM pending_events WHERE meeting_key = ?1)",
-    )?;
+    let mut any =
+        tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM pending_events WHERE meeting_key = ?1)")?;
     for (mk, sk) in needs.joins {
         let has = match parked.get(&mk) {
             Some(&has) => has,
@@ -313,10 +312,10 @@ fn numbered(first: usize, n: usize) -> String {
 
 /// Record the event ids `ids` of meeting `mk` as applied at `applied_at`, and return
 /// those that were not recorded before (the rest are duplicates).
-fn record_applied<'k>(
+fn record_applied(
     tx: &Connection,
     mk: i64,
-    ids: &[&'k str],
+    ids: &[&str],
     applied_at: i64,
 ) -> Result<HashSet<String>> {
     let mut inserted = HashSet::with_capacity(ids.len());
