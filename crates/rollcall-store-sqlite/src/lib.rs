@@ -20,6 +20,8 @@
 //! - `meetings`: meetings, sub-meetings, updates and cancellation, a member's meetings, and
 //!   per-sub-meeting presence.
 //! - `attendance`: ingest (the hot write path) and keyset session scans (the hot read path).
+//! - `group`: group commit: ingest calls that wait for the writer together share one
+//!   transaction and one fsync.
 //! - `person_totals`: get_info's per-person aggregates, written at ingest, read per view.
 //! - `outbox`: the callback outbox (SPEC §11): deliveries written with the changes that
 //!   cause them, claimed per meeting in order under a lease, finished, listed, pruned.
