@@ -6,10 +6,10 @@
 //! batch goes through three steps in turn, over what the ones before it wrote; every
 //! decision is `rollcall_core::apply::apply_batch`'s, this module only reads and writes:
 //! 1. **Load**: each meeting's `last_seq` (an absent row means "unknown meeting"), then the
-//!    batch's event ids already in `applied_events` (found by `INSERT OR IGNORE … RETURNING`,
-//!    which records the new ones in the same statement), its stored sessions (by
-//!    `sessions_by_key`), both [`RUN_SIZES`] keys to a statement, and the pending events of
-//!    the sessions it joins (only when the meeting has any parked at all, which is rare).
+//!    batch's event ids already in `applied_events` (found by `INSERT OR IGNORE`, which
+//!    records the new ones in the same statement), its stored sessions (by
+//!    `sessions_by_key`), and the pending events of the sessions it joins (only when the
+//!    meeting has any parked at all, which is rare).
 //!    The meeting's row comes with whether its owner app has a callback target; for those
 //!    meetings only, the open sessions per sub-meeting are counted too (over the partial
 //!    index `sessions_open`), so the rules can see the presence transitions.
@@ -174,11 +174,11 @@ fn ingest_one(tx: &Connection, events: &[ResolvedEvent], applied_at: i64) -> Res
 }
 
 /// What the batch can touch, read under the write lock: each of its meetings that exists,
-/// then, for those, the rows [`apply::needs`] names, by lookups on keys.
+/// then, for those, the rows [`apply::needs`] names, by point lookups on keys.
 ///
 /// The applied event ids are found by recording them: `INSERT OR IGNORE INTO applied_events`
-/// changes nothing for an id already applied and records a new one, and `RETURNING` names
-/// the new ones (a lookup first would cost every event a second B-tree descent, and nearly
+/// changes nothing for an id already applied and records a new one, in one statement (a
+/// lookup first would cost every event a second statement and B-tree descent, and nearly
 /// every event is new). Those recorded here are returned; [`write`] deletes again any the
 /// decisions did not accept.
 ///
@@ -226,19 +226,33 @@ fn load<'a>(
     }
     let needs = apply::needs(events, |k| loaded.contains_key(&k));
     let mut recorded = Vec::with_capacity(needs.event_ids.len());
-    for (mk, ids) in by_meeting(&needs.event_ids) {
-        let inserted = record_applied(tx, mk, &ids, applied_at)?;
-        for id in ids {
-            if inserted.contains(id) {
+    {
+        let mut st = tx.prepare_cached(
+            "INSERT OR IGNORE INTO applied_events (meeting_key, event_id, applied_at) \
+             VALUES (?1, ?2, ?3)",
+        )?;
+        for (mk, id) in needs.event_ids {
+            if st.execute(params![mk, id, applied_at])? == 1 {
                 recorded.push((mk, id));
             } else if let Some(m) = loaded.get_mut(&mk) {
                 m.applied.insert(id.to_owned());
             }
         }
     }
-    for (mk, keys) in by_meeting(&needs.sessions) {
-        if let Some(m) = loaded.get_mut(&mk) {
-            stored_sessions(tx, mk, &keys, &mut m.sessions)?;
+    {
+        let mut st = tx.prepare_cached(concat!(
+            "SELECT ",
+            session_cols!(),
+            " FROM sessions WHERE meeting_key = ?1 AND session_key = ?2"
+        ))?;
+        for (mk, sk) in needs.sessions {
+            let Some(m) = loaded.get_mut(&mk) else {
+                continue;
+            };
+            let mut rows = st.query(params![mk, sk])?;
+            if let Some(r) = rows.next()? {
+                m.sessions.insert(sk.to_owned(), session_row(r)?);
+            }
         }
     }
     // Parked events are rare (a quit or state that overtook its join): one probe per
@@ -264,110 +278,6 @@ fn load<'a>(
         }
     }
     Ok((loaded, recorded, watched))
-}
-
-/// Keys per multi-row statement: a batch's event ids and session keys are looked up (and
-/// the ids recorded) this many to a statement instead of one each, which saves every key
-/// a statement's bind / step / reset. A last run shorter than the largest size is padded
-/// to the smallest that holds it by repeating its last key (a repeated key is ignored by
-/// `INSERT OR IGNORE` and by `IN`), so there are only these few statements to cache.
-const RUN_SIZES: [usize; 3] = [8, 32, 128];
-
-/// `keys` as runs of [`RUN_SIZES`] lengths, the last one padded.
-fn runs<'k>(keys: &[&'k str]) -> Vec<Vec<&'k str>> {
-    let largest = RUN_SIZES[RUN_SIZES.len() - 1];
-    keys.chunks(largest)
-        .map(|run| {
-            let size = RUN_SIZES
-                .iter()
-                .copied()
-                .find(|&n| n >= run.len())
-                .unwrap_or(largest);
-            let mut run = run.to_vec();
-            if let Some(&last) = run.last() {
-                run.resize(size, last);
-            }
-            run
-        })
-        .collect()
-}
-
-/// Keys grouped by meeting, each meeting's in the order given.
-fn by_meeting<'k>(keys: &[Key<'k>]) -> Vec<(i64, Vec<&'k str>)> {
-    let mut out: Vec<(i64, Vec<&'k str>)> = Vec::new();
-    for &(mk, k) in keys {
-        match out.iter_mut().find(|(m, _)| *m == mk) {
-            Some((_, ks)) => ks.push(k),
-            None => out.push((mk, vec![k])),
-        }
-    }
-    out
-}
-
-/// `(?first, …)`: `n` numbered parameters from `first` on, as a list.
-fn numbered(first: usize, n: usize) -> String {
-    let list: Vec<String> = (first..first + n).map(|i| format!("?{i}")).collect();
-    list.join(", ")
-}
-
-/// Record the event ids `ids` of meeting `mk` as applied at `applied_at`, and return
-/// those that were not recorded before (the rest are duplicates).
-fn record_applied(
-    tx: &Connection,
-    mk: i64,
-    ids: &[&str],
-    applied_at: i64,
-) -> Result<HashSet<String>> {
-    let mut inserted = HashSet::with_capacity(ids.len());
-    for run in runs(ids) {
-        let rows: Vec<String> = (3..3 + run.len())
-            .map(|i| format!("(?1, ?{i}, ?2)"))
-            .collect();
-        let mut st = tx.prepare_cached(&format!(
-            "INSERT OR IGNORE INTO applied_events (meeting_key, event_id, applied_at) \
-             VALUES {} RETURNING event_id",
-            rows.join(", ")
-        ))?;
-        st.raw_bind_parameter(1, mk)?;
-        st.raw_bind_parameter(2, applied_at)?;
-        for (i, id) in run.iter().enumerate() {
-            st.raw_bind_parameter(3 + i, id)?;
-        }
-        let mut rows = st.raw_query();
-        while let Some(r) = rows.next()? {
-            inserted.insert(r.get(0)?);
-        }
-    }
-    Ok(inserted)
-}
-
-/// The stored sessions of meeting `mk` among `keys`, into `out` by session key.
-fn stored_sessions(
-    tx: &Connection,
-    mk: i64,
-    keys: &[&str],
-    out: &mut HashMap<String, SessionRow>,
-) -> Result<()> {
-    for run in runs(keys) {
-        let mut st = tx.prepare_cached(&format!(
-            // Without statistics the planner prefers reading the meeting's whole range of
-            // the primary key to this many index probes: name the index.
-            "SELECT {} FROM sessions INDEXED BY sessions_by_key \
-             WHERE meeting_key = ?1 AND session_key IN ({})",
-            session_cols!(),
-            numbered(2, run.len())
-        ))?;
-        st.raw_bind_parameter(1, mk)?;
-        for (i, k) in run.iter().enumerate() {
-            st.raw_bind_parameter(2 + i, k)?;
-        }
-        let mut rows = st.raw_query();
-        while let Some(r) = rows.next()? {
-            let row = session_row(r)?;
-            out.insert(row.session_key.clone(), row);
-        }
-    }
-    Ok(())
 }
 
 /// The meetings of a batch whose presence transitions are announced: owner and `meetingid`.
