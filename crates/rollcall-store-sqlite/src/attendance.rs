@@ -343,8 +343,8 @@ pub(crate) fn prune_applied(conn: &mut Connection, before: i64, limit: u32) -> R
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let n = tx
         .prepare_cached(
-            "DELETE FROM applied_events WHERE (meeting_key, event_id) IN \
-             (SELECT meeting_key, event_id FROM applied_events INDEXED BY applied_events_by_age \
+            "DELETE FROM applied_events WHERE id IN \
+             (SELECT id FROM applied_events INDEXED BY applied_events_by_age \
               WHERE applied_at < ?1 ORDER BY applied_at LIMIT ?2)",
         )?
         .execute(params![before, i64::from(limit)])?;

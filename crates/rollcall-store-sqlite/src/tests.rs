@@ -512,3 +512,66 @@ async fn the_change_stamp_is_the_wal_header_and_any_connections_commit_moves_it(
         .expect("a write through the store");
     assert_ne!(store.change_stamp().await.expect("stamp"), Some(moved));
 }
+
+#[tokio::test]
+async fn migration_9_keeps_every_dedupe_record_and_its_age() {
+    use rollcall_core::ingest::Outcome;
+    use rollcall_store::suite::fixtures::{join, meeting, quit};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (t_old, t_new) = (1_000_i64, 5_000_i64);
+    let old = [join(1, "e-1", "s-1", 10), quit(1, "e-2", "s-1", 20)];
+    let new = [join(1, "e-3", "s-2", 30)];
+    {
+        let store = SqliteStore::open(dir.path()).expect("open");
+        assert_eq!(meeting(&store, "m-1").await.key, 1);
+        store.ingest(&old, t_old).await.expect("ingest");
+        store.ingest(&new, t_new).await.expect("ingest");
+    }
+    {
+        // Put the records back in the shape schema version 8 kept them in.
+        let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE v8 (meeting_key INTEGER NOT NULL, event_id TEXT NOT NULL, \
+             applied_at INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (meeting_key, event_id)) \
+             STRICT, WITHOUT ROWID;
+             INSERT INTO v8 SELECT meeting_key, event_id, applied_at FROM applied_events;
+             DROP TABLE applied_events;
+             ALTER TABLE v8 RENAME TO applied_events;
+             CREATE INDEX applied_events_by_age ON applied_events (applied_at);
+             PRAGMA user_version = 8;",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(dir.path()).expect("migrates");
+    {
+        let conn = store
+            .inner
+            .writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // Arrival order: the rowids follow the records' age.
+        let rows: Vec<(i64, String, i64)> = conn
+            .prepare("SELECT id, event_id, applied_at FROM applied_events ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<std::result::Result<_, _>>()
+            .unwrap();
+        let ages: Vec<i64> = rows.iter().map(|r| r.2).collect();
+        assert_eq!(ages, [t_old, t_old, t_new], "{rows:?}");
+    }
+    // Every record still catches its duplicate, and a new one is recorded after them.
+    let again = store.ingest(&new, t_new + 1).await.expect("ingest");
+    assert_eq!(again, [Outcome::Duplicate]);
+    let third = store
+        .ingest(&[quit(1, "e-4", "s-2", 40)], t_new + 2)
+        .await
+        .expect("ingest");
+    assert_eq!(third, [Outcome::Accepted]);
+    // The age survived: a prune takes exactly the old records.
+    assert_eq!(store.prune_applied(t_old + 1, 100).await.expect("prune"), 2);
+    let replay = store.ingest(&new, t_new + 3).await.expect("ingest");
+    assert_eq!(replay, [Outcome::Duplicate], "a new record stays");
+    assert_eq!(store.prune_applied(t_new + 3, 100).await.expect("prune"), 2);
+}
