@@ -15,6 +15,15 @@ fn fresh() -> (SqliteStore, tempfile::TempDir) {
     (store, dir)
 }
 
+/// The store's writer connection, held (a test that panicked holding it poisons nothing).
+fn writer(store: &SqliteStore) -> std::sync::MutexGuard<'_, Connection> {
+    store
+        .inner
+        .writer
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+}
+
 fn plan(conn: &Connection, sql: &str) -> String {
     let mut st = conn
         .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
@@ -32,11 +41,7 @@ fn plan(conn: &Connection, sql: &str) -> String {
 #[test]
 fn the_page_scan_is_one_primary_key_range_without_sorting() {
     let (store, _dir) = fresh();
-    let conn = store
-        .inner
-        .writer
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
+    let conn = writer(&store);
     let p = plan(&conn, attendance::SCAN_SQL);
     assert!(
         p.contains("SEARCH sessions USING PRIMARY KEY (meeting_key=? AND sub_key=? AND"),
@@ -49,11 +54,7 @@ fn the_page_scan_is_one_primary_key_range_without_sorting() {
 #[test]
 fn a_members_meetings_page_is_one_primary_key_range() {
     let (store, _dir) = fresh();
-    let conn = store
-        .inner
-        .writer
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
+    let conn = writer(&store);
     let mut st = conn
         .prepare(&format!(
             "EXPLAIN QUERY PLAN {}",
@@ -79,11 +80,7 @@ fn a_members_meetings_page_is_one_primary_key_range() {
 #[test]
 fn a_claim_reads_the_due_heads_not_the_backlog() {
     let (store, _dir) = fresh();
-    let conn = store
-        .inner
-        .writer
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
+    let conn = writer(&store);
     let mut st = conn
         .prepare(&format!("EXPLAIN QUERY PLAN {}", outbox::CLAIM_HEADS_SQL))
         .expect("explain");
@@ -126,11 +123,7 @@ async fn an_outbox_write_that_fails_rolls_back_the_change_that_caused_it() {
         .await
         .expect("create");
     // The outbox refuses every row from now on.
-    store
-        .inner
-        .writer
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
+    writer(&store)
         .execute_batch(
             "CREATE TRIGGER refuse BEFORE INSERT ON deliveries \
              BEGIN SELECT RAISE(ABORT, 'outbox refused'); END;",
@@ -177,11 +170,7 @@ async fn migration_3_gives_earlier_apps_no_callback_and_refuses_a_broken_one() {
     assert_eq!(corp.apps[0].callback, None);
     assert!(store.callback_targets().await.expect("list").is_empty());
     // A row holding a URL without its token and key cannot be a target: corrupt, no panic.
-    store
-        .inner
-        .writer
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
+    writer(&store)
         .execute("UPDATE apps SET callback_url = 'https://x.example/'", [])
         .unwrap();
     assert!(matches!(store.corp("c").await, Err(StoreError::Corrupt(_))));
@@ -218,11 +207,7 @@ fn migration_2_lists_earlier_meetings_for_their_administrators() {
         tx.commit().unwrap();
     }
     let store = SqliteStore::open(dir.path()).expect("migrates");
-    let conn = store
-        .inner
-        .writer
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
+    let conn = writer(&store);
     let rows: Vec<(String, i64, i64, i64)> = conn
         .prepare("SELECT userid, span_start, meeting_key, span_end FROM meeting_people")
         .unwrap()
@@ -251,11 +236,7 @@ fn migration_2_lists_earlier_meetings_for_their_administrators() {
 fn open_sets_wal_full_sync_and_migrates_idempotently() {
     let (store, dir) = fresh();
     {
-        let conn = store
-            .inner
-            .writer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let conn = writer(&store);
         let mode: String = conn
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();
@@ -275,11 +256,7 @@ fn open_sets_wal_full_sync_and_migrates_idempotently() {
     }
     drop(store);
     let again = SqliteStore::open(dir.path()).expect("reopen");
-    let conn = again
-        .inner
-        .writer
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
+    let conn = writer(&again);
     assert_eq!(
         schema::version(&conn).unwrap(),
         schema::MIGRATIONS.len() as i64
@@ -289,11 +266,7 @@ fn open_sets_wal_full_sync_and_migrates_idempotently() {
 #[test]
 fn a_newer_schema_is_refused() {
     let (store, dir) = fresh();
-    store
-        .inner
-        .writer
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
+    writer(&store)
         .execute_batch("PRAGMA user_version = 999")
         .unwrap();
     drop(store);
@@ -328,11 +301,7 @@ async fn undecodable_rows_are_corrupt_not_panics() {
         .await
         .unwrap();
     {
-        let conn = store
-            .inner
-            .writer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let conn = writer(&store);
         conn.execute(
             "INSERT INTO sessions (meeting_key, sub_key, join_time, seq, session_key, \
              participant_kind, participant_id, quit_time, instance_id, role, webinar_role, \
@@ -545,11 +514,7 @@ async fn migration_9_keeps_every_dedupe_record_and_its_age() {
     }
     let store = SqliteStore::open(dir.path()).expect("migrates");
     {
-        let conn = store
-            .inner
-            .writer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let conn = writer(&store);
         // Arrival order: the rowids follow the records' age.
         let rows: Vec<(i64, String, i64)> = conn
             .prepare("SELECT id, event_id, applied_at FROM applied_events ORDER BY id")
