@@ -76,7 +76,10 @@
 //!   in arrival order with `applied_events_by_key` (unique) for the duplicate check, so a
 //!   record is one random index insert and two appends (the table, and the age index, whose
 //!   ties are in rowid order), where it was two random inserts; the rows are copied in age
-//!   order (`migration_9_keeps_every_dedupe_record_and_its_age`).
+//!   order (`migration_9_keeps_every_dedupe_record_and_its_age`). It rewrites the table once,
+//!   at the first start after the upgrade: 7.6 s for 4 million records (the sqlite3 shell
+//!   on this machine), so a store holding a long dedupe window of heavy traffic takes that
+//!   long to come up once.
 
 use std::time::Duration;
 
