@@ -489,8 +489,9 @@ async fn migration_9_keeps_every_dedupe_record_and_its_age() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let (t_old, t_new) = (1_000_i64, 5_000_i64);
-    let old = [join(1, "e-1", "s-1", 10), quit(1, "e-2", "s-1", 20)];
-    let new = [join(1, "e-3", "s-2", 30)];
+    // Event ids sort against their age, so a copy in key order would show.
+    let old = [join(1, "e-9", "s-1", 10), quit(1, "e-8", "s-1", 20)];
+    let new = [join(1, "e-1", "s-2", 30)];
     {
         let store = SqliteStore::open(dir.path()).expect("open");
         assert_eq!(meeting(&store, "m-1").await.key, 1);
@@ -515,7 +516,7 @@ async fn migration_9_keeps_every_dedupe_record_and_its_age() {
     let store = SqliteStore::open(dir.path()).expect("migrates");
     {
         let conn = writer(&store);
-        // Arrival order: the rowids follow the records' age.
+        // Age order: the rowids follow the records' age, not their (random) keys.
         let rows: Vec<(i64, String, i64)> = conn
             .prepare("SELECT id, event_id, applied_at FROM applied_events ORDER BY id")
             .unwrap()
