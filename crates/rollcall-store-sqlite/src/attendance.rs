@@ -18,9 +18,12 @@
 //!    (by primary key), the consumed and the newly parked pending events, and the meetings'
 //!    new `last_seq`; and delete the records of the event ids it did not accept, so a
 //!    corrected re-send of a refused event applies. The presence transitions go into the
-//!    callback outbox as `meeting_start` / `meeting_end`, in the same transaction; and
-//!    each touched person's get_info aggregates (`crate::person_totals`), from the sessions
-//!    the batch inserted and closed.
+//!    callback outbox as `meeting_start` / `meeting_end`, in the same transaction.
+//!
+//! After the group's last batch, each touched person's get_info aggregates
+//! (`crate::person_totals`) are folded once for the whole group, from the sessions its
+//! batches inserted and closed (`person_totals::GroupWrites`): a corp member who comes back
+//! in every call of a group costs one fold, not one per call.
 //!
 //! Because every writer holds SQLite's write lock from `BEGIN IMMEDIATE` to commit (and
 //! in-process writers also share one mutex), what step 1 reads is the committed state, and
@@ -134,10 +137,13 @@ pub(crate) fn last_seq(conn: &Connection, meeting_key: i64) -> Result<u64> {
 /// by one, so one batch's failure is only its own).
 pub(crate) fn ingest(conn: &mut Connection, batches: &[Batch<'_>]) -> Result<Vec<Vec<Outcome>>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut people = person_totals::GroupWrites::default();
     let outcomes = batches
         .iter()
-        .map(|b| ingest_one(&tx, b.events, b.applied_at))
+        .map(|b| ingest_one(&tx, b.events, b.applied_at, &mut people))
         .collect::<Result<Vec<_>>>()?;
+    // Once for the group: the people who come back in several of its calls are folded once.
+    crate::person_totals::write(&tx, &people.deltas())?;
     tx.commit()?;
     Ok(outcomes)
 }
@@ -149,16 +155,18 @@ pub(crate) struct Batch<'a> {
     pub applied_at: i64,
 }
 
-/// Load, decide and write one batch inside the caller's write transaction.
-fn ingest_one(tx: &Connection, events: &[ResolvedEvent], applied_at: i64) -> Result<Vec<Outcome>> {
+/// Load, decide and write one batch inside the caller's write transaction; what it did to
+/// sessions goes into `people`, whose aggregates the caller writes once for the group.
+fn ingest_one(
+    tx: &Connection,
+    events: &[ResolvedEvent],
+    applied_at: i64,
+    people: &mut person_totals::GroupWrites,
+) -> Result<Vec<Outcome>> {
     let (loaded, recorded, watched) = load(tx, events, applied_at)?;
     let open_before = person_totals::open_before(&loaded);
     let Applied { outcomes, writes } = apply::apply_batch(events, loaded);
     write(tx, &writes, recorded)?;
-    crate::person_totals::write(
-        tx,
-        &person_totals::deltas(&writes.inserted, &writes.updated, &open_before),
-    )?;
     if !writes.transitions.is_empty() {
         let callbacks: Vec<NewDelivery> = writes
             .transitions
@@ -170,6 +178,7 @@ fn ingest_one(tx: &Connection, events: &[ResolvedEvent], applied_at: i64) -> Res
             .collect();
         crate::outbox::enqueue(tx, &callbacks)?;
     }
+    people.add(writes.inserted, writes.updated, &open_before);
     Ok(outcomes)
 }
 

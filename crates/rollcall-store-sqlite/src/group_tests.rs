@@ -4,9 +4,11 @@
 
 use std::sync::PoisonError;
 
-use rollcall_core::ingest::{Outcome, RejectReason, ResolvedEvent};
-use rollcall_core::model::MeetingType;
-use rollcall_store::suite::fixtures::{corp, join, new_meeting, quit, T0};
+use rollcall_core::ingest::{EventKind, Outcome, RejectReason, ResolvedEvent};
+use rollcall_core::model::{MeetingType, Participant};
+use rollcall_core::person_totals;
+use rollcall_core::schedule::{self, PersonAttendance};
+use rollcall_store::suite::fixtures::{corp, event, join, join_of, new_meeting, quit, T0};
 use rollcall_store::{Store, StoreError};
 use tokio::sync::oneshot;
 
@@ -205,4 +207,82 @@ async fn concurrent_calls_lose_and_double_nothing() {
     let mut seqs: Vec<u64> = rows.iter().map(|r| r.seq).collect();
     seqs.sort_unstable();
     assert_eq!(seqs, (1..=distinct as u64).collect::<Vec<_>>());
+}
+
+/// The calls of a person-heavy stream: 60 sessions of 5 people (so each comes back in every
+/// call, on devices that overlap), each session's quit in the call after its join, and every
+/// seventh quit one call before its join (parked, applied when the join comes).
+fn returning_people(mk: i64) -> Vec<Vec<ResolvedEvent>> {
+    let mut calls: Vec<Vec<ResolvedEvent>> = vec![Vec::new(); 8];
+    for i in 0..60usize {
+        let who = Participant::Member(format!("p{}", i % 5));
+        let (session, at) = (format!("s-{i}"), T0 + 10 * i as i64);
+        let call = i / 10 + 1;
+        calls[call].push(event(
+            mk,
+            0,
+            &format!("j-{i}"),
+            &session,
+            at,
+            EventKind::Join(join_of(who)),
+        ));
+        if i % 3 != 2 {
+            let quit_call = if i % 7 == 0 { call - 1 } else { call + 1 };
+            calls[quit_call].push(quit(mk, &format!("q-{i}"), &session, at + 70));
+        }
+    }
+    calls
+}
+
+/// What the maintained aggregates answer, and what folding the stored sessions answers.
+async fn people_both_ways(
+    store: &SqliteStore,
+    mk: i64,
+    now: i64,
+) -> (Vec<PersonAttendance>, Vec<PersonAttendance>) {
+    let totals = store.person_totals(mk, 0, now).await.expect("totals");
+    let rows = rollcall_store::suite::fixtures::all(store, mk, 0).await;
+    (
+        person_totals::people(totals, now),
+        schedule::people(&rows, now),
+    )
+}
+
+/// The people's aggregates are folded once per group (`person_totals::GroupWrites`), not
+/// once per call: with every person coming back in every call, the group's answer is the
+/// sessions' and the same as one call per transaction gives.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_group_folds_its_people_once_as_its_calls_one_by_one_would() {
+    let (grouped, mk, _d1) = store_with_meeting().await;
+    let (alone, mk_alone, _d2) = store_with_meeting().await;
+    let s = grouped.clone();
+    tokio::task::spawn_blocking(move || {
+        let calls = returning_people(mk);
+        let n = calls.len();
+        let mut replies = Vec::new();
+        let mut last = 0;
+        for events in calls {
+            let (ticket, rx) = push(&s, events);
+            last = ticket;
+            replies.push(rx);
+        }
+        assert_eq!(drain_as(&s, last), vec![n], "one group of every call");
+        for rx in replies {
+            let outcomes = answer(rx).expect("ingested");
+            assert!(
+                outcomes.iter().all(|o| *o == Outcome::Accepted),
+                "{outcomes:?}"
+            );
+        }
+    })
+    .await
+    .expect("no panic");
+    for events in returning_people(mk_alone) {
+        alone.ingest(&events, T0).await.expect("ingest");
+    }
+    for now in [T0, T0 + 100, T0 + 333, T0 + 700, T0 + 10_000] {
+        let (kept, truth) = people_both_ways(&grouped, mk, now).await;
+        assert_eq!(kept, truth, "grouped, as of {now}");
+        assert_eq!(people_both_ways(&alone, mk_alone, now).await.0, kept);
+    }
 }

@@ -172,50 +172,69 @@ enum Op {
 }
 
 /// Run `ops` in batches as the store would see them: the sessions in their final state per
-/// batch (joined ones inserted, stored ones updated), the deltas folded into the model.
-fn run(sessions: &[Planned], ops: &[Op], batch: usize) -> (Model, Vec<SessionRow>) {
+/// batch (joined ones inserted, stored ones updated), each batch seeing those before it.
+/// `group` batches at a time share one transaction, as the embedded store's group commit
+/// does: their writes are folded by [`GroupWrites`] and the deltas applied to the model
+/// once for the group.
+fn run(sessions: &[Planned], ops: &[Op], batch: usize, group: usize) -> (Model, Vec<SessionRow>) {
     let mut model = Model::default();
     let mut stored: HashMap<usize, SessionRow> = HashMap::new();
     let mut parked: HashSet<usize> = HashSet::new();
-    for chunk in ops.chunks(batch.max(1)) {
-        let loaded_open: HashSet<(i64, String)> = stored
-            .values()
-            .filter(|r| r.quit_time.is_none())
-            .map(|r| (1, r.session_key.clone()))
-            .collect();
-        let mut inserted: BTreeMap<usize, SessionRow> = BTreeMap::new();
-        let mut updated: BTreeMap<usize, SessionRow> = BTreeMap::new();
-        for op in chunk {
-            match *op {
-                Op::Join(i) => {
-                    let (sub, who, join, quit) = sessions[i];
-                    let q = parked.remove(&i).then(|| quit.unwrap().max(join));
-                    inserted.insert(i, row(i as u64, sub, &format!("p{who}"), join, q));
-                }
-                Op::Quit(i) => {
-                    let q = sessions[i].3.unwrap();
-                    if let Some(r) = inserted.get_mut(&i) {
-                        r.quit_time = Some(q.max(r.join_time));
-                    } else if let Some(r) = stored.get(&i) {
-                        let mut r = r.clone();
-                        r.quit_time = Some(q.max(r.join_time));
-                        updated.insert(i, r);
-                    } else {
-                        parked.insert(i);
-                    }
-                }
-            }
+    let chunks: Vec<&[Op]> = ops.chunks(batch.max(1)).collect();
+    for calls in chunks.chunks(group.max(1)) {
+        let mut writes = GroupWrites::default();
+        for chunk in calls {
+            run_batch(sessions, chunk, &mut stored, &mut parked, &mut writes);
         }
-        let ins: Vec<(i64, SessionRow)> = inserted.values().map(|r| (1, r.clone())).collect();
-        let upd: Vec<(i64, SessionRow)> = updated.values().map(|r| (1, r.clone())).collect();
-        stored.extend(inserted);
-        stored.extend(updated);
         let after: Vec<SessionRow> = stored.values().cloned().collect();
-        model.apply(deltas(&ins, &upd, &loaded_open), &after);
+        model.apply(writes.deltas(), &after);
     }
     let mut rows: Vec<SessionRow> = stored.into_values().collect();
     rows.sort_by_key(|r| r.seq);
     (model, rows)
+}
+
+/// One batch of [`run`]: store its sessions and add its writes to the group's.
+fn run_batch(
+    sessions: &[Planned],
+    chunk: &[Op],
+    stored: &mut HashMap<usize, SessionRow>,
+    parked: &mut HashSet<usize>,
+    writes: &mut GroupWrites,
+) {
+    let loaded_open: HashSet<(i64, String)> = stored
+        .values()
+        .filter(|r| r.quit_time.is_none())
+        .map(|r| (1, r.session_key.clone()))
+        .collect();
+    let mut inserted: BTreeMap<usize, SessionRow> = BTreeMap::new();
+    let mut updated: BTreeMap<usize, SessionRow> = BTreeMap::new();
+    for op in chunk {
+        match *op {
+            Op::Join(i) => {
+                let (sub, who, join, quit) = sessions[i];
+                let q = parked.remove(&i).then(|| quit.unwrap().max(join));
+                inserted.insert(i, row(i as u64, sub, &format!("p{who}"), join, q));
+            }
+            Op::Quit(i) => {
+                let q = sessions[i].3.unwrap();
+                if let Some(r) = inserted.get_mut(&i) {
+                    r.quit_time = Some(q.max(r.join_time));
+                } else if let Some(r) = stored.get(&i) {
+                    let mut r = r.clone();
+                    r.quit_time = Some(q.max(r.join_time));
+                    updated.insert(i, r);
+                } else {
+                    parked.insert(i);
+                }
+            }
+        }
+    }
+    let ins: Vec<(i64, SessionRow)> = inserted.values().map(|r| (1, r.clone())).collect();
+    let upd: Vec<(i64, SessionRow)> = updated.values().map(|r| (1, r.clone())).collect();
+    stored.extend(inserted);
+    stored.extend(updated);
+    writes.add(ins, upd, &loaded_open);
 }
 
 fn check(model: &Model, rows: &[SessionRow], now: i64) {
@@ -257,8 +276,8 @@ fn overlapping_devices_and_out_of_order_quits() {
         Op::Quit(0),
         Op::Join(5),
     ];
-    for batch in [1, 3, 10] {
-        let (model, rows) = run(&sessions, &ops, batch);
+    for (batch, group) in [(1, 1), (3, 1), (10, 1), (1, 2), (1, 4), (3, 2)] {
+        let (model, rows) = run(&sessions, &ops, batch, group);
         for now in [0, 120, 305, 450, 600] {
             check(&model, &rows, now);
         }
@@ -358,7 +377,8 @@ fn views() {
     assert_eq!(views_of(3).collect::<Vec<_>>(), [3, WHOLE_MEETING]);
 }
 
-fn stream() -> impl Strategy<Value = (Vec<Planned>, Vec<Op>, usize)> {
+/// Sessions, the order their events arrive in, the batch size and the batches per group.
+fn stream() -> impl Strategy<Value = (Vec<Planned>, Vec<Op>, usize, usize)> {
     prop::collection::vec(
         (
             0i64..3,
@@ -381,14 +401,21 @@ fn stream() -> impl Strategy<Value = (Vec<Planned>, Vec<Op>, usize)> {
                 .filter(|s| s.1 .3.is_some())
                 .map(|s| Op::Quit(s.0)),
         );
-        (Just(sessions), Just(ops).prop_shuffle(), 1usize..8)
+        (
+            Just(sessions),
+            Just(ops).prop_shuffle(),
+            1usize..8,
+            1usize..5,
+        )
     })
 }
 
 proptest! {
     #[test]
-    fn maintained_aggregates_answer_as_the_sessions_do((sessions, ops, batch) in stream()) {
-        let (model, rows) = run(&sessions, &ops, batch);
+    fn maintained_aggregates_answer_as_the_sessions_do(
+        (sessions, ops, batch, group) in stream()
+    ) {
+        let (model, rows) = run(&sessions, &ops, batch, group);
         // Before, among and after the stored times (the clock may be moved back).
         for now in [-5, 0, 250, 500, 777, 1_000, 1_500] {
             check(&model, &rows, now);
