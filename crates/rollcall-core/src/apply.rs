@@ -66,6 +66,12 @@ pub struct Needs<'a> {
     pub sessions: Vec<Key<'a>>,
     /// The sessions the batch joins: load their parked events ([`MeetingState::pending`]).
     pub joins: Vec<Key<'a>>,
+    /// Those of `sessions` whose first event in the batch is a join. Their stored row (if
+    /// any) only refuses that join ([`RejectReason::AlreadyJoined`]), so a backend whose
+    /// unique key on session keys would refuse the insert may skip loading them and, when
+    /// the insert is refused, decide the batch again with them loaded: nearly every join is
+    /// of a new session, so that saves the batch one lookup per join.
+    pub first_joins: HashSet<Key<'a>>,
 }
 
 impl Needs<'_> {
@@ -90,9 +96,13 @@ pub fn needs<'a>(events: &'a [ResolvedEvent], known: impl Fn(i64) -> bool) -> Ne
             &mut out.event_ids,
             (ev.meeting_key, ev.event.event_id.as_str()),
         );
+        let first = !sessions.contains(&session);
         push(&mut sessions, &mut out.sessions, session);
         if matches!(ev.event.kind, EventKind::Join(_)) {
             push(&mut joins, &mut out.joins, session);
+            if first {
+                out.first_joins.insert(session);
+            }
         }
     }
     out

@@ -17,6 +17,11 @@ pub(crate) enum Error {
     Conflict(String),
     NotFound(String),
     Unavailable(String),
+    /// A batch decided without reading the stored sessions it joins first
+    /// (`attendance::Lookup::SkipFirstJoins`) joined one that is stored: the unique key
+    /// refused the insert, and the group is decided again with them read. Never leaves
+    /// `attendance::ingest`.
+    Rejoined,
 }
 
 impl From<rusqlite::Error> for Error {
@@ -53,6 +58,7 @@ impl From<Error> for StoreError {
             Error::Conflict(m) => StoreError::Conflict(m),
             Error::NotFound(m) => StoreError::NotFound(m),
             Error::Unavailable(m) => StoreError::Unavailable(m),
+            Error::Rejoined => StoreError::Conflict("a stored session was joined again".into()),
             Error::Pool(e) => StoreError::Unavailable(format!("sqlite connection pool: {e}")),
             Error::Sql(e) => match &e {
                 rusqlite::Error::FromSqlConversionFailure(..)

@@ -286,3 +286,51 @@ async fn a_group_folds_its_people_once_as_its_calls_one_by_one_would() {
         assert_eq!(people_both_ways(&alone, mk_alone, now).await.0, kept);
     }
 }
+
+/// A group is decided without reading the sessions its calls join first; a call that joins a
+/// stored session again makes the group be decided again with them read, so it is refused
+/// exactly as it would be otherwise, and its neighbours' events are decided once.
+#[tokio::test(flavor = "multi_thread")]
+async fn joining_a_stored_session_again_is_refused_though_joins_are_not_read_first() {
+    let (store, mk, _dir) = store_with_meeting().await;
+    let first = store
+        .ingest(&[join(mk, "e-1", "a", T0)], T0)
+        .await
+        .expect("ingest");
+    assert_eq!(first, vec![Outcome::Accepted]);
+    let s = store.clone();
+    tokio::task::spawn_blocking(move || {
+        let (_, before) = push(&s, vec![join(mk, "e-2", "b", T0 + 1)]);
+        // A new id for a stored key, first in its batch, then a quit of it.
+        let (_, again) = push(
+            &s,
+            vec![join(mk, "e-3", "a", T0 + 2), quit(mk, "e-4", "a", T0 + 90)],
+        );
+        let (last, after) = push(&s, vec![join(mk, "e-5", "c", T0 + 3)]);
+        assert_eq!(drain_as(&s, last), vec![3], "still one group");
+        assert_eq!(answer(before).expect("before"), vec![Outcome::Accepted]);
+        assert_eq!(
+            answer(again).expect("again"),
+            vec![
+                Outcome::Rejected(RejectReason::AlreadyJoined {
+                    session: "a".into()
+                }),
+                Outcome::Accepted
+            ]
+        );
+        assert_eq!(answer(after).expect("after"), vec![Outcome::Accepted]);
+    })
+    .await
+    .expect("no panic");
+    let rows = rollcall_store::suite::fixtures::all(&store, mk, 0).await;
+    let keys: Vec<&str> = rows.iter().map(|r| r.session_key.as_str()).collect();
+    assert_eq!(keys, ["a", "b", "c"]);
+    assert_eq!(
+        rows[0].quit_time,
+        Some(T0 + 90),
+        "the quit applied to the stored a"
+    );
+    assert_eq!(store.last_seq(mk).await.expect("seq"), 3);
+    let (kept, truth) = people_both_ways(&store, mk, T0 + 100).await;
+    assert_eq!(kept, truth);
+}

@@ -161,6 +161,20 @@ fn meeting_keys_are_distinct_and_ascending() {
 }
 
 #[test]
+fn first_joins_are_the_sessions_a_batch_names_first_in_a_join() {
+    let events = [
+        quit("e-1", "early", 150),
+        join("e-2", "early", 100),
+        join("e-3", "fresh", 100),
+        quit("e-4", "fresh", 200),
+        join("e-5", "fresh", 300),
+    ];
+    let n = needs(&events, |k| k == M);
+    assert_eq!(n.sessions, [(M, "early"), (M, "fresh")]);
+    assert_eq!(n.first_joins, HashSet::from([(M, "fresh")]));
+}
+
+#[test]
 fn a_join_takes_the_next_seq_and_is_written_once_in_its_final_state() {
     let mut state = MeetingState::new(41);
     let events = [
