@@ -8,7 +8,8 @@
 //! 1. **Load**: each meeting's `last_seq` (an absent row means "unknown meeting"), then the
 //!    batch's event ids already in `applied_events` (found by `INSERT OR IGNORE`, which
 //!    records the new ones in the same statement), its stored sessions (by
-//!    `sessions_by_key`), and the pending events of the sessions it joins (only when the
+//!    `sessions_by_key`; not those it joins first, see [`ingest`]), and the pending events
+//!    of the sessions it joins (only when the
 //!    meeting has any parked at all, which is rare).
 //!    The meeting's row comes with whether its owner app has a callback target; for those
 //!    meetings only, the open sessions per sub-meeting are counted too (over the partial
