@@ -6,9 +6,9 @@ use std::sync::PoisonError;
 
 use rollcall_core::ingest::{EventKind, Outcome, RejectReason, ResolvedEvent};
 use rollcall_core::model::{MeetingType, Participant};
-use rollcall_core::person_totals;
-use rollcall_core::schedule::{self, PersonAttendance};
-use rollcall_store::suite::fixtures::{corp, event, join, join_of, new_meeting, quit, T0};
+use rollcall_store::suite::fixtures::{
+    corp, event, from_sessions, from_totals, join, join_of, new_meeting, quit, T0,
+};
 use rollcall_store::{Store, StoreError};
 use tokio::sync::oneshot;
 
@@ -234,20 +234,6 @@ fn returning_people(mk: i64) -> Vec<Vec<ResolvedEvent>> {
     calls
 }
 
-/// What the maintained aggregates answer, and what folding the stored sessions answers.
-async fn people_both_ways(
-    store: &SqliteStore,
-    mk: i64,
-    now: i64,
-) -> (Vec<PersonAttendance>, Vec<PersonAttendance>) {
-    let totals = store.person_totals(mk, 0, now).await.expect("totals");
-    let rows = rollcall_store::suite::fixtures::all(store, mk, 0).await;
-    (
-        person_totals::people(totals, now),
-        schedule::people(&rows, now),
-    )
-}
-
 /// The people's aggregates are folded once per group (`person_totals::GroupWrites`), not
 /// once per call: with every person coming back in every call, the group's answer is the
 /// sessions' and the same as one call per transaction gives.
@@ -281,9 +267,13 @@ async fn a_group_folds_its_people_once_as_its_calls_one_by_one_would() {
         alone.ingest(&events, T0).await.expect("ingest");
     }
     for now in [T0, T0 + 100, T0 + 333, T0 + 700, T0 + 10_000] {
-        let (kept, truth) = people_both_ways(&grouped, mk, now).await;
-        assert_eq!(kept, truth, "grouped, as of {now}");
-        assert_eq!(people_both_ways(&alone, mk_alone, now).await.0, kept);
+        let kept = from_totals(&grouped, mk, 0, now).await;
+        assert_eq!(
+            kept,
+            from_sessions(&grouped, mk, &[0], 0, now).await,
+            "grouped, as of {now}"
+        );
+        assert_eq!(from_totals(&alone, mk_alone, 0, now).await, kept);
     }
 }
 
@@ -331,6 +321,8 @@ async fn joining_a_stored_session_again_is_refused_though_joins_are_not_read_fir
         "the quit applied to the stored a"
     );
     assert_eq!(store.last_seq(mk).await.expect("seq"), 3);
-    let (kept, truth) = people_both_ways(&store, mk, T0 + 100).await;
-    assert_eq!(kept, truth);
+    assert_eq!(
+        from_totals(&store, mk, 0, T0 + 100).await,
+        from_sessions(&store, mk, &[0], 0, T0 + 100).await
+    );
 }

@@ -8,7 +8,9 @@
 //! - meetings: [`new_meeting`], [`meeting`];
 //! - events: [`event`], [`join_of`], [`join`], [`join_sub`], [`quit`], [`state`], [`audio`];
 //! - calls with checks: [`ingest`], [`ingest_ok`], [`is_rejected`], [`everything`], [`scan`],
-//!   [`all`], [`one`], [`keys`], [`assert_listing_order`].
+//!   [`all`], [`one`], [`keys`], [`assert_listing_order`];
+//! - get_info's aggregates both ways: [`from_totals`] (as maintained) and [`from_sessions`]
+//!   (folded from the stored sessions), which must agree.
 
 use rollcall_core::ingest::{Event, EventKind, Join, Outcome, ResolvedEvent, StatePatch};
 use rollcall_core::model::{
@@ -271,4 +273,34 @@ pub fn assert_listing_order(rows: &[SessionRow]) {
             (w[1].join_time, w[1].seq)
         );
     }
+}
+
+/// What the aggregates say about one view as of `now`.
+pub async fn from_totals(
+    store: &dyn Store,
+    k: i64,
+    view: i64,
+    now: i64,
+) -> Vec<rollcall_core::schedule::PersonAttendance> {
+    let totals = store
+        .person_totals(k, view, now)
+        .await
+        .expect("person_totals");
+    rollcall_core::person_totals::people(totals, now)
+}
+
+/// The stored sessions of a view, folded: what the aggregates must agree with.
+pub async fn from_sessions(
+    store: &dyn Store,
+    k: i64,
+    subs: &[i64],
+    view: i64,
+    now: i64,
+) -> Vec<rollcall_core::schedule::PersonAttendance> {
+    let mut rows: Vec<SessionRow> = Vec::new();
+    for &sub in subs {
+        rows.extend(all(store, k, sub).await);
+    }
+    rows.retain(|r| rollcall_core::person_totals::views_of(r.sub_key).any(|v| v == view));
+    rollcall_core::schedule::people(&rows, now)
 }

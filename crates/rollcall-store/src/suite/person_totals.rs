@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use rollcall_core::ingest::EventKind;
-use rollcall_core::model::{MeetingType, Participant, SessionRow};
-use rollcall_core::person_totals::{self, views_of, WHOLE_MEETING};
-use rollcall_core::schedule::{self, Aggregate, PersonAttendance};
+use rollcall_core::model::{MeetingType, Participant};
+use rollcall_core::person_totals::WHOLE_MEETING;
+use rollcall_core::schedule::Aggregate;
 
 use super::fixtures::*;
 use crate::Store;
@@ -25,31 +25,6 @@ fn join_as(
     p: &Participant,
 ) -> rollcall_core::ingest::ResolvedEvent {
     event(k, sub, id, session, at, EventKind::Join(join_of(p.clone())))
-}
-
-/// What the aggregates say about one view as of `now`.
-async fn from_totals(store: &dyn Store, k: i64, view: i64, now: i64) -> Vec<PersonAttendance> {
-    let totals = store
-        .person_totals(k, view, now)
-        .await
-        .expect("person_totals");
-    person_totals::people(totals, now)
-}
-
-/// The stored sessions of a view, folded: what the aggregates must agree with.
-async fn from_sessions(
-    store: &dyn Store,
-    k: i64,
-    subs: &[i64],
-    view: i64,
-    now: i64,
-) -> Vec<PersonAttendance> {
-    let mut rows: Vec<SessionRow> = Vec::new();
-    for &sub in subs {
-        rows.extend(all(store, k, sub).await);
-    }
-    rows.retain(|r| views_of(r.sub_key).any(|v| v == view));
-    schedule::people(&rows, now)
 }
 
 async fn assert_agrees(store: &dyn Store, k: i64, subs: &[i64], views: &[i64], nows: &[i64]) {
