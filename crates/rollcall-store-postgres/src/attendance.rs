@@ -157,7 +157,10 @@ const INSERT_PENDING_SQL: &str = "INSERT INTO pending_events (meeting_key, sessi
      SELECT m, k, b FROM UNNEST($1::bigint[], $2::text[], $3::text[]) \
      WITH ORDINALITY AS u(m, k, b, n) ORDER BY n";
 
-const UPDATE_SEQ_SQL: &str = "UPDATE meetings AS m SET last_seq = u.last_seq \
+/// Every meeting whose sessions the batch wrote: its new `last_seq` (NULL: no new session)
+/// and a new change stamp (`Store::meeting_stamp`).
+const UPDATE_SEQ_SQL: &str = "UPDATE meetings AS m \
+     SET last_seq = coalesce(u.last_seq, m.last_seq), changed = nextval('meeting_changes') \
      FROM UNNEST($1::bigint[], $2::bigint[]) AS u(key, last_seq) WHERE m.key = u.key";
 
 /// A session row whose columns (as `session_cols!()`) start at `at`.
@@ -208,6 +211,23 @@ pub(crate) async fn scan(c: &mut Client, scan: &SessionScan) -> Result<Vec<Sessi
         )
         .await?;
     rows.iter().map(|r| session_row(r, 0)).collect()
+}
+
+/// The meeting's change stamp and committed `last_seq`, from one row (`None`: no meeting).
+pub(crate) async fn meeting_stamp(
+    c: &mut Client,
+    meeting_key: i64,
+) -> Result<Option<rollcall_store::MeetingStamp>> {
+    let st = c
+        .prepare_cached("SELECT changed, last_seq FROM meetings WHERE key = $1")
+        .await?;
+    match c.query_opt(&st, &[&meeting_key]).await? {
+        Some(r) => Ok(Some(rollcall_store::MeetingStamp {
+            stamp: get_u64(&r, 0, "changed")?,
+            last_seq: get_u64(&r, 1, "last_seq")?,
+        })),
+        None => Ok(None),
+    }
 }
 
 /// The committed counter: a snapshot whose sessions are all visible to any later statement.
@@ -504,11 +524,18 @@ async fn write(
         parked_sk.push(sk.as_str());
         parked_body.push(serde_json::to_string(p)?);
     }
-    let (seq_mk, seq_last): (Vec<i64>, Vec<i64>) = w
-        .last_seq
+    // Every meeting whose sessions change, with its new last_seq where it has one: each
+    // gets a new change stamp.
+    let mut touched: std::collections::BTreeMap<i64, Option<i64>> = w
+        .inserted
         .iter()
-        .map(|(k, last)| (*k, clamp(*last)))
-        .unzip();
+        .chain(&w.updated)
+        .map(|(k, _)| (*k, None))
+        .collect();
+    for (k, last) in &w.last_seq {
+        touched.insert(*k, Some(clamp(*last)));
+    }
+    let (seq_mk, seq_last): (Vec<i64>, Vec<Option<i64>>) = touched.into_iter().unzip();
 
     let new_params = new_cols.params();
     let changed_params = changed.params();

@@ -433,6 +433,16 @@ impl Store for PgStore {
         ))
     }
 
+    async fn meeting_stamp(
+        &self,
+        meeting_key: i64,
+    ) -> StoreResult<Option<rollcall_store::MeetingStamp>> {
+        call!(self, self.timeout(), |c| attendance::meeting_stamp(
+            c,
+            meeting_key
+        ))
+    }
+
     async fn scan_sessions(&self, scan: &SessionScan) -> StoreResult<Vec<SessionRow>> {
         call!(self, self.timeout(), |c| attendance::scan(c, scan))
     }

@@ -88,6 +88,10 @@
 //!   on one person. Back-filled in SQL (gaps and islands), the rule of
 //!   `rollcall_core::person_totals` written out once, for the live tables and for every
 //!   saved snapshot's rows, so an older snapshot restores with its aggregates.
+//! - Migration 8: `meetings_by_owner`, the app-scoped meeting lookup (issue 11.6).
+//! - Migration 9 (the page cache's per-meeting stamp, `Store::meeting_stamp`):
+//!   `meetings.changed`, drawn from the sequence `meeting_changes` by every ingest batch
+//!   that writes the meeting's sessions and for every meeting a restore brings back.
 
 use crate::error::{get, Error, Result};
 
@@ -398,6 +402,17 @@ SELECT name, 'person_totals', to_jsonb(x) - 'name' FROM totals x WHERE name <> '
 -- one probe of this index, which finds nothing for another app's meeting exactly as for an
 -- unknown id, so the two cost the same (issue 11.6).
 CREATE INDEX meetings_by_owner ON meetings (meetingid, corpid, agentid);
+"#,
+    r#"
+-- The page cache's per-meeting change stamp (Store::meeting_stamp, issue 11.1): drawn from one
+-- sequence whenever a batch writes the meeting's sessions, and for every meeting a restore
+-- brings back (snapshots::restore), so a value never stands for two states of a meeting.
+-- The sequence is no identity: a reset does not restart it. Snapshots taken before this
+-- migration get a value too, so they restore into the NOT NULL column (and are drawn anew).
+CREATE SEQUENCE meeting_changes;
+ALTER TABLE meetings ADD COLUMN changed BIGINT NOT NULL DEFAULT nextval('meeting_changes');
+UPDATE snapshot_rows SET row = row || '{"changed": 0}'::jsonb
+    WHERE tbl = 'meetings' AND NOT row ? 'changed';
 "#,
 ];
 

@@ -281,6 +281,14 @@ pub(crate) async fn restore(c: &mut Client, name: &str) -> Result<SnapshotInfo> 
     )
     .await?;
     resume_sequences(&tx).await?;
+    // The copy's change stamps stood for its states when it was taken; a node may have read
+    // a later state under one of them (a page racing an ingest), so every restored meeting
+    // gets a value no node has seen.
+    tx.execute(
+        "UPDATE meetings SET changed = nextval('meeting_changes')",
+        &[],
+    )
+    .await?;
     tx.commit().await?;
     Ok(info)
 }

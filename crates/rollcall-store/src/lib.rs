@@ -51,6 +51,14 @@ pub enum StoreError {
     NotFound(String),
 }
 
+/// What [`Store::meeting_stamp`] answers: the meeting's change stamp and its `last_seq`
+/// as of the same read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MeetingStamp {
+    pub stamp: u64,
+    pub last_seq: u64,
+}
+
 /// What a saved snapshot holds, as [`Store::save_snapshot`] and [`Store::snapshots`] report it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotInfo {
@@ -272,6 +280,19 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ///
     /// The default is `None`: a backend that cannot tell is always read afresh.
     async fn change_stamp(&self) -> StoreResult<Option<u64>> {
+        Ok(None)
+    }
+
+    /// For a backend without a store-wide [`Self::change_stamp`]: one meeting's change stamp
+    /// with its `last_seq`, read together (one statement, so one snapshot). The stamp
+    /// changes with every write to the meeting's sessions or `last_seq`, by any node, and a
+    /// value never stands for two states of the meeting (not across a reset or a restore
+    /// either), so a node may answer a scan of the meeting from what it read under that
+    /// value. `None`: no such stamp (or no such meeting); read the store.
+    ///
+    /// The default is `None`.
+    async fn meeting_stamp(&self, meeting_key: i64) -> StoreResult<Option<MeetingStamp>> {
+        let _ = meeting_key;
         Ok(None)
     }
 

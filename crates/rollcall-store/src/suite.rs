@@ -106,6 +106,7 @@ macro_rules! store_contract_tests {
             scan::scan_keeps_sub_meetings_apart,
             scan::scan_accepts_extreme_bounds,
             scan::change_stamp_moves_with_every_write,
+            scan::meeting_stamp_moves_with_every_write_and_never_repeats,
             snapshots::snapshots_save_list_restore_and_delete,
             snapshots::snapshots_unknown_names_are_not_found,
             snapshots::reset_empties_the_store_and_keeps_the_secret,

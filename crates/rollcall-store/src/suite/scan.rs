@@ -295,3 +295,64 @@ pub(super) async fn change_stamp_moves_with_every_write(store: Arc<dyn Store>) {
     store.reset().await.expect("reset");
     assert_ne!(stamp().await, Some(last), "a reset did not move the stamp");
 }
+
+/// [`Store::meeting_stamp`], where a backend has one: unchanged while nothing is written,
+/// moved by every write to the meeting's sessions, read with the `last_seq` of the same
+/// moment, and never back to a value seen before (not after a restore of a copy taken at
+/// that value, nor for a new meeting under a key a reset freed), so a node's page cache
+/// validated by it is never stale.
+pub(super) async fn meeting_stamp_moves_with_every_write_and_never_repeats(store: Arc<dyn Store>) {
+    let k = meeting(&*store, "m-1").await.key;
+    let stamp = |k: i64| {
+        let store = Arc::clone(&store);
+        async move { store.meeting_stamp(k).await.expect("meeting_stamp") }
+    };
+    let Some(mut last) = stamp(k).await else {
+        eprintln!("meeting_stamp: this backend has none (a store-wide stamp, or none)");
+        return;
+    };
+    assert_eq!(last.last_seq, 0);
+    let mut seen = vec![last.stamp];
+    let writes: Vec<(&str, Vec<_>, u64)> = vec![
+        ("join", vec![join(k, "e1", "s1", T0)], 1),
+        ("state", vec![state(k, "e2", "s1", T0 + 5, audio(false))], 1),
+        ("quit", vec![quit(k, "e3", "s1", T0 + 9)], 1),
+        ("join", vec![join(k, "e4", "s2", T0 + 10)], 2),
+    ];
+    let mut saved = None;
+    for (what, events, last_seq) in writes {
+        let _ = scan(&*store, &everything(k, 0)).await;
+        assert_eq!(stamp(k).await, Some(last), "moved with nothing written");
+        ingest_ok(&*store, &events).await;
+        let now = stamp(k).await.expect("still a stamp");
+        assert!(
+            !seen.contains(&now.stamp),
+            "a {what} did not move the stamp"
+        );
+        assert_eq!(now.last_seq, last_seq, "after the {what}");
+        seen.push(now.stamp);
+        last = now;
+        if saved.is_none() {
+            store.save_snapshot("stamped", T0).await.expect("save");
+            saved = Some(now);
+        }
+    }
+    // A refused event (a duplicate) writes nothing and need not move it; a copy brought
+    // back holds an earlier state, under a value no reader has seen.
+    store.restore_snapshot("stamped").await.expect("restore");
+    let restored = stamp(k).await.expect("restored meeting");
+    assert_eq!(restored.last_seq, saved.expect("saved").last_seq);
+    assert!(
+        !seen.contains(&restored.stamp),
+        "a restore brought back a stamp value seen before"
+    );
+    seen.push(restored.stamp);
+    store.reset().await.expect("reset");
+    assert_eq!(stamp(k).await, None, "a reset meeting has no stamp");
+    let again = meeting(&*store, "m-1").await.key;
+    let fresh = stamp(again).await.expect("a new meeting has one");
+    assert!(
+        !seen.contains(&fresh.stamp),
+        "a new meeting under key {again} took a value seen before"
+    );
+}

@@ -8,8 +8,14 @@
 //! reads the stamp again first: equal means no commit happened since it was first read, so
 //! the store would answer exactly what is cached. A different stamp empties the cache. So a
 //! quit or a state change, made through this node or any other, shows on the next page read,
-//! as SPEC §3 asks ("state changes show in whatever page reads the row"). A backend without a
-//! cheap stamp (PostgreSQL: `None`) is never cached: every page reads the store.
+//! as SPEC §3 asks ("state changes show in whatever page reads the row").
+//!
+//! PostgreSQL has no store-wide stamp; it has [`Store::meeting_stamp`] instead, one row read
+//! per page: a value drawn from a sequence by every batch that writes the meeting's
+//! sessions (on any node), and anew for every meeting a restore brings back, so a value
+//! never stands for two states. There a moved stamp drops only that meeting's scans, and the
+//! meeting's `last_seq` comes with the stamp. A backend with neither is never cached: every
+//! page reads the store.
 //!
 //! What is cached is what the store answered for one [`SessionScan`] (rows in order, with
 //! each row's rendered JSON and the participant the caller's visibility is checked against),
@@ -25,8 +31,9 @@
 //! whatever the meeting sizes.
 //!
 //! [`Store::change_stamp`]: rollcall_store::Store::change_stamp
+//! [`Store::meeting_stamp`]: rollcall_store::Store::meeting_stamp
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rollcall_core::model::{Participant, SessionRow, SessionScan};
@@ -36,6 +43,8 @@ use rollcall_store::{Store, StoreResult};
 pub const MAX_BYTES: usize = 8 << 20;
 /// What one cached row costs beyond its JSON: its participant and bookkeeping.
 const ROW_OVERHEAD: usize = 64;
+/// Meetings whose stamps (and `last_seq`) are kept at most.
+const MAX_MEETINGS: usize = 10_000;
 
 /// One scanned row: its keyset position, who it is (for the caller's visibility) and its
 /// JSON object, `json[start..end]` of the scan's buffer.
@@ -119,9 +128,15 @@ fn key(s: &SessionScan, webinar: bool) -> ScanKey {
 
 #[derive(Debug, Default)]
 struct Entries {
-    /// The stamp everything below was read under; `None` before the first read.
+    /// The store-wide stamp everything below was read under; `None` before the first read,
+    /// and always with a store that has per-meeting stamps only.
     stamp: Option<u64>,
+    /// With per-meeting stamps ([`Stamp::Meeting`]): the stamp each meeting's scans were
+    /// read under.
+    meeting_stamps: HashMap<i64, u64>,
     scans: HashMap<ScanKey, Arc<Scanned>>,
+    /// The keys of `scans` by meeting, to drop one meeting's when its stamp moves.
+    by_meeting: HashMap<i64, HashSet<ScanKey>>,
     /// Insertion order, for eviction.
     order: VecDeque<ScanKey>,
     bytes: usize,
@@ -133,15 +148,59 @@ impl Entries {
     fn at(&mut self, stamp: u64) {
         if self.stamp != Some(stamp) {
             self.scans.clear();
+            self.by_meeting.clear();
+            self.meeting_stamps.clear();
             self.order.clear();
             self.last_seq.clear();
             self.bytes = 0;
             self.stamp = Some(stamp);
         }
     }
-}
 
-impl Entries {
+    /// Make meeting `m`'s entries those of its stamp `stamp`: its scans read under another
+    /// one are dropped (the other meetings' stay).
+    fn meeting_at(&mut self, m: i64, stamp: u64) {
+        if self.meeting_stamps.get(&m) == Some(&stamp) {
+            return;
+        }
+        for k in self.by_meeting.remove(&m).unwrap_or_default() {
+            if let Some(gone) = self.scans.remove(&k) {
+                self.bytes -= gone.bytes();
+            }
+        }
+        // Bounded like the scans: a node that read very many meetings starts these over.
+        if self.meeting_stamps.len() >= MAX_MEETINGS {
+            self.meeting_stamps
+                .retain(|k, _| self.by_meeting.contains_key(k));
+        }
+        self.meeting_stamps.insert(m, stamp);
+    }
+
+    /// Whether what was read under `stamp` for meeting `m` is still current here.
+    fn current(&self, m: i64, stamp: &Stamp) -> bool {
+        match *stamp {
+            Stamp::None => false,
+            Stamp::Store(s) => self.stamp == Some(s),
+            Stamp::Meeting { stamp: s, .. } => self.meeting_stamps.get(&m) == Some(&s),
+        }
+    }
+
+    /// Validate the entries against `stamp` (see [`Self::at`], [`Self::meeting_at`]);
+    /// `false` when nothing may be cached.
+    fn validate(&mut self, m: i64, stamp: &Stamp) -> bool {
+        match *stamp {
+            Stamp::None => false,
+            Stamp::Store(s) => {
+                self.at(s);
+                true
+            }
+            Stamp::Meeting { stamp: s, .. } => {
+                self.meeting_at(m, s);
+                true
+            }
+        }
+    }
+
     /// Keep `scanned` under `k`, evicting the oldest entries to stay within [`MAX_BYTES`].
     fn keep(&mut self, k: ScanKey, scanned: &Arc<Scanned>) {
         let size = scanned.bytes();
@@ -154,12 +213,31 @@ impl Entries {
             };
             if let Some(gone) = self.scans.remove(&old) {
                 self.bytes -= gone.bytes();
+                if let Some(set) = self.by_meeting.get_mut(&old.0) {
+                    set.remove(&old);
+                    if set.is_empty() {
+                        self.by_meeting.remove(&old.0);
+                    }
+                }
             }
         }
         self.bytes += size;
         self.order.push_back(k);
+        self.by_meeting.entry(k.0).or_default().insert(k);
         self.scans.insert(k, Arc::clone(scanned));
     }
+}
+
+/// What a page's reads are validated by, read before them ([`PageCache::stamp`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stamp {
+    /// The store has no cheap stamp: every read goes to the store.
+    None,
+    /// A store-wide stamp ([`Store::change_stamp`]; SQLite).
+    Store(u64),
+    /// The meeting's own ([`Store::meeting_stamp`]; PostgreSQL), with its `last_seq` read
+    /// in the same statement.
+    Meeting { stamp: u64, last_seq: u64 },
 }
 
 /// The cache (one per node, in its `AppState`).
@@ -175,29 +253,45 @@ impl PageCache {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The store's change stamp, read now (before anything it will validate is read).
-    pub async fn stamp(&self, store: &dyn Store) -> StoreResult<Option<u64>> {
-        store.change_stamp().await
+    /// What this page's reads of meeting `meeting_key` will be validated by, read now
+    /// (before anything it validates is read): the store-wide stamp where the store has
+    /// one, else the meeting's own, else none.
+    pub async fn stamp(&self, store: &dyn Store, meeting_key: i64) -> StoreResult<Stamp> {
+        if let Some(s) = store.change_stamp().await? {
+            return Ok(Stamp::Store(s));
+        }
+        Ok(match store.meeting_stamp(meeting_key).await? {
+            Some(m) => Stamp::Meeting {
+                stamp: m.stamp,
+                last_seq: m.last_seq,
+            },
+            None => Stamp::None,
+        })
     }
 
-    /// The meeting's `last_seq`, from the cache when read under `stamp`.
+    /// The meeting's `last_seq`: read with a meeting's stamp, from the cache when read
+    /// under a store-wide one, else from the store.
     pub async fn last_seq(
         &self,
         store: &dyn Store,
-        stamp: Option<u64>,
+        stamp: Stamp,
         meeting_key: i64,
     ) -> StoreResult<u64> {
-        if let Some(s) = stamp {
-            let mut e = self.lock();
-            e.at(s);
-            if let Some(v) = e.last_seq.get(&meeting_key) {
-                return Ok(*v);
+        match stamp {
+            Stamp::Meeting { last_seq, .. } => return Ok(last_seq),
+            Stamp::Store(s) => {
+                let mut e = self.lock();
+                e.at(s);
+                if let Some(v) = e.last_seq.get(&meeting_key) {
+                    return Ok(*v);
+                }
             }
+            Stamp::None => {}
         }
         let v = store.last_seq(meeting_key).await?;
-        if let Some(s) = stamp {
+        if let Stamp::Store(s) = stamp {
             let mut e = self.lock();
-            if e.stamp == Some(s) && e.last_seq.len() < 10_000 {
+            if e.stamp == Some(s) && e.last_seq.len() < MAX_MEETINGS {
                 e.last_seq.insert(meeting_key, v);
             }
         }
@@ -205,30 +299,29 @@ impl PageCache {
     }
 
     /// The rows of `scan`, rendered with `render`: from the cache when read under `stamp`,
-    /// else from the store (and then kept, if `stamp` is `Some` and still current).
+    /// else from the store (and then kept, if `stamp` is still current).
     pub async fn scan(
         &self,
         store: &dyn Store,
-        stamp: Option<u64>,
+        stamp: Stamp,
         scan: &SessionScan,
         webinar: bool,
         render: impl FnMut(&SessionRow, &mut Vec<u8>),
     ) -> StoreResult<Arc<Scanned>> {
         let k = key(scan, webinar);
-        if let Some(s) = stamp {
+        {
             let mut e = self.lock();
-            e.at(s);
-            if let Some(hit) = e.scans.get(&k) {
-                return Ok(Arc::clone(hit));
+            if e.validate(scan.meeting_key, &stamp) {
+                if let Some(hit) = e.scans.get(&k) {
+                    return Ok(Arc::clone(hit));
+                }
             }
         }
         let scanned = Arc::new(Scanned::new(store.scan_sessions(scan).await?, render));
-        if let Some(s) = stamp {
-            let mut e = self.lock();
-            // A newer stamp may have been seen meanwhile: then this read is not kept.
-            if e.stamp == Some(s) {
-                e.keep(k, &scanned);
-            }
+        let mut e = self.lock();
+        // A newer stamp may have been seen meanwhile: then this read is not kept.
+        if e.current(scan.meeting_key, &stamp) {
+            e.keep(k, &scanned);
         }
         Ok(scanned)
     }
@@ -315,5 +408,31 @@ mod tests {
             e.scans.is_empty(),
             "an entry larger than the whole cache is not kept"
         );
+    }
+
+    #[test]
+    fn per_meeting_stamps_drop_only_their_meetings_scans() {
+        let c = PageCache::default();
+        let scanned = Arc::new(Scanned::new(vec![row(1)], |_, out| out.push(b'x')));
+        let k = |m: i64| (m, 0, (0, 0), 0, 0, 0, 1, false);
+        let at = |s: u64| Stamp::Meeting {
+            stamp: s,
+            last_seq: 1,
+        };
+        let mut e = c.lock();
+        for m in [1, 2] {
+            assert!(e.validate(m, &at(10)));
+            e.keep(k(m), &scanned);
+        }
+        // Meeting 2 changed: its scan goes, meeting 1's (still at its stamp) stays.
+        assert!(e.validate(2, &at(11)));
+        assert!(e.scans.contains_key(&k(1)) && !e.scans.contains_key(&k(2)));
+        assert!(e.current(1, &at(10)) && !e.current(2, &at(10)) && e.current(2, &at(11)));
+        assert_eq!(e.bytes, scanned.bytes());
+        // Nothing is kept or current without a stamp.
+        assert!(!e.validate(1, &Stamp::None) && !e.current(1, &Stamp::None));
+        // A store-wide stamp starts everything over.
+        assert!(e.validate(1, &Stamp::Store(5)));
+        assert!(e.scans.is_empty() && e.meeting_stamps.is_empty() && e.bytes == 0);
     }
 }
