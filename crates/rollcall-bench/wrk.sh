@@ -15,7 +15,7 @@
 #
 # Settings (environment): SESSIONS=100000 DEEP_PAGE=900 ROUNDS=3 DURATION=10s CONNS=16
 # WORK=<dir> (reuse a prepared store) RPORT=18080 CPORT=18090 BIN=target/release
-# ROLLCALL=$BIN/rollcall.
+# ROLLCALL=$BIN/rollcall DATABASE=<postgres URL> (measure the PostgreSQL store instead).
 set -euo pipefail
 
 SESSIONS=${SESSIONS:-100000}
@@ -39,8 +39,13 @@ if [ -z "${SKIP_BUILD:-}" ]; then
 fi
 
 WORK=${WORK:-$(mktemp -d /tmp/rollcall-wrk.XXXXXX)}
+# DATABASE=postgres://… : the store is that PostgreSQL database (one of its own, e.g.
+# `createdb -h 127.0.0.1 -U postgres rollcall_wrk`), prepared once per WORK directory.
+STORE=(--data "$WORK/data")
+if [ -n "${DATABASE:-}" ]; then STORE=(--database "$DATABASE"); fi
 if [ ! -d "$WORK/data" ]; then
-  "$BIN/rollcall-bench" --sessions "$SESSIONS" --deep-page "$DEEP_PAGE" prepare --dir "$WORK"
+  "$BIN/rollcall-bench" --sessions "$SESSIONS" --deep-page "$DEEP_PAGE" \
+    ${DATABASE:+--database "$DATABASE"} prepare --dir "$WORK"
 fi
 # shellcheck disable=SC1091
 . "$WORK/app.env"
@@ -52,7 +57,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$ROLLCALL" serve --data "$WORK/data" --config "$WORK/rollcall.toml" \
+"$ROLLCALL" serve "${STORE[@]}" --config "$WORK/rollcall.toml" \
   --listen "127.0.0.1:$RPORT" >"$WORK/serve.log" 2>&1 &
 SERVE=$!
 BASE="http://127.0.0.1:$RPORT"

@@ -115,7 +115,8 @@ enum Command {
     /// write DIR/first.json and DIR/deep.json (the request bodies of page 1 and of
     /// `--deep-page`), DIR/rollcall.toml (rate limits lifted) and DIR/app.env (the app's
     /// corpid and secret). Serve it with `rollcall serve --data DIR/data --config
-    /// DIR/rollcall.toml`.
+    /// DIR/rollcall.toml`. With `--database URL`, the store is that PostgreSQL database (a
+    /// database of its own: its default schema is what `rollcall serve --database` uses).
     Prepare {
         #[arg(long, value_name = "DIR")]
         dir: PathBuf,
@@ -217,6 +218,7 @@ fn bench(cli: Cli) -> anyhow::Result<()> {
             let people = people.map_or_else(stream::Population::default, stream::Population::of);
             return rt.block_on(wrk::prepare(
                 dir,
+                cli.database.as_deref(),
                 cli.sessions,
                 &people,
                 cli.deep_page,

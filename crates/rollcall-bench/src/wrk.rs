@@ -38,8 +38,13 @@ pub const APP_ENV: &str = "app.env";
 /// request bodies of page 1 and page `deep_page`, a config lifting rate limits, and the app's
 /// credentials. Cursors are MACed with the store's secret, so the deep page's cursor is valid
 /// for any server on that store.
+///
+/// With `database`, the store is that PostgreSQL database instead, in its default schema
+/// (`public`), which is what `rollcall serve --database` uses: give it a database of its
+/// own (`createdb`), as a store shared with anything else would not list one meeting.
 pub async fn prepare(
     dir: &Path,
+    database: Option<&str>,
     sessions: usize,
     people: &Population,
     deep_page: usize,
@@ -61,7 +66,8 @@ pub async fn prepare(
     let (ingest_key, admin_key) = (random_key(), random_key());
     let server = ServerThread::start("rollcall-bench-prepare", {
         let (d, i, a) = (data.clone(), ingest_key.clone(), admin_key.clone());
-        move || rollcall_state(d, None, String::new(), i, a)
+        let db = database.map(str::to_owned);
+        move || rollcall_state(d, db, "public".into(), i, a)
     })
     .await?;
     let base = Url::parse(&format!("http://{}/", server.addr))?;
@@ -96,7 +102,7 @@ pub async fn prepare(
          ingested in {:.2} s into {}",
         seeded.ingest.events,
         seeded.ingest.secs,
-        data.display()
+        database.map_or_else(|| data.display().to_string(), str::to_owned)
     );
     Ok(())
 }
