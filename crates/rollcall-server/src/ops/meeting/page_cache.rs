@@ -134,11 +134,15 @@ struct Entries {
     /// With per-meeting stamps ([`Stamp::Meeting`]): the stamp each meeting's scans were
     /// read under.
     meeting_stamps: HashMap<i64, u64>,
-    scans: HashMap<ScanKey, Arc<Scanned>>,
+    /// Each scan with the number it was kept under (its place in `order`).
+    scans: HashMap<ScanKey, (u64, Arc<Scanned>)>,
     /// The keys of `scans` by meeting, to drop one meeting's when its stamp moves.
     by_meeting: HashMap<i64, HashSet<ScanKey>>,
-    /// Insertion order, for eviction.
-    order: VecDeque<ScanKey>,
+    /// Insertion order, for eviction: `(number, key)`, current while `scans` holds the key
+    /// under that number (a meeting's scans dropped by [`Self::meeting_at`] leave stale
+    /// places behind, compacted away once they outnumber the live ones).
+    order: VecDeque<(u64, ScanKey)>,
+    kept: u64,
     bytes: usize,
     last_seq: HashMap<i64, u64>,
 }
@@ -164,7 +168,7 @@ impl Entries {
             return;
         }
         for k in self.by_meeting.remove(&m).unwrap_or_default() {
-            if let Some(gone) = self.scans.remove(&k) {
+            if let Some((_, gone)) = self.scans.remove(&k) {
                 self.bytes -= gone.bytes();
             }
         }
@@ -208,10 +212,13 @@ impl Entries {
             return;
         }
         while self.bytes + size > MAX_BYTES {
-            let Some(old) = self.order.pop_front() else {
+            let Some((n, old)) = self.order.pop_front() else {
                 break;
             };
-            if let Some(gone) = self.scans.remove(&old) {
+            if self.scans.get(&old).map(|e| e.0) != Some(n) {
+                continue;
+            }
+            if let Some((_, gone)) = self.scans.remove(&old) {
                 self.bytes -= gone.bytes();
                 if let Some(set) = self.by_meeting.get_mut(&old.0) {
                     set.remove(&old);
@@ -222,9 +229,15 @@ impl Entries {
             }
         }
         self.bytes += size;
-        self.order.push_back(k);
+        self.kept += 1;
+        self.order.push_back((self.kept, k));
         self.by_meeting.entry(k.0).or_default().insert(k);
-        self.scans.insert(k, Arc::clone(scanned));
+        self.scans.insert(k, (self.kept, Arc::clone(scanned)));
+        if self.order.len() > 2 * self.scans.len() + 64 {
+            let scans = &self.scans;
+            self.order
+                .retain(|(n, k)| scans.get(k).map(|e| e.0) == Some(*n));
+        }
     }
 }
 
@@ -312,7 +325,7 @@ impl PageCache {
         {
             let mut e = self.lock();
             if e.validate(scan.meeting_key, &stamp) {
-                if let Some(hit) = e.scans.get(&k) {
+                if let Some((_, hit)) = e.scans.get(&k) {
                     return Ok(Arc::clone(hit));
                 }
             }
@@ -434,5 +447,24 @@ mod tests {
         // A store-wide stamp starts everything over.
         assert!(e.validate(1, &Stamp::Store(5)));
         assert!(e.scans.is_empty() && e.meeting_stamps.is_empty() && e.bytes == 0);
+    }
+
+    #[test]
+    fn a_meeting_that_keeps_changing_leaves_no_trail_behind() {
+        let c = PageCache::default();
+        let scanned = Arc::new(Scanned::new(vec![row(1)], |_, out| out.push(b'x')));
+        let k = (7, 0, (0, 0), 0, 0, 0, 1, false);
+        let mut e = c.lock();
+        for s in 0..10_000 {
+            let stamp = Stamp::Meeting {
+                stamp: s,
+                last_seq: 1,
+            };
+            assert!(e.validate(7, &stamp));
+            e.keep(k, &scanned);
+        }
+        assert_eq!(e.scans.len(), 1);
+        assert!(e.order.len() <= 2 + 64, "{} places kept", e.order.len());
+        assert_eq!(e.bytes, scanned.bytes());
     }
 }
