@@ -157,10 +157,7 @@ const INSERT_PENDING_SQL: &str = "INSERT INTO pending_events (meeting_key, sessi
      SELECT m, k, b FROM UNNEST($1::bigint[], $2::text[], $3::text[]) \
      WITH ORDINALITY AS u(m, k, b, n) ORDER BY n";
 
-/// Every meeting whose sessions the batch wrote: its new `last_seq` (NULL: no new session)
-/// and a new change stamp (`Store::meeting_stamp`).
-const UPDATE_SEQ_SQL: &str = "UPDATE meetings AS m \
-     SET last_seq = coalesce(u.last_seq, m.last_seq), changed = nextval('meeting_changes') \
+const UPDATE_SEQ_SQL: &str = "UPDATE meetings AS m SET last_seq = u.last_seq \
      FROM UNNEST($1::bigint[], $2::bigint[]) AS u(key, last_seq) WHERE m.key = u.key";
 
 /// A session row whose columns (as `session_cols!()`) start at `at`.
@@ -524,18 +521,12 @@ async fn write(
         parked_sk.push(sk.as_str());
         parked_body.push(serde_json::to_string(p)?);
     }
-    // Every meeting whose sessions change, with its new last_seq where it has one: each
-    // gets a new change stamp.
-    let mut touched: std::collections::BTreeMap<i64, Option<i64>> = w
-        .inserted
+    // The meetings' change stamps are drawn by the sessions' triggers (migration 9).
+    let (seq_mk, seq_last): (Vec<i64>, Vec<i64>) = w
+        .last_seq
         .iter()
-        .chain(&w.updated)
-        .map(|(k, _)| (*k, None))
-        .collect();
-    for (k, last) in &w.last_seq {
-        touched.insert(*k, Some(clamp(*last)));
-    }
-    let (seq_mk, seq_last): (Vec<i64>, Vec<Option<i64>>) = touched.into_iter().unzip();
+        .map(|(k, last)| (*k, clamp(*last)))
+        .unzip();
 
     let new_params = new_cols.params();
     let changed_params = changed.params();

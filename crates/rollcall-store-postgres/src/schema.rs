@@ -90,8 +90,9 @@
 //!   saved snapshot's rows, so an older snapshot restores with its aggregates.
 //! - Migration 8: `meetings_by_owner`, the app-scoped meeting lookup (issue 11.6).
 //! - Migration 9 (the page cache's per-meeting stamp, `Store::meeting_stamp`):
-//!   `meetings.changed`, drawn from the sequence `meeting_changes` by every ingest batch
-//!   that writes the meeting's sessions and for every meeting a restore brings back.
+//!   `meetings.changed`, drawn from the sequence `meeting_changes` by statement-level
+//!   triggers on every insert or update of the meeting's sessions (whoever writes them),
+//!   and for every meeting a restore brings back.
 
 use crate::error::{get, Error, Result};
 
@@ -405,14 +406,29 @@ CREATE INDEX meetings_by_owner ON meetings (meetingid, corpid, agentid);
 "#,
     r#"
 -- The page cache's per-meeting change stamp (Store::meeting_stamp, issue 11.1): drawn from one
--- sequence whenever a batch writes the meeting's sessions, and for every meeting a restore
--- brings back (snapshots::restore), so a value never stands for two states of a meeting.
--- The sequence is no identity: a reset does not restart it. Snapshots taken before this
--- migration get a value too, so they restore into the NOT NULL column (and are drawn anew).
+-- sequence by every statement that inserts or updates the meeting's sessions, and for every
+-- meeting a restore brings back (snapshots::restore), so a value never stands for two states
+-- of a meeting. Triggers, not the ingest code, draw it: a node of an older build still
+-- running during an upgrade, or a hand-written fix, moves it all the same. One UPDATE per
+-- statement (transition tables), not per row. The sequence is no identity: a reset does not
+-- restart it. Snapshots taken before this migration get a value too, so they restore into
+-- the NOT NULL column (and are drawn anew).
 CREATE SEQUENCE meeting_changes;
 ALTER TABLE meetings ADD COLUMN changed BIGINT NOT NULL DEFAULT nextval('meeting_changes');
 UPDATE snapshot_rows SET row = row || '{"changed": 0}'::jsonb
     WHERE tbl = 'meetings' AND NOT row ? 'changed';
+CREATE FUNCTION sessions_changed() RETURNS trigger LANGUAGE plpgsql
+    SET search_path FROM CURRENT AS $f$
+BEGIN
+    UPDATE meetings SET changed = nextval('meeting_changes')
+    WHERE key IN (SELECT DISTINCT meeting_key FROM written);
+    RETURN NULL;
+END
+$f$;
+CREATE TRIGGER sessions_inserted AFTER INSERT ON sessions
+    REFERENCING NEW TABLE AS written FOR EACH STATEMENT EXECUTE FUNCTION sessions_changed();
+CREATE TRIGGER sessions_updated AFTER UPDATE ON sessions
+    REFERENCING NEW TABLE AS written FOR EACH STATEMENT EXECUTE FUNCTION sessions_changed();
 "#,
 ];
 

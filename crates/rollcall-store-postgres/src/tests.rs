@@ -395,6 +395,58 @@ async fn schema_names_must_be_plain_identifiers() {
     ));
 }
 
+/// The page cache's stamp (migration 9) is drawn by triggers on `sessions`, not by the
+/// ingest code: sessions written by any other writer (a node of an older build during an
+/// upgrade, a hand-written fix) move it too, once per statement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_write_of_a_meetings_sessions_moves_its_stamp() {
+    let Some(fresh) = Fresh::new() else { return };
+    let store = fresh.store().await.expect("connect");
+    let mut nm = new_meeting("m-1");
+    nm.sub_meetings.clear();
+    nm.meeting_type = MeetingType::OneOff;
+    let m = store.create_meeting(&nm, &[]).await.expect("meeting");
+    let other = store
+        .create_meeting(&new_meeting("m-2"), &[])
+        .await
+        .expect("meeting");
+    let stamp = |k: i64| {
+        let store = store.clone();
+        async move { store.meeting_stamp(k).await.expect("stamp").expect("some") }
+    };
+    let (before, other_before) = (stamp(m.key).await, stamp(other.key).await);
+    let c = store.checkout().await.expect("client");
+    c.execute(
+        "INSERT INTO sessions (meeting_key, sub_key, join_time, seq, session_key, \
+         participant_kind, participant_id, quit_time, instance_id, role, webinar_role, \
+         join_type, net, audio_state, video_state, screen_shared_state, customer_data, \
+         state_at) SELECT $1, 0, 10 + n, n, 's' || n, 2, 'g' || n, NULL, 1, 0, 0, 1, NULL, \
+         false, false, false, NULL, 10 FROM generate_series(1, 3) AS n",
+        &[&m.key],
+    )
+    .await
+    .expect("insert");
+    let inserted = stamp(m.key).await;
+    assert_ne!(inserted.stamp, before.stamp, "an insert did not move it");
+    c.execute(
+        "UPDATE sessions SET quit_time = 20 WHERE meeting_key = $1 AND session_key = 's1'",
+        &[&m.key],
+    )
+    .await
+    .expect("update");
+    let updated = stamp(m.key).await;
+    assert_ne!(updated.stamp, inserted.stamp, "an update did not move it");
+    assert!(
+        updated.stamp > inserted.stamp && inserted.stamp > before.stamp,
+        "one sequence, drawn in order"
+    );
+    assert_eq!(
+        stamp(other.key).await,
+        other_before,
+        "another meeting's stamp moved"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn undecodable_rows_are_corrupt_not_panics() {
     let Some(fresh) = Fresh::new() else { return };

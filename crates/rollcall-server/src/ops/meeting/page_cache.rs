@@ -11,8 +11,8 @@
 //! as SPEC §3 asks ("state changes show in whatever page reads the row").
 //!
 //! PostgreSQL has no store-wide stamp; it has [`Store::meeting_stamp`] instead, one row read
-//! per page: a value drawn from a sequence by every batch that writes the meeting's
-//! sessions (on any node), and anew for every meeting a restore brings back, so a value
+//! per page: a value drawn from a sequence by triggers on every write of the meeting's
+//! sessions (by any node, of any build), and anew for every meeting a restore brings back, so a value
 //! never stands for two states. There a moved stamp drops only that meeting's scans, and the
 //! meeting's `last_seq` comes with the stamp. A backend with neither is never cached: every
 //! page reads the store.
