@@ -395,6 +395,14 @@ async fn schema_names_must_be_plain_identifiers() {
     ));
 }
 
+/// A stored one-off meeting (no sub-meetings).
+async fn one_off_meeting(store: &PgStore, meetingid: &str) -> rollcall_core::model::Meeting {
+    let mut nm = new_meeting(meetingid);
+    nm.sub_meetings.clear();
+    nm.meeting_type = MeetingType::OneOff;
+    store.create_meeting(&nm, &[]).await.expect("meeting")
+}
+
 /// The page cache's stamp (migration 9) is drawn by triggers on `sessions`, not by the
 /// ingest code: sessions written by any other writer (a node of an older build during an
 /// upgrade, a hand-written fix) move it too, once per statement.
@@ -402,10 +410,7 @@ async fn schema_names_must_be_plain_identifiers() {
 async fn any_write_of_a_meetings_sessions_moves_its_stamp() {
     let Some(fresh) = Fresh::new() else { return };
     let store = fresh.store().await.expect("connect");
-    let mut nm = new_meeting("m-1");
-    nm.sub_meetings.clear();
-    nm.meeting_type = MeetingType::OneOff;
-    let m = store.create_meeting(&nm, &[]).await.expect("meeting");
+    let m = one_off_meeting(&store, "m-1").await;
     let other = store
         .create_meeting(&new_meeting("m-2"), &[])
         .await
@@ -451,10 +456,7 @@ async fn any_write_of_a_meetings_sessions_moves_its_stamp() {
 async fn undecodable_rows_are_corrupt_not_panics() {
     let Some(fresh) = Fresh::new() else { return };
     let store = fresh.store().await.expect("connect");
-    let mut nm = new_meeting("m-1");
-    nm.sub_meetings.clear();
-    nm.meeting_type = MeetingType::OneOff;
-    let m = store.create_meeting(&nm, &[]).await.expect("meeting");
+    let m = one_off_meeting(&store, "m-1").await;
     {
         let c = store.checkout().await.expect("client");
         let insert = "INSERT INTO sessions (meeting_key, sub_key, join_time, seq, session_key, \
