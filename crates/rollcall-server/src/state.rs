@@ -255,6 +255,11 @@ impl AppState {
     pub fn store(&self) -> &dyn Store {
         &*self.inner.store
     }
+    /// The store as shared, for work that may outlive the request that starts it (a read
+    /// several pages share: `ops::meeting::stamp_reads`).
+    pub fn shared_store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
     pub fn secret(&self) -> &ServerSecret {
         &self.inner.secret
     }

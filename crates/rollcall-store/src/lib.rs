@@ -35,7 +35,7 @@ pub mod suite;
 pub use rollcall_core::ingest::{Outcome, RejectReason};
 
 /// Why a store call failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// A unique key is taken (e.g. a meetingid generated twice).
     #[error("conflict: {0}")]

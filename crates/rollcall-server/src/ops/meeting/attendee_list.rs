@@ -48,7 +48,7 @@ pub async fn list(
     };
     // Read before anything it validates (see `page_cache`).
     let (store, pages) = (state.store(), state.pages());
-    let stamp = pages.stamp(store, meeting.key).await?;
+    let stamp = pages.stamp(state.shared_store(), meeting.key).await?;
     let seq_hi = match cursor.seq_hi {
         Some(h) => h,
         None => pages.last_seq(store, stamp, meeting.key).await?,

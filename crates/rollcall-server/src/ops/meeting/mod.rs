@@ -11,7 +11,8 @@
 //!
 //! # Layout
 //! - [`attendee_list`]: the `meeting/get_attendee_list` call; [`page_cache`]: its rendered
-//!   rows, cached under the store's change stamp.
+//!   rows, cached under the store's change stamp; [`stamp_reads`]: a meeting's stamp read,
+//!   shared by the pages that wait for one together.
 //! - [`create`]: the `meeting/create` call.
 //! - [`info`]: the `meeting/get_info` call.
 //! - [`update`]: the `meeting/update` call.
@@ -29,5 +30,6 @@ pub mod cancel;
 pub mod create;
 pub mod info;
 pub mod page_cache;
+pub mod stamp_reads;
 pub mod update;
 pub mod user_meetings;

@@ -11,9 +11,10 @@
 //! as SPEC §3 asks ("state changes show in whatever page reads the row").
 //!
 //! PostgreSQL has no store-wide stamp; it has [`Store::meeting_stamp`] instead, one row read
-//! per page: a value drawn from a sequence by triggers on every write of the meeting's
-//! sessions (by any node, of any build), and anew for every meeting a restore brings back, so a value
-//! never stands for two states. There a moved stamp drops only that meeting's scans, and the
+//! per page (shared by the pages that wait for one together: [`super::stamp_reads`]): a
+//! value drawn from a sequence by triggers on every write of the meeting's sessions (by any
+//! node, of any build), and anew for every meeting a restore brings back, so a value never
+//! stands for two states. There a moved stamp drops only that meeting's scans, and the
 //! meeting's `last_seq` comes with the stamp. A backend with neither is never cached: every
 //! page reads the store.
 //!
@@ -38,6 +39,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use rollcall_core::model::{Participant, SessionRow, SessionScan};
 use rollcall_store::{Store, StoreResult};
+
+use super::stamp_reads::StampReads;
 
 /// Rendered bytes the cache may hold (plus a fixed overhead per row, counted too).
 pub const MAX_BYTES: usize = 8 << 20;
@@ -257,6 +260,8 @@ pub enum Stamp {
 #[derive(Debug, Default)]
 pub struct PageCache {
     entries: Mutex<Entries>,
+    /// The meeting stamp reads, shared by the pages that wait for one together.
+    stamp_reads: StampReads,
 }
 
 impl PageCache {
@@ -269,11 +274,11 @@ impl PageCache {
     /// What this page's reads of meeting `meeting_key` will be validated by, read now
     /// (before anything it validates is read): the store-wide stamp where the store has
     /// one, else the meeting's own, else none.
-    pub async fn stamp(&self, store: &dyn Store, meeting_key: i64) -> StoreResult<Stamp> {
+    pub async fn stamp(&self, store: &Arc<dyn Store>, meeting_key: i64) -> StoreResult<Stamp> {
         if let Some(s) = store.change_stamp().await? {
             return Ok(Stamp::Store(s));
         }
-        Ok(match store.meeting_stamp(meeting_key).await? {
+        Ok(match self.stamp_reads.read(store, meeting_key).await? {
             Some(m) => Stamp::Meeting {
                 stamp: m.stamp,
                 last_seq: m.last_seq,
