@@ -65,6 +65,17 @@ async fn done(p: tokio::task::JoinHandle<Answer>) -> Result<Answer, tokio::task:
         .expect("the page got no answer")
 }
 
+/// IN_FLIGHT pages of meeting 7, one after another: each finds the reads before it sent
+/// already, so each sends its own, and every read a meeting may have in flight is taken.
+async fn fill(reads: &Arc<StampReads>, fake: &Arc<Fake>) -> Vec<tokio::task::JoinHandle<Answer>> {
+    let mut pages = Vec::new();
+    for _ in 0..IN_FLIGHT {
+        pages.push(page(reads, fake, 7));
+        settle().await;
+    }
+    pages
+}
+
 fn stamp(r: Result<Answer, tokio::task::JoinError>) -> u64 {
     r.expect("task").expect("read").expect("a stamp").stamp
 }
@@ -72,13 +83,7 @@ fn stamp(r: Result<Answer, tokio::task::JoinError>) -> u64 {
 #[tokio::test]
 async fn pages_share_the_read_that_waits_to_be_sent_and_never_one_sent_before_them() {
     let (reads, fake) = (Arc::new(StampReads::default()), Fake::new(false));
-    // IN_FLIGHT pages, one after another: each finds the reads before it sent already, so
-    // each sends its own.
-    let mut first = Vec::new();
-    for _ in 0..IN_FLIGHT {
-        first.push(page(&reads, &fake, 7));
-        settle().await;
-    }
+    let first = fill(&reads, &fake).await;
     assert_eq!(
         fake.sent(),
         IN_FLIGHT as u64,
@@ -124,11 +129,7 @@ async fn pages_share_the_read_that_waits_to_be_sent_and_never_one_sent_before_th
 async fn a_failed_read_answers_only_the_pages_that_joined_it() {
     let fake = Fake::new(true);
     let reads = Arc::new(StampReads::default());
-    let mut first = Vec::new();
-    for _ in 0..IN_FLIGHT {
-        first.push(page(&reads, &fake, 7));
-        settle().await;
-    }
+    let first = fill(&reads, &fake).await;
     let later: Vec<_> = (0..3).map(|_| page(&reads, &fake, 7)).collect();
     settle().await;
     fake.gate.add_permits(IN_FLIGHT + 1);
@@ -149,11 +150,7 @@ async fn a_failed_read_answers_only_the_pages_that_joined_it() {
 #[tokio::test]
 async fn a_read_left_by_its_pages_is_still_sent_for_the_next() {
     let (reads, fake) = (Arc::new(StampReads::default()), Fake::new(false));
-    let mut busy = Vec::new();
-    for _ in 0..IN_FLIGHT {
-        busy.push(page(&reads, &fake, 7));
-        settle().await;
-    }
+    let busy = fill(&reads, &fake).await;
     // A page joins the waiting read and goes away (its client hung up).
     let gone = page(&reads, &fake, 7);
     settle().await;
