@@ -39,7 +39,7 @@
 use std::collections::{HashMap, HashSet};
 
 use r2d2_sqlite::rusqlite::{
-    params, CachedStatement, Connection, OptionalExtension, Row, TransactionBehavior,
+    params, CachedStatement, Connection, OptionalExtension, Row, ToSql, TransactionBehavior,
 };
 
 use rollcall_core::apply::{self, Applied, Key, Loaded, MeetingState, Writes};
@@ -215,11 +215,8 @@ fn ingest_one(
 /// What the batch can touch, read under the write lock: each of its meetings that exists,
 /// then, for those, the rows [`apply::needs`] names, by point lookups on keys.
 ///
-/// The applied event ids are found by recording them: `INSERT OR IGNORE INTO applied_events`
-/// changes nothing for an id already applied and records a new one, in one statement (a
-/// lookup first would cost every event a second statement and B-tree descent, and nearly
-/// every event is new). Those recorded here are returned; [`write`] deletes again any the
-/// decisions did not accept.
+/// The applied event ids are found by recording them ([`record_applied`]). Those recorded
+/// here are returned; [`write`] deletes again any the decisions did not accept.
 ///
 /// The meetings whose owner app has a callback target are returned too, with the owner and
 /// `meetingid` their presence callbacks name; their open sessions are counted into
@@ -265,20 +262,7 @@ fn load<'a>(
         }
     }
     let needs = apply::needs(events, |k| loaded.contains_key(&k));
-    let mut recorded = Vec::with_capacity(needs.event_ids.len());
-    {
-        let mut st = tx.prepare_cached(
-            "INSERT OR IGNORE INTO applied_events (meeting_key, event_id, applied_at) \
-             VALUES (?1, ?2, ?3)",
-        )?;
-        for (mk, id) in needs.event_ids {
-            if st.execute(params![mk, id, applied_at])? == 1 {
-                recorded.push((mk, id));
-            } else if let Some(m) = loaded.get_mut(&mk) {
-                m.applied.insert(id.to_owned());
-            }
-        }
-    }
+    let recorded = record_applied(tx, &needs.event_ids, applied_at, &mut loaded)?;
     {
         let mut st = tx.prepare_cached(concat!(
             "SELECT ",
@@ -321,6 +305,94 @@ fn load<'a>(
         }
     }
     Ok((loaded, recorded, watched))
+}
+
+/// Event ids recorded per statement by [`record_applied`].
+const RECORD_ROWS: usize = 100;
+
+/// `INSERT OR IGNORE` of [`RECORD_ROWS`] event ids, returning those it inserted.
+fn record_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let rows = vec!["(?, ?, ?)"; RECORD_ROWS].join(", ");
+        format!(
+            "INSERT OR IGNORE INTO applied_events (meeting_key, event_id, applied_at) \
+             VALUES {rows} RETURNING meeting_key, event_id"
+        )
+    })
+}
+
+/// Record the batch's event ids in `applied_events`, and return those that were new; the
+/// others (already applied) go into their meeting's [`MeetingState::applied`].
+///
+/// `INSERT OR IGNORE` changes nothing for an id already recorded and records a new one, in
+/// one statement (a lookup first would cost every event a second statement and B-tree
+/// descent, and nearly every event is new). Full runs of [`RECORD_ROWS`] ids go in one
+/// multi-row statement each, which saves each event a statement's own cost (~4% of the
+/// ingest rate with 16 senders); `RETURNING` names the rows it inserted, and an id it does
+/// not name was there already (or came earlier in the same run). The rest go one by one, so
+/// that only two statements are ever cached for this.
+fn record_applied<'a>(
+    tx: &Connection,
+    event_ids: &[Key<'a>],
+    applied_at: i64,
+    loaded: &mut Loaded,
+) -> Result<Vec<Key<'a>>> {
+    let mut recorded = Vec::with_capacity(event_ids.len());
+    let mut already = |key: &Key<'_>| {
+        if let Some(m) = loaded.get_mut(&key.0) {
+            m.applied.insert(key.1.to_owned());
+        }
+    };
+    let runs = event_ids.chunks_exact(RECORD_ROWS);
+    let rest = runs.remainder();
+    if runs.len() > 0 {
+        let mut st = tx.prepare_cached(record_sql())?;
+        for run in runs {
+            let mut values: Vec<&dyn ToSql> = Vec::with_capacity(RECORD_ROWS * 3);
+            for (mk, id) in run {
+                values.extend([mk as &dyn ToSql, id, &applied_at]);
+            }
+            let mut new = vec![false; run.len()];
+            let mut next = 0;
+            let mut rows = st.query(values.as_slice())?;
+            while let Some(r) = rows.next()? {
+                let key: (i64, String) = (r.get(0)?, r.get(1)?);
+                // In practice the rows come back in the order of the VALUES, so the search
+                // starts after the last one found; SQLite does not promise that order,
+                // hence the wrap-around.
+                let found = (next..run.len())
+                    .chain(0..next)
+                    .find(|&i| !new[i] && run[i].0 == key.0 && run[i].1 == key.1);
+                let Some(i) = found else {
+                    return Err(Error::Corrupt(format!(
+                        "applied_events returned an event id it was not given: {key:?}"
+                    )));
+                };
+                new[i] = true;
+                next = i + 1;
+            }
+            for (key, new) in run.iter().zip(new) {
+                if new {
+                    recorded.push(*key);
+                } else {
+                    already(key);
+                }
+            }
+        }
+    }
+    let mut st = tx.prepare_cached(
+        "INSERT OR IGNORE INTO applied_events (meeting_key, event_id, applied_at) \
+         VALUES (?1, ?2, ?3)",
+    )?;
+    for key in rest {
+        if st.execute(params![key.0, key.1, applied_at])? == 1 {
+            recorded.push(*key);
+        } else {
+            already(key);
+        }
+    }
+    Ok(recorded)
 }
 
 /// The meetings of a batch whose presence transitions are announced: owner and `meetingid`.

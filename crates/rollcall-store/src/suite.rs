@@ -91,6 +91,7 @@ macro_rules! store_contract_tests {
             meetings::ping_and_last_seq_of_unknown_meetings,
             ingest::ingest_join_quit_and_state,
             ingest::ingest_duplicates_change_nothing,
+            ingest::duplicates_anywhere_in_a_large_batch_are_caught,
             ingest::a_refused_join_is_not_recorded_so_a_corrected_resend_applies,
             ingest::quit_before_join_is_applied_when_the_join_arrives,
             ingest::state_before_join_is_applied_when_the_join_arrives,

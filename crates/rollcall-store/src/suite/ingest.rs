@@ -139,6 +139,44 @@ pub(super) async fn ingest_duplicates_change_nothing(store: Arc<dyn Store>) {
     assert_eq!(keys(&all(&*store, k, 0).await), ["s-1", "s-3"]);
 }
 
+/// A batch of hundreds of events (which a backend may record in runs of many ids per
+/// statement, as SQLite does): ids applied before, wherever they stand in it (first, last, at
+/// the edges of a run, in the tail), and an id given twice in it, are each a duplicate, and
+/// every other event applies once.
+pub(super) async fn duplicates_anywhere_in_a_large_batch_are_caught(store: Arc<dyn Store>) {
+    let k = meeting(&*store, "m-1").await.key;
+    let before = [0, 57, 99, 100, 180, 199, 200, 201, 249];
+    let pre: Vec<_> = before
+        .iter()
+        .map(|i| join(k, &format!("e-{i}"), &format!("s-pre-{i}"), T0))
+        .collect();
+    ingest_ok(&*store, &pre).await;
+    let batch: Vec<_> = (0..250)
+        .map(|i| {
+            // Event 150 repeats event 120's id.
+            let id = if i == 150 { 120 } else { i };
+            join(k, &format!("e-{id}"), &format!("s-{i}"), T0 + i as i64)
+        })
+        .collect();
+    let out = ingest(&*store, &batch).await;
+    for (i, o) in out.iter().enumerate() {
+        let duplicate = before.contains(&i) || i == 150;
+        let want = if duplicate {
+            Outcome::Duplicate
+        } else {
+            Outcome::Accepted
+        };
+        assert_eq!(*o, want, "event {i}");
+    }
+    let stored = all(&*store, k, 0).await;
+    assert_eq!(stored.len(), before.len() + 250 - before.len() - 1);
+    assert!(!keys(&stored).contains(&"s-150") && !keys(&stored).contains(&"s-57"));
+    // All of it again: nothing new.
+    let again = ingest(&*store, &batch).await;
+    assert!(again.iter().all(|o| *o == Outcome::Duplicate), "{again:?}");
+    assert_eq!(all(&*store, k, 0).await, stored);
+}
+
 pub(super) async fn a_refused_join_is_not_recorded_so_a_corrected_resend_applies(
     store: Arc<dyn Store>,
 ) {
