@@ -47,22 +47,18 @@ type Read = Shared<BoxFuture<'static, Answer>>;
 struct Reads {
     /// A permit per read in flight (fair: the waiting read is the next to be sent).
     sending: Semaphore,
-    /// The read not yet sent, which arriving pages join, and how many reads were made.
+    /// The read not yet sent, which arriving pages join. Only that read takes it out again
+    /// (when it is sent), and a new one is made only while there is none, so whichever read
+    /// is here is the one that takes it out.
     waiting: Mutex<Waiting>,
 }
 
 #[derive(Default)]
-struct Waiting {
-    read: Option<(u64, Read)>,
-    made: u64,
-}
+struct Waiting(Option<Read>);
 
 impl std::fmt::Debug for Waiting {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Waiting")
-            .field("read", &self.read.as_ref().map(|(n, _)| n))
-            .field("made", &self.made)
-            .finish()
+        f.debug_tuple("Waiting").field(&self.0.is_some()).finish()
     }
 }
 
@@ -80,10 +76,10 @@ impl Reads {
     }
 }
 
-/// Read number `n` of a meeting: wait for a permit, stop being the read pages join, then send.
-/// The meeting's [`Reads`] are held weakly (they hold this read while it waits): if they are
-/// gone, no page can join any more, and the read is sent at once.
-async fn send_read<F>(reads: Weak<Reads>, n: u64, send: impl FnOnce() -> F) -> Answer
+/// A read of a meeting: wait for a permit, stop being the read pages join, then send. The
+/// meeting's [`Reads`] are held weakly (they hold this read while it waits): if they are gone,
+/// no page can join any more, and the read is sent at once.
+async fn send_read<F>(reads: Weak<Reads>, send: impl FnOnce() -> F) -> Answer
 where
     F: Future<Output = Answer>,
 {
@@ -95,12 +91,7 @@ where
         .acquire()
         .await
         .map_err(|_| StoreError::Unavailable("stamp reads closed".into()))?;
-    {
-        let mut w = reads.waiting();
-        if w.read.as_ref().is_some_and(|(m, _)| *m == n) {
-            w.read = None;
-        }
-    }
+    reads.waiting().0 = None;
     send().await
 }
 
@@ -132,13 +123,11 @@ impl StampReads {
         let reads = self.reads(meeting_key);
         let read = {
             let mut w = reads.waiting();
-            match &w.read {
-                Some((_, r)) => r.clone(),
+            match &w.0 {
+                Some(r) => r.clone(),
                 None => {
-                    w.made += 1;
-                    let n = w.made;
-                    let r = send_read(Arc::downgrade(&reads), n, send).boxed().shared();
-                    w.read = Some((n, r.clone()));
+                    let r = send_read(Arc::downgrade(&reads), send).boxed().shared();
+                    w.0 = Some(r.clone());
                     r
                 }
             }
