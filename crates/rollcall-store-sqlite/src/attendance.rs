@@ -329,9 +329,9 @@ fn record_sql() -> &'static str {
 /// one statement (a lookup first would cost every event a second statement and B-tree
 /// descent, and nearly every event is new). Full runs of [`RECORD_ROWS`] ids go in one
 /// multi-row statement each, which saves each event a statement's own cost (~3.5% of the
-/// ingest rate with 16 senders, README); `RETURNING` names the rows it inserted, and an id it does
-/// not name was there already (or came earlier in the same run). The rest go one by one, so
-/// that only two statements are ever cached for this.
+/// ingest rate with 16 senders, README); `RETURNING` names the rows it inserted
+/// ([`inserted_of`]), and an id it does not name was there already. The rest go one by one,
+/// so that only two statements are ever cached for this.
 fn record_applied<'a>(
     tx: &Connection,
     event_ids: &[Key<'a>],
@@ -353,25 +353,12 @@ fn record_applied<'a>(
             for (mk, id) in run {
                 values.extend([mk as &dyn ToSql, id, &applied_at]);
             }
-            let mut new = vec![false; run.len()];
-            let mut next = 0;
             let mut rows = st.query(values.as_slice())?;
+            let mut returned = Vec::with_capacity(run.len());
             while let Some(r) = rows.next()? {
-                let key: (i64, String) = (r.get(0)?, r.get(1)?);
-                // In practice the rows come back in the order of the VALUES, so the search
-                // starts after the last one found; SQLite does not promise that order,
-                // hence the wrap-around.
-                let found = (next..run.len())
-                    .chain(0..next)
-                    .find(|&i| !new[i] && run[i].0 == key.0 && run[i].1 == key.1);
-                let Some(i) = found else {
-                    return Err(Error::Corrupt(format!(
-                        "applied_events returned an event id it was not given: {key:?}"
-                    )));
-                };
-                new[i] = true;
-                next = i + 1;
+                returned.push((r.get(0)?, r.get(1)?));
             }
+            let new = inserted_of(run, &returned)?;
             for (key, new) in run.iter().zip(new) {
                 if new {
                     recorded.push(*key);
@@ -393,6 +380,28 @@ fn record_applied<'a>(
         }
     }
     Ok(recorded)
+}
+
+/// Which ids of `run` (distinct, as `apply::needs` lists them) the `RETURNING` rows of its
+/// insert name: those were new. In practice the rows come back in the order of the VALUES,
+/// so each search starts after the last one found; SQLite does not promise that order, hence
+/// the wrap-around. A row that names no id of the run, or one already named, is corruption.
+fn inserted_of(run: &[Key<'_>], returned: &[(i64, String)]) -> Result<Vec<bool>> {
+    let mut new = vec![false; run.len()];
+    let mut next = 0;
+    for key in returned {
+        let found = (next..run.len())
+            .chain(0..next)
+            .find(|&i| !new[i] && run[i].0 == key.0 && run[i].1 == key.1);
+        let Some(i) = found else {
+            return Err(Error::Corrupt(format!(
+                "applied_events returned an event id it was not given: {key:?}"
+            )));
+        };
+        new[i] = true;
+        next = i + 1;
+    }
+    Ok(new)
 }
 
 /// The meetings of a batch whose presence transitions are announced: owner and `meetingid`.
@@ -547,4 +556,48 @@ fn update_session(st: &mut CachedStatement<'_>, meeting_key: i64, row: &SessionR
         row.state_at,
     ])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{inserted_of, Error};
+
+    fn rows(ids: &[&str]) -> Vec<(i64, String)> {
+        ids.iter().map(|id| (1, (*id).to_owned())).collect()
+    }
+
+    /// SQLite returns the inserted rows in VALUES order today, so the store's tests never
+    /// see any other; the matching must not depend on it.
+    #[test]
+    fn returned_rows_in_any_order_mark_exactly_the_ids_they_name() {
+        let run = [(1, "a"), (1, "b"), (2, "a"), (1, "c"), (1, "d")];
+        let want = vec![true, false, true, true, false];
+        for order in [
+            ["a", "c"],
+            ["c", "a"], // wraps around from the end
+        ] {
+            let mut returned = rows(&order);
+            returned.push((2, "a".to_owned()));
+            assert_eq!(inserted_of(&run, &returned).unwrap(), want, "{order:?}");
+            returned.rotate_left(1);
+            assert_eq!(inserted_of(&run, &returned).unwrap(), want, "{order:?}");
+        }
+        assert_eq!(inserted_of(&run, &[]).unwrap(), vec![false; 5]);
+    }
+
+    #[test]
+    fn a_row_naming_no_id_of_the_run_or_one_twice_is_corruption() {
+        let run = [(1, "a"), (1, "b")];
+        for returned in [
+            rows(&["x"]),
+            vec![(2, "a".to_owned())],
+            rows(&["a", "b", "a"]),
+        ] {
+            let got = inserted_of(&run, &returned);
+            assert!(
+                matches!(got, Err(Error::Corrupt(_))),
+                "{returned:?}: {got:?}"
+            );
+        }
+    }
 }
