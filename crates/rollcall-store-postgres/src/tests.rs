@@ -645,3 +645,56 @@ async fn migration_7_backfills_the_aggregates_of_earlier_sessions_and_snapshots(
     drop(store);
     fresh.cleanup().await;
 }
+
+/// The backstop behind the meeting lock: a key the batch's load did not see, stored by a
+/// writer that skipped the lock, fails the batch whole as `Unavailable` ("retry"), and the
+/// retry applies it. Here a trigger stands in for that writer: inside the ingest's own
+/// statement it stores session `b` first, so the ingest's insert of `b` takes a key that
+/// was free when the batch was loaded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_taken_behind_the_meeting_lock_fails_the_batch_for_a_retry() {
+    use rollcall_core::ingest::Outcome;
+    use rollcall_store::suite::fixtures;
+    let Some(fresh) = Fresh::new() else { return };
+    let store = fresh.store().await.expect("connect");
+    let m = one_off_meeting(&store, "m-1").await;
+    let c = store.checkout().await.expect("client");
+    c.batch_execute(
+        "CREATE FUNCTION interleave() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+         IF NEW.session_key = 'b' AND pg_trigger_depth() = 1 THEN \
+         INSERT INTO sessions SELECT (NEW).*; END IF; RETURN NEW; END $$; \
+         CREATE TRIGGER interleave BEFORE INSERT ON sessions \
+         FOR EACH ROW EXECUTE FUNCTION interleave();",
+    )
+    .await
+    .expect("trigger");
+    let batch = [
+        fixtures::join(m.key, "e-1", "a", T0),
+        fixtures::join(m.key, "e-2", "b", T0 + 1),
+        fixtures::join(m.key, "e-3", "c", T0 + 2),
+    ];
+    match store.ingest(&batch, T0).await {
+        Err(StoreError::Unavailable(reason)) => {
+            assert!(reason.contains("retry the batch"), "{reason}")
+        }
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    // Rolled back whole: no session, no counter, no dedupe record.
+    assert_eq!(store.last_seq(m.key).await.expect("seq"), 0);
+    let stored: i64 = c
+        .query_one(
+            "SELECT (SELECT count(*) FROM sessions) + (SELECT count(*) FROM applied_events)",
+            &[],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(stored, 0, "the failed batch left rows behind");
+    c.batch_execute("DROP TRIGGER interleave ON sessions")
+        .await
+        .expect("drop trigger");
+    let outcomes = store.ingest(&batch, T0).await.expect("retry");
+    assert_eq!(outcomes, vec![Outcome::Accepted; 3]);
+    assert_eq!(store.last_seq(m.key).await.expect("seq"), 3);
+    fresh.cleanup().await;
+}
