@@ -1,6 +1,8 @@
 //! PostgreSQL-specific checks: the query plan of the hot scan, migrations (idempotent, safe
-//! when nodes start together, refusing a newer schema), schema names, and that undecodable
-//! rows surface as `Corrupt` instead of panicking. Each runs in a fresh schema of the database
+//! when nodes start together, refusing a newer schema), schema names, that undecodable
+//! rows surface as `Corrupt` instead of panicking, the page stamp's triggers, and the
+//! failures that must roll a write back whole (the outbox, a key taken behind the meeting
+//! lock). Each runs in a fresh schema of the database
 //! named by `TEST_POSTGRES_URL`, and says SKIPPED on stderr without one.
 
 use std::io::Write;
